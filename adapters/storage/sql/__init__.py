@@ -1,0 +1,1 @@
+"""SQL storage (SQLite by default; PostgreSQL later) with SQLAlchemy 2 async."""

@@ -1,0 +1,128 @@
+"""Table definitions; Alembic migrations in `migrations/` create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, so SQLite and PostgreSQL behave the same."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("first_name", String(100), nullable=False, default=""),
+    Column("last_name", String(100), nullable=False, default=""),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("api_key_sealed", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime, nullable=True),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("engine", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("will_reconnect", Boolean, nullable=False, default=True),
+    Column("qr_code", Text, nullable=True),
+    Column("qr_attempt", Integer, nullable=False, default=0),
+    Column("phone", String(32), nullable=True),
+    Column("push_name", String(100), nullable=True),
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_enabled", Boolean, nullable=False, default=False),
+    Column("webhook", JSON, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_activity_at", UTCDateTime, nullable=True),
+)
+
+activity_logs = Table(
+    "activity_logs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("action", String(64), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_activity_logs_instance_created", "instance_id", "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("type", String(32), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Index("ix_events_instance_ts", "instance_id", "timestamp_ms"),
+)

@@ -1,0 +1,42 @@
+"""Placeholder for the neonize (real WhatsApp) engine, which lands in a later release.
+
+Until then an instance on this engine reports a clear `disconnected` reason instead of
+pretending to connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+from domain.ports import ConnectionListener
+
+UNAVAILABLE_REASON = (
+    "engine_unavailable: the neonize engine is not part of this release yet; "
+    'create the instance with "engine": "sandbox" or start the server with WHATSAPP_ENGINE=sandbox'
+)
+
+
+class UnavailableNeonizeEngine:
+    name = "neonize"
+
+    def __init__(self, listener: ConnectionListener, instances_dir: Path) -> None:
+        self._listener = listener
+        self._dir = instances_dir
+
+    async def start(self, instance_id: str, options: dict[str, Any]) -> None:
+        await self._listener.on_disconnected(instance_id, UNAVAILABLE_REASON, False)
+
+    async def stop(self, instance_id: str) -> None:
+        return None
+
+    async def logout(self, instance_id: str) -> None:
+        await self._listener.on_logged_out(instance_id, "logout requested")
+
+    async def destroy(self, instance_id: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._dir / instance_id, True)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,5 @@
+"""The sandbox engine: a simulated WhatsApp network inside the server."""
+
+from adapters.transport.sandbox.engine import SandboxEngine
+
+__all__ = ["SandboxEngine"]

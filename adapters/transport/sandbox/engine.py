@@ -1,0 +1,219 @@
+"""A simulated WhatsApp connection per instance: QR codes, pairing, drops and reconnects.
+
+Pairing is remembered in `instances/<id>/sandbox-session.json`, as a real device store
+would be, so a paired instance comes back connected after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from domain.errors import Conflict
+from domain.ports import ConnectionListener
+
+log = logging.getLogger(__name__)
+
+SESSION_FILE = "sandbox-session.json"
+
+
+def whatsapp_qr() -> str:
+    """A QR payload shaped like WhatsApp's: `ref,noiseKey,identityKey,advSecret`."""
+
+    def b64(size: int) -> str:
+        return base64.b64encode(secrets.token_bytes(size)).decode("ascii")
+
+    return ",".join(["2@" + b64(60), b64(32), b64(32), b64(32)])
+
+
+def default_phone(instance_id: str) -> str:
+    digest = int(hashlib.sha256(instance_id.encode()).hexdigest(), 16)
+    return f"1555{digest % 10_000_000:07d}"
+
+
+@dataclass
+class _Connection:
+    instance_id: str
+    state: str = "connecting"  # connecting | qr | connected
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    scanned: asyncio.Event = field(default_factory=asyncio.Event)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    scan: tuple[str, str | None] | None = None
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class SandboxTiming:
+    qr_delay_s: float = 0.5  # before the first QR: the spec's "generating" window
+    qr_interval_s: float = 20.0  # how long one QR stays valid
+    connect_delay_s: float = 0.05  # a paired device's handshake
+    reconnect_base_s: float = 1.0
+    reconnect_max_s: float = 30.0
+
+
+class SandboxEngine:
+    name = "sandbox"
+
+    def __init__(
+        self, listener: ConnectionListener, instances_dir: Path, timing: SandboxTiming | None = None
+    ) -> None:
+        self._listener = listener
+        self._dir = instances_dir
+        self._timing = timing or SandboxTiming()
+        self._conns: dict[str, _Connection] = {}
+        self._reconnects: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # --- session store -------------------------------------------------------------------
+
+    def _session_path(self, instance_id: str) -> Path:
+        return self._dir / instance_id / SESSION_FILE
+
+    def _load_session(self, instance_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._session_path(instance_id).read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _save_session(self, instance_id: str, phone: str, push_name: str | None) -> None:
+        path = self._session_path(instance_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        data = {"phone": phone, "pushName": push_name, "pairedAt": datetime.now(UTC).isoformat()}
+        tmp.write_text(json.dumps(data), "utf-8")
+        os.replace(tmp, path)  # atomic: a crash leaves the old session or the new one
+
+    def _forget_session(self, instance_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._session_path(instance_id).unlink()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def _lock(self, instance_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(instance_id, asyncio.Lock())
+
+    async def start(self, instance_id: str, options: dict[str, Any]) -> None:
+        async with self._lock(instance_id):
+            self._cancel_reconnect(instance_id)
+            if instance_id in self._conns:
+                return
+            conn = _Connection(instance_id)
+            self._conns[instance_id] = conn
+            conn.task = asyncio.create_task(self._run(conn), name=f"sandbox:{instance_id}")
+
+    async def _run(self, conn: _Connection) -> None:
+        iid = conn.instance_id
+        try:
+            await self._listener.on_connecting(iid)
+            session = self._load_session(iid)
+            if session is None:
+                if await self._wait(conn, self._timing.qr_delay_s):
+                    return
+                while not conn.scanned.is_set():
+                    conn.state = "qr"
+                    await self._listener.on_qr(iid, whatsapp_qr())
+                    if await self._wait(conn, self._timing.qr_interval_s, conn.scanned):
+                        return
+                assert conn.scan is not None
+                phone, push_name = conn.scan
+                self._save_session(iid, phone, push_name)
+                session = {"phone": phone, "pushName": push_name}
+            elif await self._wait(conn, self._timing.connect_delay_s):
+                return
+            conn.state = "connected"
+            await self._listener.on_connected(iid, session.get("phone"), session.get("pushName"))
+            conn.connected.set()
+            await conn.stop.wait()
+        except Exception:
+            log.exception("sandbox connection of %s failed", iid)
+
+    @staticmethod
+    async def _wait(conn: _Connection, seconds: float, also: asyncio.Event | None = None) -> bool:
+        """Sleeps up to `seconds`; True if the connection was asked to stop meanwhile."""
+        waiters = [asyncio.create_task(conn.stop.wait())]
+        if also is not None:
+            waiters.append(asyncio.create_task(also.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return conn.stop.is_set()
+
+    async def _halt(self, instance_id: str) -> _Connection | None:
+        conn = self._conns.pop(instance_id, None)
+        if conn is not None:
+            conn.stop.set()
+            if conn.task is not None:
+                await conn.task
+        return conn
+
+    def _cancel_reconnect(self, instance_id: str) -> None:
+        task = self._reconnects.pop(instance_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def stop(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            self._cancel_reconnect(instance_id)
+            await self._halt(instance_id)
+
+    async def logout(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            self._cancel_reconnect(instance_id)
+            await self._halt(instance_id)
+            self._forget_session(instance_id)
+        await self._listener.on_logged_out(instance_id, "logout requested")
+
+    async def destroy(self, instance_id: str) -> None:
+        await self.stop(instance_id)
+        self._locks.pop(instance_id, None)
+        await asyncio.to_thread(shutil.rmtree, self._dir / instance_id, True)
+
+    async def close(self) -> None:
+        for instance_id in list(self._conns) + list(self._reconnects):
+            await self.stop(instance_id)
+
+    # --- control hooks (SandboxControl) ----------------------------------------------------
+
+    async def scan(self, instance_id: str, phone: str | None, push_name: str | None) -> None:
+        conn = self._conns.get(instance_id)
+        if conn is None or conn.state != "qr" or conn.scanned.is_set():
+            raise Conflict("Instance is not showing a QR code to scan")
+        conn.scan = (phone or default_phone(instance_id), push_name)
+        conn.scanned.set()
+        # Answer once the pairing is visible in the instance's status, as a caller expects.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.connected.wait(), timeout=10)
+
+    async def drop(self, instance_id: str, reason: str) -> None:
+        async with self._lock(instance_id):
+            if await self._halt(instance_id) is None:
+                raise Conflict("Instance has no open connection to drop")
+            if reason == "logout":
+                self._forget_session(instance_id)
+        if reason == "logout":
+            await self._listener.on_logged_out(instance_id, "logged out from the phone")
+            return
+        await self._listener.on_disconnected(instance_id, reason, True)
+        self._reconnects[instance_id] = asyncio.create_task(self._reconnect(instance_id))
+
+    async def _reconnect(self, instance_id: str, attempt: int = 1) -> None:
+        base = min(self._timing.reconnect_base_s * 2 ** (attempt - 1), self._timing.reconnect_max_s)
+        delay = base * random.uniform(0.8, 1.2)  # jitter, so many instances do not stampede
+        await self._listener.on_reconnecting(instance_id, attempt, int(delay * 1000))
+        await asyncio.sleep(delay)
+        self._reconnects.pop(instance_id, None)
+        await self.start(instance_id, {})

@@ -1,0 +1,1 @@
+"""Composition root: settings, wiring, the app factory and the command line."""

@@ -1,0 +1,111 @@
+"""The one place that wires adapters into use cases."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from adapters.bus.memory import InMemoryEventBus
+from adapters.security import Argon2Passwords, FernetBox, JwtTokens
+from adapters.storage.sql.uow import SqlStorage
+from adapters.transport.neonize import UnavailableNeonizeEngine
+from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
+from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
+from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
+from domain.connection import ConnectionEvents
+from domain.instances import Instances
+from domain.ports import Clock, IdFactory
+from domain.recorder import Recorder
+from domain.sandbox import SandboxUseCases
+from domain.times import utc_now
+from domain.users import Accounts
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self):  # noqa: ANN201 - datetime
+        return utc_now()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Container:
+    settings: Settings
+    storage: SqlStorage
+    bus: InMemoryEventBus
+    connections: LocalConnections
+    accounts: Accounts
+    instances: Instances
+    sandbox: SandboxUseCases
+
+    async def start(self) -> None:
+        await self.storage.migrate()
+        s = self.settings
+        if await self.accounts.ensure_admin(
+            s.admin_email, s.admin_password, s.admin_first_name, s.admin_last_name
+        ):
+            log.info("created the admin account %s", s.admin_email)
+        if s.admin_password == DEFAULT_ADMIN_PASSWORD:
+            log.warning(
+                "The admin account may still use the default password; set ADMIN_PASSWORD "
+                "before the first start or change it with PUT /api/users/{id}."
+            )
+        resumed = await self.instances.resume_all()
+        log.info("resumed %d instance(s)", resumed)
+
+    async def close(self) -> None:
+        await self.connections.close()
+        await self.bus.close()
+        await self.storage.close()
+
+
+def build(
+    settings: Settings, clock: Clock | None = None, ids: IdFactory | None = None
+) -> Container:
+    clock = clock or SystemClock()
+    ids = ids or new_id
+    secret = settings.resolve_jwt_secret()
+    storage = SqlStorage(settings.sql_url())
+    bus = InMemoryEventBus()
+    recorder = Recorder(storage.unit_of_work, bus, clock, ids)
+    listener = ConnectionEvents(recorder, clock)
+    sandbox = SandboxEngine(
+        listener,
+        settings.instances_dir,
+        SandboxTiming(
+            qr_delay_s=settings.sandbox_qr_delay_ms / 1000,
+            qr_interval_s=settings.sandbox_qr_interval_ms / 1000,
+            reconnect_base_s=settings.sandbox_reconnect_delay_ms / 1000,
+        ),
+    )
+    engines = {
+        "sandbox": sandbox,
+        "neonize": UnavailableNeonizeEngine(listener, settings.instances_dir),
+    }
+    connections = LocalConnections(engines, sandbox, SingleNodeOwnership())  # type: ignore[arg-type]
+    accounts = Accounts(
+        storage.unit_of_work,
+        Argon2Passwords(),
+        JwtTokens(secret, settings.token_lifetime, clock),
+        FernetBox(secret),
+        clock,
+        ids,
+        connections,
+    )
+    instances = Instances(
+        storage.unit_of_work, recorder, connections, bus, clock, ids, settings.whatsapp_engine
+    )
+    return Container(
+        settings=settings,
+        storage=storage,
+        bus=bus,
+        connections=connections,
+        accounts=accounts,
+        instances=instances,
+        sandbox=SandboxUseCases(instances, connections),
+    )

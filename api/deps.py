@@ -1,0 +1,40 @@
+"""Request dependencies: the container and the calling principal, for REST and GraphQL alike."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from api.bootstrap import Container
+from domain.entities import Principal
+from domain.errors import Unauthorized
+
+
+def get_container(conn: HTTPConnection) -> Container:
+    return conn.app.state.container  # type: ignore[no-any-return]
+
+
+async def principal_from_credentials(
+    container: Container, authorization: str | None, api_key: str | None
+) -> Principal:
+    """Bearer JWT first, then x-api-key; 401 when neither is present or valid."""
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("The Authorization header must be 'Bearer <token>'")
+        return await container.accounts.principal_from_token(token.strip())
+    if api_key and api_key.strip():
+        return await container.accounts.principal_from_api_key(api_key)
+    raise Unauthorized("Missing credentials: send 'Authorization: Bearer <token>' or 'x-api-key'")
+
+
+async def get_principal(conn: HTTPConnection) -> Principal:
+    return await principal_from_credentials(
+        get_container(conn), conn.headers.get("authorization"), conn.headers.get("x-api-key")
+    )
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,111 @@
+"""Every setting of the server, read from the environment (and a `.env` file)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ADMIN_PASSWORD = "admin123"
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> timedelta:
+    """'24h', '30m', '7d', '3600' (seconds) -> timedelta, as JWT_EXPIRATION is written."""
+    match = _DURATION.match(value)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"JWT_EXPIRATION must look like 24h, 30m, 7d or 3600, not {value!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    data_dir: Path = Path("./data")
+    log_level: str = "info"
+
+    database_provider: Literal["sqlite", "mongodb", "postgresql"] = "sqlite"
+    sqlite_database_url: str | None = None
+    database_url: str | None = None
+    postgres_database_url: str | None = None
+
+    jwt_secret: str | None = None
+    jwt_expiration: str = "24h"
+
+    admin_email: str = "admin@example.com"
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
+    admin_first_name: str = "Admin"
+    admin_last_name: str = "User"
+
+    whatsapp_engine: Literal["neonize", "sandbox"] = "neonize"
+    sandbox_qr_delay_ms: int = Field(500, ge=0)
+    sandbox_qr_interval_ms: int = Field(20_000, ge=10)
+    sandbox_reconnect_delay_ms: int = Field(1_000, ge=0)
+
+    @field_validator("jwt_expiration")
+    @classmethod
+    def _check_expiration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return parse_duration(self.jwt_expiration)
+
+    @property
+    def instances_dir(self) -> Path:
+        return self.data_dir / "instances"
+
+    def sqlite_path(self) -> Path:
+        """SQLITE_DATABASE_URL as the spec writes it (`file:./data/x.db`) or a SQLAlchemy URL."""
+        url = self.sqlite_database_url
+        if not url:
+            return self.data_dir / "whatsapp-api.db"
+        for prefix in ("sqlite+aiosqlite:///", "sqlite:///", "file:"):
+            if url.startswith(prefix):
+                return Path(url[len(prefix) :])
+        return Path(url)
+
+    def sql_url(self) -> str:
+        if self.database_provider == "sqlite":
+            return f"sqlite+aiosqlite:///{self.sqlite_path().resolve()}"
+        raise ValueError(
+            f"DATABASE_PROVIDER={self.database_provider} is not supported by this release yet; "
+            "use sqlite"
+        )
+
+    def display_url(self) -> str:
+        if self.database_provider == "sqlite":
+            return self.sqlite_database_url or f"file:{self.sqlite_path()}"
+        return "(hidden)"
+
+    def resolve_jwt_secret(self) -> str:
+        """JWT_SECRET, or one generated once and kept in the data dir (with a warning)."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt-secret"
+        if path.exists():
+            secret = path.read_text("utf-8").strip()
+            if secret:
+                return secret
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret, "utf-8")
+        path.chmod(0o600)
+        log.warning(
+            "JWT_SECRET is not set: generated one and stored it in %s. Set JWT_SECRET to "
+            "share it between servers.",
+            path,
+        )
+        return secret

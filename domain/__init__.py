@@ -1,0 +1,1 @@
+"""The product's pure core: entities, errors, ports and use cases. No framework imports."""

@@ -1,0 +1,362 @@
+"""Use cases for WhatsApp instances: lifecycle, settings, status, QR, activity and events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain import validation as v
+from domain.entities import (
+    ActivityLog,
+    Engine,
+    Event,
+    EventType,
+    Instance,
+    InstanceStatus,
+    Page,
+    Principal,
+    WebhookSettings,
+)
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.ports import Clock, Connections, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
+from domain.recorder import Recorder
+from domain.times import iso, parse_iso, to_ms
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 20
+MIN_RETRY_INTERVAL_MS = 100
+MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class WebhookSettingsInput:
+    notify_received: bool | None = None
+    notify_sent: bool | None = None
+    notify_delivery: bool | None = None
+    notify_read: bool | None = None
+    max_retries: int | None = None
+    retry_interval: int | None = None
+    secret: str | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    name: str
+    description: str | None = None
+    webhook_url: str | None = None
+    webhook_enabled: bool | None = None
+    webhook: WebhookSettingsInput = field(default_factory=WebhookSettingsInput)
+    engine: str | None = None
+    sandbox: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceChanges:
+    name: str | None = None
+    description: str | None = None
+    webhook_url: str | None = None
+    webhook_enabled: bool | None = None
+    webhook: WebhookSettingsInput | None = None
+
+
+@dataclass(frozen=True)
+class QrResult:
+    qr_code: str | None
+    status: InstanceStatus
+
+    @property
+    def generating(self) -> bool:
+        return self.qr_code is None
+
+
+def _apply_webhook(target: WebhookSettings, data: WebhookSettingsInput) -> bool:
+    """Validates and applies; returns whether anything changed."""
+    before = WebhookSettings(**vars(target))
+    for name in ("notify_received", "notify_sent", "notify_delivery", "notify_read"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(target, name, bool(value))
+    if data.max_retries is not None:
+        target.max_retries = v.int_range(data.max_retries, "maxRetries", 0, MAX_RETRIES) or 0
+    if data.retry_interval is not None:
+        target.retry_interval_ms = (
+            v.int_range(
+                data.retry_interval, "retryInterval", MIN_RETRY_INTERVAL_MS, MAX_RETRY_INTERVAL_MS
+            )
+            or MIN_RETRY_INTERVAL_MS
+        )
+    if data.secret is not None:
+        target.secret = v.text(data.secret, "webhookSecret", max_len=512) or None
+    if data.headers is not None:
+        target.headers = v.headers(data.headers) or {}
+    return vars(before) != vars(target)
+
+
+def _sandbox_options(raw: dict[str, Any] | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValidationFailed("'sandbox' must be an object", {"field": "sandbox"})
+    options: dict[str, Any] = {}
+    if "autoReceipts" in raw:
+        if not isinstance(raw["autoReceipts"], bool):
+            raise ValidationFailed(
+                "'sandbox.autoReceipts' must be a boolean", {"field": "sandbox.autoReceipts"}
+            )
+        options["autoReceipts"] = raw["autoReceipts"]
+    return {"sandbox": options}
+
+
+class Instances:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        recorder: Recorder,
+        connections: Connections,
+        bus: EventBus,
+        clock: Clock,
+        ids: IdFactory,
+        default_engine: str,
+    ) -> None:
+        self._uow = uow
+        self._recorder = recorder
+        self._connections = connections
+        self._bus = bus
+        self._clock = clock
+        self._ids = ids
+        self._default_engine = Engine(default_engine)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _owned(uow: UnitOfWork, principal: Principal, instance_id: str) -> Instance:
+        instance = await uow.instances.get(instance_id)
+        # A foreign instance is reported exactly like a missing one, so ids leak nothing.
+        if instance is None or (not principal.is_admin and instance.user_id != principal.user_id):
+            raise NotFound(f"Instance {instance_id} not found")
+        return instance
+
+    async def get(self, principal: Principal, instance_id: str) -> Instance:
+        async with self._uow() as uow:
+            return await self._owned(uow, principal, instance_id)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def create(self, principal: Principal, data: NewInstance) -> Instance:
+        name = v.text(data.name, "name", max_len=100, required=True) or ""
+        engine_name = data.engine or self._default_engine.value
+        try:
+            engine = Engine(engine_name)
+        except ValueError:
+            raise ValidationFailed(
+                "'engine' must be 'neonize' or 'sandbox'", {"field": "engine", "value": engine_name}
+            ) from None
+        webhook = WebhookSettings()
+        _apply_webhook(webhook, data.webhook)
+        now = self._clock.now()
+        instance = Instance(
+            id=self._ids(),
+            user_id=principal.user_id,
+            name=name,
+            description=v.text(data.description, "description", max_len=1000) or None,
+            engine=engine,
+            status=InstanceStatus.CONNECTING,
+            webhook_url=v.url(data.webhook_url, "webhookUrl"),
+            webhook_enabled=bool(data.webhook_enabled)
+            if data.webhook_enabled is not None
+            else False,
+            webhook=webhook,
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+            options=_sandbox_options(data.sandbox),
+        )
+        async with self._recorder.transaction(instance.id) as txn:
+            await txn.uow.instances.add(instance)
+            await txn.log("created", {"name": name, "engine": engine.value})
+            await txn.commit()
+        log.info("instance %s created by %s on %s", instance.id, principal.user_id, engine.value)
+        await self._connections.start(instance)
+        return instance
+
+    async def list(self, principal: Principal) -> list[Instance]:
+        async with self._uow() as uow:
+            return await uow.instances.list(
+                user_id=None if principal.is_admin else principal.user_id
+            )
+
+    async def update(
+        self, principal: Principal, instance_id: str, changes: InstanceChanges
+    ) -> Instance:
+        async with self._recorder.transaction(instance_id) as txn:
+            instance = await self._owned(txn.uow, principal, instance_id)
+            changed: list[str] = []
+            if changes.name is not None:
+                instance.name = v.text(changes.name, "name", max_len=100, required=True) or ""
+                changed.append("name")
+            if changes.description is not None:
+                instance.description = (
+                    v.text(changes.description, "description", max_len=1000) or None
+                )
+                changed.append("description")
+            webhook_changed = False
+            if changes.webhook_url is not None:
+                url = v.url(changes.webhook_url, "webhookUrl")
+                webhook_changed |= url != instance.webhook_url
+                instance.webhook_url = url
+            if changes.webhook_enabled is not None:
+                webhook_changed |= bool(changes.webhook_enabled) != instance.webhook_enabled
+                instance.webhook_enabled = bool(changes.webhook_enabled)
+            if changes.webhook is not None:
+                webhook_changed |= _apply_webhook(instance.webhook, changes.webhook)
+            instance.updated_at = self._clock.now()
+            await txn.uow.instances.update(instance)
+            if changed:
+                await txn.log("updated", {"fields": changed})
+            if webhook_changed:
+                await txn.log("webhook_updated", {})
+                await txn.emit(EventType.WEBHOOK_UPDATED, {"timestamp": _iso_now(self._clock)})
+            await txn.commit()
+        return instance
+
+    async def delete(self, principal: Principal, instance_id: str) -> None:
+        instance = await self.get(principal, instance_id)
+        await self._connections.destroy(instance)
+        async with self._recorder.transaction(instance_id) as txn:
+            await txn.uow.instances.delete(instance_id)
+            await txn.commit()
+        self._recorder.forget(instance_id)
+        log.info("instance %s deleted by %s", instance_id, principal.user_id)
+
+    async def reconnect(self, principal: Principal, instance_id: str) -> Instance:
+        async with self._recorder.transaction(instance_id) as txn:
+            instance = await self._owned(txn.uow, principal, instance_id)
+            instance.status = InstanceStatus.CONNECTING
+            instance.status_reason = None
+            instance.qr_code = None
+            instance.will_reconnect = True
+            instance.updated_at = self._clock.now()
+            await txn.uow.instances.update(instance)
+            await txn.log("reconnecting", {"requestedBy": principal.user_id, "manual": True})
+            await txn.commit()
+        await self._connections.reconnect(instance)
+        return instance
+
+    async def logout(self, principal: Principal, instance_id: str) -> None:
+        instance = await self.get(principal, instance_id)
+        if instance.status is InstanceStatus.LOGGED_OUT:
+            return
+        await self._connections.logout(instance)
+
+    async def resume_all(self) -> int:
+        """On start: reconnect every instance that was not logged out. Returns how many."""
+        async with self._uow() as uow:
+            everything = await uow.instances.list()
+        started = 0
+        for instance in everything:
+            if instance.status is not InstanceStatus.LOGGED_OUT:
+                await self._connections.start(instance)
+                started += 1
+        return started
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def qr(self, principal: Principal, instance_id: str) -> QrResult:
+        instance = await self.get(principal, instance_id)
+        if instance.status is InstanceStatus.CONNECTED:
+            raise Conflict(
+                "Instance is already connected; there is no QR code to scan",
+                {"status": instance.status.value},
+            )
+        if instance.status is InstanceStatus.LOGGED_OUT:
+            raise Conflict(
+                "Instance is logged out; call reconnect to get a new QR code",
+                {"status": instance.status.value},
+            )
+        if instance.status is InstanceStatus.QR and instance.qr_code:
+            return QrResult(instance.qr_code, instance.status)
+        if instance.status is InstanceStatus.DISCONNECTED and not instance.will_reconnect:
+            raise Conflict(
+                f"Instance is disconnected and will not reconnect by itself: "
+                f"{instance.status_reason}; call reconnect",
+                {"status": instance.status.value, "reason": instance.status_reason},
+            )
+        return QrResult(None, instance.status)
+
+    async def activity(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        actions: Sequence[str] | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> tuple[list[ActivityLog], Page]:
+        lim, off = v.page(limit, skip, default=100, maximum=1000)
+        start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
+        end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
+        if start_dt and end_dt and start_dt > end_dt:
+            raise ValidationFailed(
+                "'startDate' must not be after 'endDate'", {"field": "startDate"}
+            )
+        async with self._uow() as uow:
+            await self._owned(uow, principal, instance_id)
+            logs, total = await uow.activity.list(
+                instance_id, actions=actions, start=start_dt, end=end_dt, limit=lim, skip=off
+            )
+        return logs, Page(total, lim, off)
+
+    async def events(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        since: str | None = None,
+        limit: int | None = None,
+        types: Sequence[str] | None = None,
+    ) -> tuple[list[Event], bool]:
+        lim, _ = v.page(limit, 0, default=20, maximum=1000)
+        since_ms = to_ms(parse_iso(since, "since")) if since else None
+        event_types = parse_event_types(types)
+        async with self._uow() as uow:
+            await self._owned(uow, principal, instance_id)
+            return await uow.events.list_since(
+                instance_id, since_ms=since_ms, types=event_types, limit=lim
+            )
+
+    async def subscribe(
+        self, principal: Principal, instance_id: str, types: Sequence[str] | None = None
+    ) -> AsyncIterator[Event]:
+        """Live events of one instance, from now on, until the caller stops iterating."""
+        await self.get(principal, instance_id)
+        wanted = set(parse_event_types(types) or EventType)
+        async with self._bus.subscribe(instance_id) as stream:
+            async for event in stream:
+                if event.type in wanted:
+                    yield event
+
+
+def parse_event_types(types: Sequence[str] | None) -> list[EventType] | None:
+    if not types:
+        return None
+    parsed: list[EventType] = []
+    for name in types:
+        try:
+            parsed.append(EventType(name))
+        except ValueError:
+            allowed = ", ".join(t.value for t in EventType)
+            raise ValidationFailed(
+                f"Unknown event type '{name}'; expected one of: {allowed}", {"field": "types"}
+            ) from None
+    return parsed
+
+
+def _iso_now(clock: Clock) -> str:
+    return iso(clock.now()) or ""

@@ -1,0 +1,97 @@
+"""Writes an instance's activity and events in order, inside one transaction, then publishes them.
+
+Every event of an instance gets a strictly increasing millisecond timestamp, allocated and
+committed under a per-instance lock. So `timestamp > since` is an exact cursor: a poller
+that passes back `latestTimestamp` never misses or repeats an event, even when several
+events are produced within the same millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from domain.entities import ActivityLog, Event, EventType
+from domain.ports import Clock, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
+from domain.times import to_ms
+
+
+class InstanceTransaction:
+    """A unit of work scoped to one instance, with helpers to log activity and emit events."""
+
+    def __init__(self, recorder: Recorder, uow: UnitOfWork, instance_id: str) -> None:
+        self.uow = uow
+        self.instance_id = instance_id
+        self._recorder = recorder
+        self._events: list[Event] = []
+        self.committed = False
+
+    async def log(self, action: str, details: dict[str, Any] | None = None) -> None:
+        await self.uow.activity.add(
+            ActivityLog(
+                id=self._recorder.ids(),
+                instance_id=self.instance_id,
+                action=action,
+                details=details or {},
+                created_at=self._recorder.clock.now(),
+            )
+        )
+
+    async def emit(self, type_: EventType, data: dict[str, Any]) -> Event:
+        ts = await self._recorder.next_timestamp(self.uow, self.instance_id)
+        event = Event(
+            id=self._recorder.ids(),
+            instance_id=self.instance_id,
+            type=type_,
+            data={"instanceId": self.instance_id, **data},
+            timestamp_ms=ts,
+        )
+        await self.uow.events.add(event)
+        self._events.append(event)
+        return event
+
+    async def commit(self) -> None:
+        await self.uow.commit()
+        self.committed = True
+
+
+class Recorder:
+    def __init__(self, uow_factory: UnitOfWorkFactory, bus: EventBus, clock: Clock, ids: IdFactory):
+        self.uow_factory = uow_factory
+        self.bus = bus
+        self.clock = clock
+        self.ids = ids
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_ms: dict[str, int] = {}
+
+    def _lock(self, instance_id: str) -> asyncio.Lock:
+        lock = self._locks.get(instance_id)
+        if lock is None:
+            lock = self._locks[instance_id] = asyncio.Lock()
+        return lock
+
+    async def next_timestamp(self, uow: UnitOfWork, instance_id: str) -> int:
+        last = self._last_ms.get(instance_id)
+        if last is None:
+            last = await uow.events.last_timestamp_ms(instance_id) or 0
+        ts = max(to_ms(self.clock.now()), last + 1)
+        self._last_ms[instance_id] = ts
+        return ts
+
+    def forget(self, instance_id: str) -> None:
+        self._last_ms.pop(instance_id, None)
+        self._locks.pop(instance_id, None)
+
+    @asynccontextmanager
+    async def transaction(self, instance_id: str) -> AsyncIterator[InstanceTransaction]:
+        async with self._lock(instance_id):
+            async with self.uow_factory() as uow:
+                txn = InstanceTransaction(self, uow, instance_id)
+                yield txn
+            if not txn.committed:
+                # Timestamps handed out in a rolled-back transaction are simply skipped.
+                return
+        for event in txn._events:
+            await self.bus.publish(event)

@@ -1,0 +1,50 @@
+"""Time helpers: the API's ISO 8601 form (milliseconds, `Z`) and epoch milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.errors import ValidationFailed
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """`2023-01-01T12:00:00.000Z`, the shape JavaScript's Date#toISOString gives."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_ms(ms: int) -> str:
+    return iso(from_ms(ms)) or ""
+
+
+def parse_iso(value: str, field: str) -> datetime:
+    """Accepts ISO 8601 with or without zone (naive means UTC); raises ValidationFailed."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            f"'{field}' must be an ISO 8601 date such as 2023-01-01T12:00:00.000Z",
+            {"field": field, "value": value},
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,114 @@
+"""Small validators shared by the use cases; each raises ValidationFailed naming the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from domain.errors import ValidationFailed
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Headers the delivery worker sets itself or that would break HTTP framing.
+_RESERVED_HEADERS = {
+    "content-length",
+    "content-type",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "x-webhook-signature",
+    "x-webhook-event",
+    "x-webhook-id",
+}
+
+
+def fail(field: str, message: str, **extra: Any) -> ValidationFailed:
+    return ValidationFailed(message, {"field": field, **extra})
+
+
+def text(value: str | None, field: str, *, max_len: int, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise fail(field, f"'{field}' is required")
+        return None
+    stripped = value.strip()
+    if required and not stripped:
+        raise fail(field, f"'{field}' must not be empty")
+    if len(stripped) > max_len:
+        raise fail(field, f"'{field}' must be at most {max_len} characters")
+    return stripped
+
+
+def email(value: str, field: str = "email") -> str:
+    normalised = value.strip().lower()
+    if len(normalised) > 254 or not _EMAIL.match(normalised):
+        raise fail(field, f"'{field}' must be a valid email address")
+    return normalised
+
+
+def password(value: str, field: str = "password") -> str:
+    if len(value) < 8:
+        raise fail(field, f"'{field}' must be at least 8 characters")
+    if len(value) > 256:
+        raise fail(field, f"'{field}' must be at most 256 characters")
+    return value
+
+
+def url(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    if not stripped:
+        return None
+    parts = urlsplit(stripped)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(stripped) > 2048:
+        raise fail(field, f"'{field}' must be an http:// or https:// URL")
+    return stripped
+
+
+def int_range(value: int | None, field: str, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(field, f"'{field}' must be an integer between {low} and {high}")
+    return value
+
+
+def headers(value: dict[str, str] | None, field: str = "headers") -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > 50:
+        raise fail(field, f"'{field}' may hold at most 50 headers")
+    clean: dict[str, str] = {}
+    for name, content in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name) or len(name) > 256:
+            raise fail(field, f"'{field}' has an invalid header name: {name!r}")
+        if name.lower() in _RESERVED_HEADERS:
+            raise fail(field, f"'{field}' may not set the reserved header {name!r}")
+        if (
+            not isinstance(content, str)
+            or "\r" in content
+            or "\n" in content
+            or len(content) > 4096
+        ):
+            raise fail(field, f"'{field}' has an invalid value for header {name!r}")
+        clean[name] = content
+    return clean
+
+
+def page(limit: int | None, skip: int | None, *, default: int, maximum: int) -> tuple[int, int]:
+    lim = default if limit is None else limit
+    off = 0 if skip is None else skip
+    if lim < 1 or lim > maximum:
+        raise fail("limit", f"'limit' must be between 1 and {maximum}")
+    if off < 0:
+        raise fail("skip", "'skip' must be 0 or more")
+    return lim, off
+
+
+def csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [part.strip() for part in value.split(",") if part.strip()]
+    return items or None

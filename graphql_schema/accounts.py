@@ -1,0 +1,91 @@
+"""Login, the current user, API keys and user management."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.users import NewUser, UserChanges
+from graphql_schema.context import Info
+from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
+
+
+@strawberry.input
+class NewUserInput:
+    email: str
+    password: str
+    first_name: str | None = None
+    last_name: str | None = None
+    role: str = "user"
+
+
+@strawberry.input
+class UserChangesInput:
+    email: str | None = None
+    password: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    role: str | None = None
+    is_active: bool | None = None
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="The calling user.")
+    async def me(self, info: Info) -> User:
+        return User.from_entity((await info.context.principal()).user)
+
+    @strawberry.field(description="All users (admin).")
+    async def users(
+        self, info: Info, limit: int | None = None, skip: int | None = None
+    ) -> UserPage:
+        c = info.context.container
+        users, page = await c.accounts.list_users(await info.context.principal(), limit, skip)
+        return UserPage(
+            users=[User.from_entity(u) for u in users], pagination=Pagination.from_page(page)
+        )
+
+    @strawberry.field(description="One user (admin).")
+    async def user(self, info: Info, id: strawberry.ID) -> User:
+        c = info.context.container
+        return User.from_entity(await c.accounts.get_user(await info.context.principal(), str(id)))
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Exchange email and password for a JWT.")
+    async def login(self, info: Info, email: str, password: str) -> LoginPayload:
+        result = await info.context.container.accounts.login(email, password)
+        return LoginPayload(
+            token=result.token, user=User.from_entity(result.user), api_key=result.api_key
+        )
+
+    @strawberry.mutation(description="Replace the caller's API key; the old one stops working.")
+    async def rotate_api_key(self, info: Info) -> str:
+        return await info.context.container.accounts.rotate_api_key(await info.context.principal())
+
+    @strawberry.mutation(description="Create a user (admin); returns its API key.")
+    async def create_user(self, info: Info, input: NewUserInput) -> UserWithApiKey:
+        c = info.context.container
+        data = NewUser(input.email, input.password, input.first_name, input.last_name, input.role)
+        user, api_key = await c.accounts.create_user(await info.context.principal(), data)
+        return UserWithApiKey(user=User.from_entity(user), api_key=api_key)
+
+    @strawberry.mutation(description="Change a user (admin).")
+    async def update_user(self, info: Info, id: strawberry.ID, input: UserChangesInput) -> User:
+        changes = UserChanges(
+            input.email,
+            input.password,
+            input.first_name,
+            input.last_name,
+            input.role,
+            input.is_active,
+        )
+        c = info.context.container
+        return User.from_entity(
+            await c.accounts.update_user(await info.context.principal(), str(id), changes)
+        )
+
+    @strawberry.mutation(description="Delete a user and their instances (admin).")
+    async def delete_user(self, info: Info, id: strawberry.ID) -> Result:
+        await info.context.container.accounts.delete_user(await info.context.principal(), str(id))
+        return Result(success=True, message=f"User {id} deleted successfully")

@@ -1,0 +1,94 @@
+"""Assembles the schema, maps domain errors to GraphQL errors, and authenticates websockets."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import SchemaExtension
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.tools import merge_types
+
+from api.errors import status_of
+from domain.errors import DomainError
+from domain.times import iso, parse_iso
+from graphql_schema.accounts import AccountMutation, AccountQuery
+from graphql_schema.context import Context, get_context
+from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
+
+log = logging.getLogger(__name__)
+
+DateTime = strawberry.scalar(
+    datetime,
+    name="DateTime",
+    description="ISO 8601 in UTC with milliseconds, e.g. 2023-01-01T12:00:00.000Z",
+    serialize=iso,
+    parse_value=lambda value: parse_iso(str(value), "DateTime"),
+)
+
+
+def graphql_error_extensions(error: BaseException | None) -> dict[str, Any] | None:
+    if isinstance(error, DomainError):
+        return {"code": error.code, "status": status_of(error), **error.details}
+    return None
+
+
+class DomainErrors(SchemaExtension):
+    """Gives each domain error its code and HTTP-like status; hides unexpected ones."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        result = self.execution_context.result
+        if not result or not result.errors:
+            return
+        mapped: list[GraphQLError] = []
+        for err in result.errors:
+            original = err.original_error
+            extensions = graphql_error_extensions(original)
+            if extensions is not None:
+                err.extensions = extensions
+            elif original is not None and not isinstance(original, GraphQLError):
+                log.error("unexpected GraphQL error", exc_info=original)
+                err = GraphQLError(
+                    "Internal server error",
+                    nodes=err.nodes,
+                    path=err.path,
+                    extensions={"code": "internal_error", "status": 500},
+                )
+            mapped.append(err)
+        result.errors = mapped
+
+
+Query = merge_types("Query", (AccountQuery, InstanceQuery))
+Mutation = merge_types("Mutation", (AccountMutation, InstanceMutation))
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=InstanceSubscription,
+    extensions=[DomainErrors],
+    scalar_overrides={datetime: DateTime},
+)
+
+
+class AuthenticatedRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+        try:
+            principal = await context.principal()
+        except DomainError as exc:
+            raise ConnectionRejectionError({"error": exc.code, "message": exc.message}) from None
+        return {"userId": principal.user_id}
+
+
+def graphql_router() -> GraphQLRouter[Context, None]:
+    return AuthenticatedRouter(
+        schema,
+        context_getter=get_context,
+        graphql_ide="graphiql",
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )

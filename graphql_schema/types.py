@@ -1,0 +1,218 @@
+"""GraphQL object types, each built from a domain entity (`from_entity`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.entities import ActivityLog as ActivityEntity
+from domain.entities import Event as EventEntity
+from domain.entities import Instance as InstanceEntity
+from domain.entities import Page
+from domain.entities import User as UserEntity
+from domain.times import from_ms
+
+
+@strawberry.type
+class Pagination:
+    total: int
+    limit: int
+    skip: int
+    has_more: bool
+
+    @classmethod
+    def from_page(cls, page: Page) -> Pagination:
+        return cls(total=page.total, limit=page.limit, skip=page.skip, has_more=page.has_more)
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def from_entity(cls, u: UserEntity) -> User:
+        return cls(
+            id=strawberry.ID(u.id),
+            email=u.email,
+            first_name=u.first_name,
+            last_name=u.last_name,
+            role=u.role.value,
+            is_active=u.is_active,
+            created_at=u.created_at,
+            updated_at=u.updated_at,
+            last_login_at=u.last_login_at,
+        )
+
+
+@strawberry.type
+class UserPage:
+    users: list[User]
+    pagination: Pagination
+
+
+@strawberry.type
+class UserWithApiKey:
+    user: User
+    api_key: str | None
+
+
+@strawberry.type
+class LoginPayload:
+    token: str
+    user: User
+    api_key: str | None
+
+
+@strawberry.type
+class ConnectionStatus:
+    ready: bool
+    status: str
+    has_qr: bool
+
+    @classmethod
+    def from_entity(cls, i: InstanceEntity) -> ConnectionStatus:
+        return cls(ready=i.ready, status=i.status.value, has_qr=i.has_qr)
+
+
+@strawberry.type
+class WebhookSettings:
+    notify_received: bool
+    notify_sent: bool
+    notify_delivery: bool
+    notify_read: bool
+    max_retries: int
+    retry_interval: int
+    secret: str | None
+    headers: JSON
+
+    @classmethod
+    def from_entity(cls, i: InstanceEntity) -> WebhookSettings:
+        w = i.webhook
+        return cls(
+            notify_received=w.notify_received,
+            notify_sent=w.notify_sent,
+            notify_delivery=w.notify_delivery,
+            notify_read=w.notify_read,
+            max_retries=w.max_retries,
+            retry_interval=w.retry_interval_ms,
+            secret=w.secret,
+            headers=dict(w.headers),
+        )
+
+
+@strawberry.type
+class Instance:
+    id: strawberry.ID
+    user_id: str
+    name: str
+    description: str | None
+    engine: str
+    status: str
+    status_reason: str | None
+    phone: str | None
+    push_name: str | None
+    webhook_url: str | None
+    webhook_enabled: bool
+    webhook_settings: WebhookSettings
+    connection_status: ConnectionStatus
+    last_activity: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_entity(cls, i: InstanceEntity) -> Instance:
+        return cls(
+            id=strawberry.ID(i.id),
+            user_id=i.user_id,
+            name=i.name,
+            description=i.description,
+            engine=i.engine.value,
+            status=i.status.value,
+            status_reason=i.status_reason,
+            phone=i.phone,
+            push_name=i.push_name,
+            webhook_url=i.webhook_url,
+            webhook_enabled=i.webhook_enabled,
+            webhook_settings=WebhookSettings.from_entity(i),
+            connection_status=ConnectionStatus.from_entity(i),
+            last_activity=i.last_activity_at,
+            created_at=i.created_at,
+            updated_at=i.updated_at,
+        )
+
+
+@strawberry.type
+class QrCode:
+    """`qrCode` is null while the code is still being generated (`status` says why)."""
+
+    qr_code: str | None
+    status: str
+    generating: bool
+
+
+@strawberry.type
+class ActivityLog:
+    id: strawberry.ID
+    instance_id: str
+    action: str
+    details: JSON
+    created_at: datetime
+
+    @classmethod
+    def from_entity(cls, a: ActivityEntity) -> ActivityLog:
+        return cls(
+            id=strawberry.ID(a.id),
+            instance_id=a.instance_id,
+            action=a.action,
+            details=a.details,
+            created_at=a.created_at,
+        )
+
+
+@strawberry.type
+class ActivityPage:
+    logs: list[ActivityLog]
+    pagination: Pagination
+
+
+@strawberry.type
+class Event:
+    id: strawberry.ID
+    instance_id: str
+    type: str
+    timestamp: datetime
+    data: JSON
+
+    @classmethod
+    def from_entity(cls, e: EventEntity) -> Event:
+        return cls(
+            id=strawberry.ID(e.id),
+            instance_id=e.instance_id,
+            type=e.type.value,
+            timestamp=from_ms(e.timestamp_ms),
+            data=e.data,
+        )
+
+
+@strawberry.type
+class EventPage:
+    events: list[Event]
+    latest_timestamp: datetime | None
+    count: int
+    has_more: bool
+
+
+@strawberry.type
+class Result:
+    success: bool
+    message: str

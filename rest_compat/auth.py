@@ -1,0 +1,29 @@
+"""The spec's "认证" section: login and the current user; plus API key rotation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ContainerDep, PrincipalDep
+from rest_compat import presenters
+from rest_compat.schemas import LoginBody
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/login")
+async def login(body: LoginBody, c: ContainerDep) -> dict[str, Any]:
+    result = await c.accounts.login(body.email, body.password)
+    return {"token": result.token, "user": {**presenters.me(result.user), "apiKey": result.api_key}}
+
+
+@router.get("/me")
+async def me(principal: PrincipalDep) -> dict[str, Any]:
+    return presenters.me(principal.user)
+
+
+@router.post("/api-key/rotate")
+async def rotate_api_key(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    return {"apiKey": await c.accounts.rotate_api_key(principal)}

@@ -1,0 +1,127 @@
+"""Entity -> JSON shapes of the documented API (field names and nesting as the spec writes them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.entities import ActivityLog, Event, Instance, Page, User
+from domain.times import iso, iso_ms
+
+
+def user(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "email": u.email,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "role": u.role.value,
+        "isActive": u.is_active,
+        "createdAt": iso(u.created_at),
+        "updatedAt": iso(u.updated_at),
+        "lastLoginAt": iso(u.last_login_at),
+    }
+
+
+def me(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "email": u.email,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "role": u.role.value,
+    }
+
+
+def pagination(page: Page) -> dict[str, Any]:
+    return {"total": page.total, "limit": page.limit, "skip": page.skip, "hasMore": page.has_more}
+
+
+def connection_status(i: Instance) -> dict[str, Any]:
+    return {"ready": i.ready, "status": i.status.value, "hasQr": i.has_qr}
+
+
+def webhook_settings(i: Instance) -> dict[str, Any]:
+    w = i.webhook
+    return {
+        "instanceId": i.id,
+        "notifyReceived": w.notify_received,
+        "notifySent": w.notify_sent,
+        "notifyDelivery": w.notify_delivery,
+        "notifyRead": w.notify_read,
+        "maxRetries": w.max_retries,
+        "retryInterval": w.retry_interval_ms,
+        "secret": w.secret,
+        "headers": dict(w.headers),
+    }
+
+
+def _instance_base(i: Instance) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "name": i.name,
+        "description": i.description,
+        "userId": i.user_id,
+        "status": i.status.value,
+        "engine": i.engine.value,
+        "webhookUrl": i.webhook_url,
+        "webhookEnabled": i.webhook_enabled,
+        "createdAt": iso(i.created_at),
+        "updatedAt": iso(i.updated_at),
+    }
+
+
+def instance_created(i: Instance) -> dict[str, Any]:
+    return _instance_base(i)
+
+
+def instance_listed(i: Instance) -> dict[str, Any]:
+    return {**_instance_base(i), "connectionStatus": connection_status(i)}
+
+
+def instance_detail(i: Instance) -> dict[str, Any]:
+    return {
+        **_instance_base(i),
+        "phone": i.phone,
+        "pushName": i.push_name,
+        "statusReason": i.status_reason,
+        "webhookSettings": webhook_settings(i),
+        "connectionStatus": connection_status(i),
+    }
+
+
+def instance_updated(i: Instance) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "name": i.name,
+        "description": i.description,
+        "webhookUrl": i.webhook_url,
+        "webhookEnabled": i.webhook_enabled,
+        "updatedAt": iso(i.updated_at),
+        "webhookSettings": webhook_settings(i),
+    }
+
+
+def instance_status(i: Instance) -> dict[str, Any]:
+    return {
+        "instanceId": i.id,
+        "status": i.status.value,
+        "ready": i.ready,
+        "hasQr": i.has_qr,
+        "lastActivity": iso(i.last_activity_at),
+        "reason": i.status_reason,
+        "connectionDetails": connection_status(i),
+    }
+
+
+def activity(log: ActivityLog) -> dict[str, Any]:
+    return {
+        "id": log.id,
+        "instanceId": log.instance_id,
+        "action": log.action,
+        "details": log.details,
+        "createdAt": iso(log.created_at),
+    }
+
+
+def event(e: Event) -> dict[str, Any]:
+    return {"id": e.id, "type": e.type.value, "timestamp": iso_ms(e.timestamp_ms), "data": e.data}

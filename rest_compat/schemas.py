@@ -1,0 +1,136 @@
+"""Request bodies of the REST layer (shapes and types only; rules live in the use cases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
+from domain.users import NewUser, UserChanges
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class LoginBody(Body):
+    email: StrictStr = Field(max_length=254)
+    password: StrictStr = Field(max_length=256)
+
+
+class NewUserBody(Body):
+    email: StrictStr
+    password: StrictStr
+    first_name: StrictStr | None = Field(None, alias="firstName")
+    last_name: StrictStr | None = Field(None, alias="lastName")
+    role: StrictStr = "user"
+
+    def to_domain(self) -> NewUser:
+        return NewUser(self.email, self.password, self.first_name, self.last_name, self.role)
+
+
+class UserChangesBody(Body):
+    email: StrictStr | None = None
+    password: StrictStr | None = None
+    first_name: StrictStr | None = Field(None, alias="firstName")
+    last_name: StrictStr | None = Field(None, alias="lastName")
+    role: StrictStr | None = None
+    is_active: StrictBool | None = Field(None, alias="isActive")
+
+    def to_domain(self) -> UserChanges:
+        return UserChanges(
+            self.email, self.password, self.first_name, self.last_name, self.role, self.is_active
+        )
+
+
+class WebhookSettingsBody(Body):
+    notify_received: StrictBool | None = Field(None, alias="notifyReceived")
+    notify_sent: StrictBool | None = Field(None, alias="notifySent")
+    notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
+    notify_read: StrictBool | None = Field(None, alias="notifyRead")
+    max_retries: StrictInt | None = Field(None, alias="maxRetries")
+    retry_interval: StrictInt | None = Field(
+        None, alias="retryInterval", description="milliseconds"
+    )
+    secret: StrictStr | None = None
+    headers: dict[StrictStr, StrictStr] | None = None
+
+    def to_domain(self) -> WebhookSettingsInput:
+        return WebhookSettingsInput(
+            notify_received=self.notify_received,
+            notify_sent=self.notify_sent,
+            notify_delivery=self.notify_delivery,
+            notify_read=self.notify_read,
+            max_retries=self.max_retries,
+            retry_interval=self.retry_interval,
+            secret=self.secret,
+            headers=self.headers,
+        )
+
+
+class NewInstanceBody(Body):
+    name: StrictStr
+    description: StrictStr | None = None
+    webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
+    webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
+    notify_received: StrictBool | None = Field(None, alias="notifyReceived")
+    notify_sent: StrictBool | None = Field(None, alias="notifySent")
+    notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
+    notify_read: StrictBool | None = Field(None, alias="notifyRead")
+    max_retries: StrictInt | None = Field(None, alias="maxRetries")
+    retry_interval: StrictInt | None = Field(
+        None, alias="retryInterval", description="milliseconds"
+    )
+    webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
+    headers: dict[StrictStr, StrictStr] | None = None
+    engine: StrictStr | None = Field(None, description="'neonize' (real WhatsApp) or 'sandbox'")
+    sandbox: dict[str, Any] | None = Field(
+        None, description='sandbox options: {"autoReceipts": bool}'
+    )
+
+    def to_domain(self) -> NewInstance:
+        return NewInstance(
+            name=self.name,
+            description=self.description,
+            webhook_url=self.webhook_url,
+            webhook_enabled=self.webhook_enabled,
+            webhook=WebhookSettingsInput(
+                notify_received=self.notify_received,
+                notify_sent=self.notify_sent,
+                notify_delivery=self.notify_delivery,
+                notify_read=self.notify_read,
+                max_retries=self.max_retries,
+                retry_interval=self.retry_interval,
+                secret=self.webhook_secret,
+                headers=self.headers,
+            ),
+            engine=self.engine,
+            sandbox=self.sandbox,
+        )
+
+
+class InstanceChangesBody(Body):
+    name: StrictStr | None = None
+    description: StrictStr | None = None
+    webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
+    webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
+    webhook_settings: WebhookSettingsBody | None = Field(None, alias="webhookSettings")
+
+    def to_domain(self) -> InstanceChanges:
+        return InstanceChanges(
+            name=self.name,
+            description=self.description,
+            webhook_url=self.webhook_url,
+            webhook_enabled=self.webhook_enabled,
+            webhook=self.webhook_settings.to_domain() if self.webhook_settings else None,
+        )
+
+
+class ScanBody(Body):
+    phone: StrictStr | None = None
+    push_name: StrictStr | None = Field(None, alias="pushName")
+
+
+class DisconnectBody(Body):
+    reason: StrictStr | None = None

@@ -1,0 +1,49 @@
+"""User management (admin only): the spec names it; DESIGN.md fixes the endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import ContainerDep, PrincipalDep
+from rest_compat import presenters
+from rest_compat.schemas import NewUserBody, UserChangesBody
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.post("", status_code=201)
+async def create_user(body: NewUserBody, principal: PrincipalDep, c: ContainerDep) -> JSONResponse:
+    user, api_key = await c.accounts.create_user(principal, body.to_domain())
+    return JSONResponse({**presenters.user(user), "apiKey": api_key}, 201)
+
+
+@router.get("")
+async def list_users(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    limit: int | None = Query(None),
+    skip: int | None = Query(None),
+) -> dict[str, Any]:
+    users, page = await c.accounts.list_users(principal, limit, skip)
+    return {"users": [presenters.user(u) for u in users], "pagination": presenters.pagination(page)}
+
+
+@router.get("/{user_id}")
+async def get_user(user_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    return presenters.user(await c.accounts.get_user(principal, user_id))
+
+
+@router.put("/{user_id}")
+async def update_user(
+    user_id: str, body: UserChangesBody, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    return presenters.user(await c.accounts.update_user(principal, user_id, body.to_domain()))
+
+
+@router.delete("/{user_id}")
+async def delete_user(user_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    await c.accounts.delete_user(principal, user_id)
+    return {"success": True, "message": f"User {user_id} deleted successfully"}
