@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from domain.errors import ValidationFailed
@@ -35,7 +36,8 @@ def iso_ms(ms: int) -> str:
 
 def parse_iso(value: str, field: str) -> datetime:
     """Accepts ISO 8601 with or without zone (naive means UTC); raises ValidationFailed."""
-    text = value.strip()
+    # An unencoded "+00:00" in a query string arrives as " 00:00": take it as meant.
+    text = re.sub(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$", r"\1+\2", value.strip())
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:

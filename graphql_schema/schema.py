@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 
@@ -24,7 +25,6 @@ from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSu
 log = logging.getLogger(__name__)
 
 DateTime = strawberry.scalar(
-    datetime,
     name="DateTime",
     description="ISO 8601 in UTC with milliseconds, e.g. 2023-01-01T12:00:00.000Z",
     serialize=iso,
@@ -72,7 +72,7 @@ schema = strawberry.Schema(
     mutation=Mutation,
     subscription=InstanceSubscription,
     extensions=[DomainErrors],
-    scalar_overrides={datetime: DateTime},
+    config=StrawberryConfig(scalar_map={datetime: DateTime}),
 )
 
 
