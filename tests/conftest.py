@@ -44,7 +44,9 @@ class Api:
     def container(self) -> Any:
         return self.app.state.container
 
-    async def login(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> dict[str, Any]:
+    async def login(
+        self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
+    ) -> dict[str, Any]:
         r = await self.client.post("/api/auth/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
         return r.json()
@@ -69,9 +71,9 @@ class Api:
         return r.json()
 
     async def wait_status(
-        self, instance_id: str, headers: dict[str, str], status: str, timeout: float = 5.0
+        self, instance_id: str, headers: dict[str, str], status: str, within: float = 5.0
     ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             r = await self.client.get(f"/api/instances/{instance_id}/status", headers=headers)
             assert r.status_code == 200, r.text
@@ -90,7 +92,10 @@ class Api:
         return instance
 
     async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         r = await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}

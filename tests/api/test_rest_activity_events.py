@@ -39,17 +39,25 @@ async def test_activity_filters_and_pagination(api: Api) -> None:
     only = (await api.client.get(f"{base}?actions=connected,disconnected", headers=headers)).json()
     assert {log["action"] for log in only["logs"]} == {"connected", "disconnected"}
     assert only["pagination"]["total"] == 7  # 4 connects + 3 drops
-    page1 = (await api.client.get(f"{base}?actions=connected&limit=3&skip=0", headers=headers)).json()
-    page2 = (await api.client.get(f"{base}?actions=connected&limit=3&skip=3", headers=headers)).json()
+    page1 = (
+        await api.client.get(f"{base}?actions=connected&limit=3&skip=0", headers=headers)
+    ).json()
+    page2 = (
+        await api.client.get(f"{base}?actions=connected&limit=3&skip=3", headers=headers)
+    ).json()
     assert page1["pagination"] == {"total": 4, "limit": 3, "skip": 0, "hasMore": True}
     assert page2["pagination"]["hasMore"] is False and len(page2["logs"]) == 1
     assert not {x["id"] for x in page1["logs"]} & {x["id"] for x in page2["logs"]}
 
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    assert (await api.client.get(f"{base}?startDate={future}", headers=headers)).json()["logs"] == []
+    assert (await api.client.get(f"{base}?startDate={future}", headers=headers)).json()[
+        "logs"
+    ] == []
     assert (await api.client.get(f"{base}?endDate={past}", headers=headers)).json()["logs"] == []
-    everything = (await api.client.get(f"{base}?startDate={past}&endDate={future}", headers=headers)).json()
+    everything = (
+        await api.client.get(f"{base}?startDate={past}&endDate={future}", headers=headers)
+    ).json()
     assert everything["pagination"]["total"] >= 9
 
 
@@ -57,8 +65,14 @@ async def test_activity_bad_query_is_400(api: Api) -> None:
     headers = await api.admin()
     inst = await api.new_instance(headers)
     base = f"/api/instances/{inst['id']}/activity"
-    for query in ("limit=0", "limit=abc", "skip=-1", "startDate=yesterday", "limit=100000",
-                  "startDate=2024-02-01&endDate=2024-01-01"):
+    for query in (
+        "limit=0",
+        "limit=abc",
+        "skip=-1",
+        "startDate=yesterday",
+        "limit=100000",
+        "startDate=2024-02-01&endDate=2024-01-01",
+    ):
         r = await api.client.get(f"{base}?{query}", headers=headers)
         assert r.status_code == 400, query
         assert r.json()["error"] == "validation_error"

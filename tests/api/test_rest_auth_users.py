@@ -16,10 +16,14 @@ async def test_login_returns_token_and_user_as_the_spec(api: Api) -> None:
 
 
 async def test_login_with_wrong_password_is_401_json(api: Api) -> None:
-    r = await api.client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": "nope-nope"})
+    r = await api.client.post(
+        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": "nope-nope"}
+    )
     assert r.status_code == 401
     assert r.json()["error"] == "unauthorized"
-    r = await api.client.post("/api/auth/login", json={"email": "who@x.io", "password": "whatever1"})
+    r = await api.client.post(
+        "/api/auth/login", json={"email": "who@x.io", "password": "whatever1"}
+    )
     assert r.status_code == 401
 
 
@@ -36,7 +40,9 @@ async def test_login_bad_bodies_are_400(api: Api) -> None:
 
 async def test_me_with_jwt_and_with_api_key(api: Api) -> None:
     login = await api.login()
-    by_jwt = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {login['token']}"})
+    by_jwt = await api.client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {login['token']}"}
+    )
     by_key = await api.client.get("/api/auth/me", headers={"x-api-key": login["user"]["apiKey"]})
     assert by_jwt.status_code == by_key.status_code == 200
     assert by_jwt.json() == by_key.json()
@@ -110,7 +116,9 @@ async def test_admin_manages_users(api: Api) -> None:
     r = await api.client.delete(f"/api/users/{uid}", headers=admin)
     assert r.status_code == 200 and r.json()["success"] is True
     assert (await api.client.get(f"/api/users/{uid}", headers=admin)).status_code == 404
-    assert (await api.client.get("/api/auth/me", headers={"x-api-key": user["apiKey"]})).status_code == 401
+    assert (
+        await api.client.get("/api/auth/me", headers={"x-api-key": user["apiKey"]})
+    ).status_code == 401
 
 
 async def test_user_management_errors(api: Api) -> None:

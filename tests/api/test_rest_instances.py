@@ -30,8 +30,17 @@ async def test_create_answers_201_with_the_spec_fields(api: Api) -> None:
     r = await api.client.post("/api/instances", json=SPEC_BODY, headers=headers)
     assert r.status_code == 201
     body = r.json()
-    for key in ("id", "name", "description", "userId", "status", "webhookUrl", "webhookEnabled",
-                "createdAt", "updatedAt"):
+    for key in (
+        "id",
+        "name",
+        "description",
+        "userId",
+        "status",
+        "webhookUrl",
+        "webhookEnabled",
+        "createdAt",
+        "updatedAt",
+    ):
         assert key in body, key
     assert body["name"] == "主要 WhatsApp" and body["userId"] == me["id"]
     assert body["status"] == "connecting"
@@ -65,7 +74,11 @@ async def test_list_shows_connection_status(api: Api) -> None:
     listed = (await api.client.get("/api/instances", headers=headers)).json()["instances"]
     by_id = {i["id"]: i for i in listed}
     assert set(by_id) == {a["id"], b["id"]}
-    assert by_id[b["id"]]["connectionStatus"] == {"ready": True, "status": "connected", "hasQr": False}
+    assert by_id[b["id"]]["connectionStatus"] == {
+        "ready": True,
+        "status": "connected",
+        "hasQr": False,
+    }
     assert by_id[a["id"]]["connectionStatus"]["ready"] is False
 
 
@@ -200,12 +213,18 @@ async def test_qr_refreshes_while_unpaired(api_factory) -> None:  # type: ignore
     headers = await api.admin()
     inst = await api.new_instance(headers)
     await api.wait_status(inst["id"], headers, "qr")
-    first = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()["qrCode"]
+    first = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()[
+        "qrCode"
+    ]
     await asyncio.sleep(0.35)
-    second = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()["qrCode"]
+    second = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()[
+        "qrCode"
+    ]
     assert first != second
     logs = (
-        await api.client.get(f"/api/instances/{inst['id']}/activity?actions=qr_received", headers=headers)
+        await api.client.get(
+            f"/api/instances/{inst['id']}/activity?actions=qr_received", headers=headers
+        )
     ).json()["logs"]
     attempts = sorted(log["details"]["attempt"] for log in logs)
     assert len(attempts) >= 3 and attempts[:3] == [1, 2, 3]
@@ -240,7 +259,9 @@ async def test_scan_rejects_a_bad_phone(api: Api) -> None:
     headers = await api.admin()
     inst = await api.new_instance(headers)
     await api.wait_status(inst["id"], headers, "qr")
-    r = await api.client.post(f"/api/sandbox/{inst['id']}/scan", json={"phone": "12ab"}, headers=headers)
+    r = await api.client.post(
+        f"/api/sandbox/{inst['id']}/scan", json={"phone": "12ab"}, headers=headers
+    )
     assert r.status_code == 400
     assert (await api.client.get(f"/api/instances/{inst['id']}/status", headers=headers)).json()[
         "status"
@@ -268,9 +289,9 @@ async def test_disconnect_then_automatic_reconnect(api: Api) -> None:
     }
     actions = [
         log["action"]
-        for log in (await api.client.get(f"/api/instances/{inst['id']}/activity", headers=headers)).json()[
-            "logs"
-        ]
+        for log in (
+            await api.client.get(f"/api/instances/{inst['id']}/activity", headers=headers)
+        ).json()["logs"]
     ]
     assert "reconnecting" in actions and actions.count("connected") == 2
 
@@ -296,15 +317,25 @@ async def test_logout_and_reconnect_give_a_new_qr(api: Api) -> None:
     assert r.json() == {"success": True, "message": f"Instance {inst['id']} logged out"}
     await api.wait_status(inst["id"], headers, "logged_out")
     events = (
-        await api.client.get(f"/api/instances/{inst['id']}/events?types=disconnected", headers=headers)
+        await api.client.get(
+            f"/api/instances/{inst['id']}/events?types=disconnected", headers=headers
+        )
     ).json()["events"]
-    assert events[-1]["data"] == {"instanceId": inst["id"], "reason": "logout", "willReconnect": False}
-    assert (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).status_code == 409
+    assert events[-1]["data"] == {
+        "instanceId": inst["id"],
+        "reason": "logout",
+        "willReconnect": False,
+    }
+    assert (
+        await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)
+    ).status_code == 409
     # Logging out twice is harmless and emits nothing new.
     r = await api.client.post(f"/api/whatsapp/{inst['id']}/logout", headers=headers)
     assert r.json() == {"success": True}
     again = (
-        await api.client.get(f"/api/instances/{inst['id']}/events?types=disconnected", headers=headers)
+        await api.client.get(
+            f"/api/instances/{inst['id']}/events?types=disconnected", headers=headers
+        )
     ).json()["events"]
     assert len(again) == len(events)
 
@@ -324,7 +355,9 @@ async def test_delete_stops_and_removes_everything(api: Api, tmp_path) -> None: 
     for path in ("", "/status", "/qr", "/activity", "/events"):
         r = await api.client.get(f"/api/instances/{inst['id']}{path}", headers=headers)
         assert r.status_code == 404, path
-    assert (await api.client.delete(f"/api/instances/{inst['id']}", headers=headers)).status_code == 404
+    assert (
+        await api.client.delete(f"/api/instances/{inst['id']}", headers=headers)
+    ).status_code == 404
 
 
 async def test_neonize_engine_reports_that_it_is_unavailable(api: Api) -> None:

@@ -54,7 +54,9 @@ async def test_admin_sees_every_instance(api: Api) -> None:
     alice = await api.new_user("a3@example.com")
     inst = await api.new_instance(alice)
     admin = await api.admin()
-    ids = {i["id"] for i in (await api.client.get("/api/instances", headers=admin)).json()["instances"]}
+    ids = {
+        i["id"] for i in (await api.client.get("/api/instances", headers=admin)).json()["instances"]
+    }
     assert inst["id"] in ids
     assert (await api.client.get(f"/api/instances/{inst['id']}", headers=admin)).status_code == 200
 

@@ -1,0 +1,25 @@
+"""Every storage backend, behind the same fixture: the contract suite runs on each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.storage.sql.uow import SqlStorage
+from tests.fakes import MemoryStorage
+
+BACKENDS = ["sqlite", "memory"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    if request.param == "memory":
+        yield MemoryStorage()
+        return
+    sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}")
+    await sql.migrate()
+    yield sql
+    await sql.close()

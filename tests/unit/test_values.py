@@ -1,0 +1,72 @@
+"""Phones, times, settings parsing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from api.settings import Settings, parse_duration
+from domain.errors import ValidationFailed
+from domain.phones import normalise_phone, to_jid
+from domain.times import iso, iso_ms, parse_iso, to_ms
+
+
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [
+        ("79001234567", "79001234567"),
+        ("+7 900 123-45-67", "79001234567"),
+        ("(555) 010.9999", "5550109999"),
+    ],
+)
+def test_phone_forms_normalise(raw: str, digits: str) -> None:
+    assert normalise_phone(raw) == digits
+    assert to_jid(raw) == f"{digits}@s.whatsapp.net"
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "12", "+", "1" * 16, "79001234567@evil.com", "x@g.us"])
+def test_bad_phones_are_rejected(bad: str) -> None:
+    with pytest.raises(ValidationFailed):
+        to_jid(bad)
+
+
+def test_jids_pass_through() -> None:
+    assert to_jid("79001234567@s.whatsapp.net") == "79001234567@s.whatsapp.net"
+    assert to_jid("120363025246125244@g.us") == "120363025246125244@g.us"
+
+
+def test_iso_round_trip_in_milliseconds() -> None:
+    moment = parse_iso("2023-01-01T12:05:00.123Z", "since")
+    assert iso(moment) == "2023-01-01T12:05:00.123Z"
+    assert iso_ms(to_ms(moment)) == "2023-01-01T12:05:00.123Z"
+    assert iso(parse_iso("2023-01-01T14:05:00+02:00", "x")) == "2023-01-01T12:05:00.000Z"
+    assert iso(parse_iso("2023-01-01T12:05:00 00:00", "x")) == "2023-01-01T12:05:00.000Z"
+
+
+def test_durations() -> None:
+    assert parse_duration("24h") == timedelta(hours=24)
+    assert parse_duration("30m") == timedelta(minutes=30)
+    assert parse_duration("7d") == timedelta(days=7)
+    assert parse_duration("3600") == timedelta(hours=1)
+    for bad in ("", "0", "1y", "-5m", "abc"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_sqlite_url_forms(tmp_path: Path) -> None:
+    def path(url: str | None) -> Path:
+        return Settings(data_dir=tmp_path, sqlite_database_url=url, _env_file=None).sqlite_path()
+
+    assert path(None) == tmp_path / "whatsapp-api.db"
+    assert path("file:./data/whatsapp-api.db") == Path("./data/whatsapp-api.db")
+    assert path("sqlite:////var/x.db") == Path("/var/x.db")
+
+
+def test_jwt_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    first = settings.resolve_jwt_secret()
+    assert len(first) >= 32
+    assert settings.resolve_jwt_secret() == first
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
