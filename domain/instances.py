@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -298,7 +299,7 @@ class Instances:
         end: str | datetime | None = None,
         limit: int | None = None,
         skip: int | None = None,
-    ) -> tuple[list[ActivityLog], Page]:
+    ) -> tuple[builtins.list[ActivityLog], Page]:
         lim, off = v.page(limit, skip, default=100, maximum=1000)
         start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
         end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
@@ -321,7 +322,7 @@ class Instances:
         since: str | None = None,
         limit: int | None = None,
         types: Sequence[str] | None = None,
-    ) -> tuple[list[Event], bool]:
+    ) -> tuple[builtins.list[Event], bool]:
         lim, _ = v.page(limit, 0, default=20, maximum=1000)
         since_ms = to_ms(parse_iso(since, "since")) if since else None
         event_types = parse_event_types(types)
