@@ -9,11 +9,11 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from api.errors import status_of
 from domain.errors import DomainError
@@ -33,45 +33,45 @@ DateTime = strawberry.scalar(
 
 
 def graphql_error_extensions(error: BaseException | None) -> dict[str, Any] | None:
+    # A scalar's error on a variable reaches us wrapped: GraphQLError -> GraphQLError -> ours.
+    while isinstance(error, GraphQLError) and error.original_error is not None:
+        error = error.original_error
     if isinstance(error, DomainError):
-        return {"code": error.code, "status": status_of(error), **error.details}
+        # Details must not shadow the code and status (a Conflict's details carry the
+        # instance's own "status", e.g. "connected").
+        return {**error.details, "code": error.code, "status": status_of(error)}
     return None
 
 
-class DomainErrors(SchemaExtension):
-    """Gives each domain error its code and HTTP-like status; hides unexpected ones."""
+class WamuxSchema(strawberry.Schema):
+    """Gives each domain error its code and HTTP-like status, and hides unexpected ones.
 
-    def on_operation(self):  # type: ignore[no-untyped-def]
-        yield
-        result = self.execution_context.result
-        if not result or not result.errors:
-            return
-        mapped: list[GraphQLError] = []
-        for err in result.errors:
+    `process_errors` sees the errors of queries, mutations and subscriptions alike, before
+    they are sent; only unexpected errors are logged (with their traceback).
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for err in errors:
             original = err.original_error
             extensions = graphql_error_extensions(original)
             if extensions is not None:
                 err.extensions = extensions
             elif original is not None and not isinstance(original, GraphQLError):
                 log.error("unexpected GraphQL error", exc_info=original)
-                err = GraphQLError(
-                    "Internal server error",
-                    nodes=err.nodes,
-                    path=err.path,
-                    extensions={"code": "internal_error", "status": 500},
-                )
-            mapped.append(err)
-        result.errors = mapped
+                err.message = "Internal server error"
+                err.extensions = {"code": "internal_error", "status": 500}
 
 
 Query = merge_types("Query", (AccountQuery, InstanceQuery))
 Mutation = merge_types("Mutation", (AccountMutation, InstanceMutation))
 
-schema = strawberry.Schema(
+
+schema = WamuxSchema(
     query=Query,
     mutation=Mutation,
     subscription=InstanceSubscription,
-    extensions=[DomainErrors],
     config=StrawberryConfig(scalar_map={datetime: DateTime}),
 )
 
