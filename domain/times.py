@@ -9,7 +9,9 @@ from domain.errors import ValidationFailed
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, truncated to the millisecond the API shows, so a shown time filters exactly."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def to_ms(moment: datetime) -> int:
