@@ -7,17 +7,22 @@ import uuid
 from dataclasses import dataclass
 
 from adapters.bus.memory import InMemoryEventBus
+from adapters.media.fetcher import HttpMediaFetcher
+from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.neonize import UnavailableNeonizeEngine
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
-from domain.connection import ConnectionEvents
+from domain.connection import EngineEvents
+from domain.contacts import Contacts
 from domain.instances import Instances
+from domain.media import MediaLibrary
+from domain.messages import Messaging
 from domain.ports import Clock, IdFactory
 from domain.recorder import Recorder
-from domain.sandbox import SandboxUseCases
+from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.times import utc_now
 from domain.users import Accounts
 
@@ -42,6 +47,9 @@ class Container:
     accounts: Accounts
     instances: Instances
     sandbox: SandboxUseCases
+    messaging: Messaging
+    contacts: Contacts
+    sandbox_traffic: SandboxMessaging
 
     async def start(self) -> None:
         await self.storage.migrate()
@@ -73,7 +81,12 @@ def build(
     storage = SqlStorage(settings.sql_url())
     bus = InMemoryEventBus()
     recorder = Recorder(storage.unit_of_work, bus, clock, ids)
-    listener = ConnectionEvents(recorder, clock)
+    media_store = FileMediaStore(settings.media_dir)
+    library = MediaLibrary(storage.unit_of_work, media_store, clock, ids)
+    fetcher = HttpMediaFetcher(
+        settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
+    )
+    listener = EngineEvents(recorder, clock, library, ids)
     sandbox = SandboxEngine(
         listener,
         settings.instances_dir,
@@ -81,6 +94,7 @@ def build(
             qr_delay_s=settings.sandbox_qr_delay_ms / 1000,
             qr_interval_s=settings.sandbox_qr_interval_ms / 1000,
             reconnect_base_s=settings.sandbox_reconnect_delay_ms / 1000,
+            receipt_delay_s=settings.sandbox_receipt_delay_ms / 1000,
         ),
     )
     engines = {
@@ -96,10 +110,19 @@ def build(
         clock,
         ids,
         connections,
+        media_store,
     )
     instances = Instances(
-        storage.unit_of_work, recorder, connections, bus, clock, ids, settings.whatsapp_engine
+        storage.unit_of_work,
+        recorder,
+        connections,
+        bus,
+        clock,
+        ids,
+        settings.whatsapp_engine,
+        media_store,
     )
+    sandbox_cases = SandboxUseCases(instances, connections)
     return Container(
         settings=settings,
         storage=storage,
@@ -107,5 +130,20 @@ def build(
         connections=connections,
         accounts=accounts,
         instances=instances,
-        sandbox=SandboxUseCases(instances, connections),
+        sandbox=sandbox_cases,
+        messaging=Messaging(
+            storage.unit_of_work,
+            recorder,
+            instances,
+            connections,
+            library,
+            fetcher,
+            clock,
+            ids,
+            settings.media_max_bytes,
+        ),
+        contacts=Contacts(storage.unit_of_work, instances, connections, clock, ids),
+        sandbox_traffic=SandboxMessaging(
+            sandbox_cases, storage.unit_of_work, fetcher, clock, settings.media_max_bytes
+        ),
     )

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     sandbox_qr_delay_ms: int = Field(500, ge=0)
     sandbox_qr_interval_ms: int = Field(20_000, ge=10)
     sandbox_reconnect_delay_ms: int = Field(1_000, ge=0)
+    sandbox_receipt_delay_ms: int = Field(300, ge=0)
+
+    uploads_dir: Path | None = None
+    media_max_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    media_fetch_timeout_s: float = Field(30.0, gt=0)
+    media_allow_private_urls: bool = False
 
     @field_validator("jwt_expiration")
     @classmethod
@@ -62,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def token_lifetime(self) -> timedelta:
         return parse_duration(self.jwt_expiration)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.uploads_dir or self.data_dir / "uploads"
 
     @property
     def instances_dir(self) -> Path:

@@ -147,3 +147,89 @@ class Page:
     @property
     def has_more(self) -> bool:
         return self.skip + self.limit < self.total
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    RECEIVED = "received"
+
+    @property
+    def rank(self) -> int:
+        """Progress order of an outgoing message; a status never moves to a lower rank."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {
+    MessageStatus.PENDING: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+    MessageStatus.FAILED: 4,
+    MessageStatus.RECEIVED: 0,
+}
+
+
+@dataclass
+class Media:
+    """A stored file: uploaded, fetched from a URL, or received."""
+
+    id: str
+    instance_id: str
+    mime_type: str
+    file_name: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+@dataclass
+class Message:
+    id: str
+    instance_id: str
+    remote_jid: str
+    from_me: bool
+    message_type: str  # text, image, video, audio, document, sticker
+    content: str | None
+    message_id: str  # WhatsApp's id
+    status: MessageStatus
+    created_at: datetime
+    updated_at: datetime
+    has_media: bool = False
+    media_id: str | None = None
+    media_url: str | None = None
+    caption: str | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    media_size: int | None = None
+    quoted_message_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status_updated_at: datetime | None = None
+
+
+@dataclass
+class Contact:
+    id: str
+    instance_id: str
+    number: str
+    remote_jid: str
+    is_group: bool
+    created_at: datetime
+    updated_at: datetime
+    name: str | None = None
+    push_name: str | None = None
+    profile_picture: str | None = None
+    about: str | None = None
+    last_activity: datetime | None = None
+
+
+@dataclass
+class ChatSummary:
+    remote_jid: str
+    last_message: Message
+    unread_count: int
+    message_count: int
+    name: str | None = None

@@ -38,3 +38,9 @@ class Conflict(DomainError):
 
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
+
+
+class EngineFailure(DomainError):
+    """The WhatsApp side failed (not the caller's input): answered as 502."""
+
+    code = "engine_failure"

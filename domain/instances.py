@@ -22,7 +22,15 @@ from domain.entities import (
     WebhookSettings,
 )
 from domain.errors import Conflict, NotFound, ValidationFailed
-from domain.ports import Clock, Connections, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
+from domain.ports import (
+    Clock,
+    Connections,
+    EventBus,
+    IdFactory,
+    MediaStore,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.recorder import Recorder
 from domain.times import iso, parse_iso, to_ms
 
@@ -123,6 +131,7 @@ class Instances:
         clock: Clock,
         ids: IdFactory,
         default_engine: str,
+        media_store: MediaStore,
     ) -> None:
         self._uow = uow
         self._recorder = recorder
@@ -131,6 +140,7 @@ class Instances:
         self._clock = clock
         self._ids = ids
         self._default_engine = Engine(default_engine)
+        self._media_store = media_store
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -231,6 +241,7 @@ class Instances:
         async with self._recorder.transaction(instance_id) as txn:
             await txn.uow.instances.delete(instance_id)
             await txn.commit()
+        await self._media_store.remove_instance(instance_id)
         self._recorder.forget(instance_id)
         log.info("instance %s deleted by %s", instance_id, principal.user_id)
 

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.entities import ActivityLog, Event, EventType, Instance, User
+from domain.entities import (
+    ActivityLog,
+    ChatSummary,
+    Contact,
+    Event,
+    EventType,
+    Instance,
+    Media,
+    Message,
+    MessageStatus,
+    User,
+)
+from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
 
 # --- storage ---------------------------------------------------------------------------
 
@@ -60,6 +73,63 @@ class EventRepository(Protocol):
         ...
 
 
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None: ...
+    async def get(self, instance_id: str, message_id: str) -> Message | None:
+        """By WhatsApp's message id, within one instance."""
+        ...
+
+    async def update(self, message: Message) -> None: ...
+    async def list_chat(
+        self,
+        instance_id: str,
+        remote_jid: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[Message], int]:
+        """Newest first."""
+        ...
+
+    async def chats(
+        self, instance_id: str, *, limit: int, skip: int
+    ) -> tuple[list[ChatSummary], int]:
+        """Conversations, the most recently active first."""
+        ...
+
+    async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
+        """Received messages of a chat not yet marked read, oldest first."""
+        ...
+
+    async def set_status(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> None: ...
+
+
+class ContactRepository(Protocol):
+    async def get(self, instance_id: str, remote_jid: str) -> Contact | None: ...
+    async def upsert(self, contact: Contact) -> None:
+        """Insert, or update the contact with the same (instance, remoteJid)."""
+        ...
+
+    async def list(
+        self,
+        instance_id: str,
+        *,
+        search: str | None,
+        only_groups: bool,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[Contact], int]: ...
+
+
+class MediaRepository(Protocol):
+    async def add(self, media: Media) -> None: ...
+    async def get(self, media_id: str) -> Media | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
@@ -67,6 +137,9 @@ class UnitOfWork(Protocol):
     instances: InstanceRepository
     activity: ActivityRepository
     events: EventRepository
+    messages: MessageRepository
+    contacts: ContactRepository
+    media: MediaRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -102,8 +175,31 @@ class SecretBox(Protocol):
 # --- WhatsApp transport ----------------------------------------------------------------
 
 
+class MediaStore(Protocol):
+    """The bytes of stored media (the metadata lives in MediaRepository)."""
+
+    async def write(self, instance_id: str, media_id: str, data: bytes) -> None: ...
+    async def read(self, instance_id: str, media_id: str) -> bytes | None: ...
+    async def remove_instance(self, instance_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    data: bytes
+    mime_type: str | None
+    file_name: str | None
+
+
+class MediaFetcher(Protocol):
+    async def fetch(self, url: str) -> FetchedFile:
+        """Downloads with a size cap and a timeout; refuses private addresses unless allowed.
+
+        Raises ValidationFailed for a URL that is refused, too large, or cannot be fetched."""
+        ...
+
+
 class ConnectionListener(Protocol):
-    """What an engine reports about one instance's connection."""
+    """What an engine reports about one instance's connection and its messages."""
 
     async def on_connecting(self, instance_id: str) -> None: ...
     async def on_qr(self, instance_id: str, qr_code: str) -> None: ...
@@ -115,6 +211,10 @@ class ConnectionListener(Protocol):
     ) -> None: ...
     async def on_reconnecting(self, instance_id: str, attempt: int, delay_ms: int) -> None: ...
     async def on_logged_out(self, instance_id: str, reason: str) -> None: ...
+    async def on_message(self, instance_id: str, message: IncomingMessage) -> None: ...
+    async def on_receipt(
+        self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
+    ) -> None: ...
 
 
 class WhatsAppEngine(Protocol):
@@ -136,6 +236,15 @@ class WhatsAppEngine(Protocol):
         """Stop and delete every local file of the instance."""
         ...
 
+    async def send(self, instance_id: str, message: OutgoingMessage) -> None:
+        """Hands a message to WhatsApp; raises EngineFailure when it cannot."""
+        ...
+
+    async def contacts(self, instance_id: str) -> list[EngineContact]: ...
+    async def add_contact(self, instance_id: str, jid: str, name: str | None) -> None: ...
+    async def mark_read(
+        self, instance_id: str, chat_jid: str, message_ids: Sequence[str]
+    ) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -144,6 +253,10 @@ class SandboxControl(Protocol):
 
     async def scan(self, instance_id: str, phone: str | None, push_name: str | None) -> None: ...
     async def drop(self, instance_id: str, reason: str) -> None: ...
+    async def incoming(self, instance_id: str, message: IncomingMessage) -> None: ...
+    async def receipt(
+        self, instance_id: str, chat_jid: str, message_id: str, status: MessageStatus
+    ) -> None: ...
 
 
 class Connections(Protocol):
@@ -154,6 +267,7 @@ class Connections(Protocol):
     async def reconnect(self, instance: Instance) -> None: ...
     async def logout(self, instance: Instance) -> None: ...
     async def destroy(self, instance: Instance) -> None: ...
+    def engine(self, instance: Instance) -> WhatsAppEngine: ...
     def sandbox(self) -> SandboxControl: ...
 
 

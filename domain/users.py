@@ -12,6 +12,7 @@ from domain.ports import (
     Clock,
     Connections,
     IdFactory,
+    MediaStore,
     PasswordHasher,
     SecretBox,
     TokenService,
@@ -68,6 +69,7 @@ class Accounts:
         clock: Clock,
         ids: IdFactory,
         connections: Connections,
+        media_store: MediaStore,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -76,6 +78,7 @@ class Accounts:
         self._clock = clock
         self._ids = ids
         self._connections = connections
+        self._media_store = media_store
         self._dummy_hash: str | None = None
 
     # --- authentication ----------------------------------------------------------------
@@ -239,6 +242,8 @@ class Accounts:
                 await uow.instances.delete(instance.id)
             await uow.users.delete(user_id)
             await uow.commit()
+        for instance in instances:
+            await self._media_store.remove_instance(instance.id)
         log.info("user %s deleted with %d instance(s)", user_id, len(instances))
 
 

@@ -269,3 +269,17 @@ class FakeTokens:
         if not token.startswith("token-for-"):
             raise Unauthorized("Invalid token")
         return token.removeprefix("token-for-")
+
+
+class MemoryMediaStore:
+    def __init__(self) -> None:
+        self.files: dict[tuple[str, str], bytes] = {}
+
+    async def write(self, instance_id: str, media_id: str, data: bytes) -> None:
+        self.files[(instance_id, media_id)] = data
+
+    async def read(self, instance_id: str, media_id: str) -> bytes | None:
+        return self.files.get((instance_id, media_id))
+
+    async def remove_instance(self, instance_id: str) -> None:
+        self.files = {k: v for k, v in self.files.items() if k[0] != instance_id}

@@ -29,26 +29,26 @@ class LocalConnections:
         self._sandbox = sandbox
         self._ownership = ownership
 
-    def _engine(self, instance: Instance) -> WhatsAppEngine:
+    def engine(self, instance: Instance) -> WhatsAppEngine:
         return self._engines[instance.engine.value]
 
     async def start(self, instance: Instance) -> None:
         if await self._ownership.claim(instance.id):
-            await self._engine(instance).start(instance.id, instance.options)
+            await self.engine(instance).start(instance.id, instance.options)
 
     async def stop(self, instance: Instance) -> None:
-        await self._engine(instance).stop(instance.id)
+        await self.engine(instance).stop(instance.id)
 
     async def reconnect(self, instance: Instance) -> None:
-        engine = self._engine(instance)
+        engine = self.engine(instance)
         await engine.stop(instance.id)
         await engine.start(instance.id, instance.options)
 
     async def logout(self, instance: Instance) -> None:
-        await self._engine(instance).logout(instance.id)
+        await self.engine(instance).logout(instance.id)
 
     async def destroy(self, instance: Instance) -> None:
-        await self._engine(instance).destroy(instance.id)
+        await self.engine(instance).destroy(instance.id)
         await self._ownership.release(instance.id)
 
     def sandbox(self) -> SandboxEngine:

@@ -15,6 +15,7 @@ from tests.fakes import (
     FakeClock,
     FakeConnections,
     FakeTokens,
+    MemoryMediaStore,
     MemoryStorage,
     PlainBox,
     PlainHasher,
@@ -46,10 +47,20 @@ def core() -> Core:
     storage, clock, bus, ids = MemoryStorage(), FakeClock(), RecordingBus(), SequentialIds()
     connections = FakeConnections()
     recorder = Recorder(storage.unit_of_work, bus, clock, ids)
+    media_store = MemoryMediaStore()
     accounts = Accounts(
-        storage.unit_of_work, PlainHasher(), FakeTokens(), PlainBox(), clock, ids, connections
+        storage.unit_of_work,
+        PlainHasher(),
+        FakeTokens(),
+        PlainBox(),
+        clock,
+        ids,
+        connections,
+        media_store,
     )
-    instances = Instances(storage.unit_of_work, recorder, connections, bus, clock, ids, "sandbox")
+    instances = Instances(
+        storage.unit_of_work, recorder, connections, bus, clock, ids, "sandbox", media_store
+    )
     return Core(
         storage,
         clock,

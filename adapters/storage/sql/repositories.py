@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.messaging import delete_instance_messaging
 from adapters.storage.sql.tables import activity_logs, events, instances, users
 from domain.entities import (
     ActivityLog,
@@ -182,6 +183,7 @@ class SqlInstances:
 
     async def delete(self, instance_id: str) -> None:
         # Explicit rather than ON DELETE CASCADE, so every backend removes the same rows.
+        await delete_instance_messaging(self._s, instance_id)
         await self._s.execute(delete(events).where(events.c.instance_id == instance_id))
         await self._s.execute(
             delete(activity_logs).where(activity_logs.c.instance_id == instance_id)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -125,4 +126,72 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Index("ix_events_instance_ts", "instance_id", "timestamp_ms"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("remote_jid", String(128), nullable=False),
+    Column("from_me", Boolean, nullable=False),
+    Column("message_type", String(16), nullable=False),
+    Column("content", Text, nullable=True),
+    Column("message_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("has_media", Boolean, nullable=False, default=False),
+    Column("media_id", String(36), nullable=True),
+    Column("media_url", Text, nullable=True),
+    Column("caption", Text, nullable=True),
+    Column("mime_type", String(255), nullable=True),
+    Column("file_name", String(255), nullable=True),
+    Column("media_size", BigInteger, nullable=True),
+    Column("quoted_message_id", String(128), nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("status_updated_at", UTCDateTime, nullable=True),
+    UniqueConstraint("instance_id", "message_id", name="uq_messages_instance_message"),
+    Index("ix_messages_chat_created", "instance_id", "remote_jid", "created_at"),
+    Index("ix_messages_instance_created", "instance_id", "created_at"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("number", String(64), nullable=False),
+    Column("remote_jid", String(128), nullable=False),
+    Column("is_group", Boolean, nullable=False, default=False),
+    Column("name", String(200), nullable=True),
+    Column("push_name", String(200), nullable=True),
+    Column("profile_picture", Text, nullable=True),
+    Column("about", Text, nullable=True),
+    Column("last_activity", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("instance_id", "remote_jid", name="uq_contacts_instance_jid"),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "instance_id",
+        String(36),
+        ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("mime_type", String(255), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

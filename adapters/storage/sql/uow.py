@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from adapters.storage.sql.messaging import SqlContacts, SqlMedia, SqlMessages
 from adapters.storage.sql.repositories import SqlActivity, SqlEvents, SqlInstances, SqlUsers
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ class SqlUnitOfWork:
         self.instances = SqlInstances(self._session)
         self.activity = SqlActivity(self._session)
         self.events = SqlEvents(self._session)
+        self.messages = SqlMessages(self._session)
+        self.contacts = SqlContacts(self._session)
+        self.media = SqlMedia(self._session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from domain.errors import EngineFailure
 from domain.ports import ConnectionListener
+from domain.wire import EngineContact, OutgoingMessage
 
 UNAVAILABLE_REASON = (
     "engine_unavailable: the neonize engine is not part of this release yet; "
@@ -37,6 +40,18 @@ class UnavailableNeonizeEngine:
 
     async def destroy(self, instance_id: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._dir / instance_id, True)
+
+    async def send(self, instance_id: str, message: OutgoingMessage) -> None:
+        raise EngineFailure(UNAVAILABLE_REASON)
+
+    async def contacts(self, instance_id: str) -> list[EngineContact]:
+        raise EngineFailure(UNAVAILABLE_REASON)
+
+    async def add_contact(self, instance_id: str, jid: str, name: str | None) -> None:
+        raise EngineFailure(UNAVAILABLE_REASON)
+
+    async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Sequence[str]) -> None:
+        return None
 
     async def close(self) -> None:
         return None

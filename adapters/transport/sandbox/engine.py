@@ -21,12 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from domain.entities import MessageStatus
 from domain.errors import Conflict
 from domain.ports import ConnectionListener
+from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
 SESSION_FILE = "sandbox-session.json"
+CONTACTS_FILE = "sandbox-contacts.json"
+_USER = "@s.whatsapp.net"
+
+# The deterministic address book every sandbox instance starts with.
+_ADDRESS_BOOK = [
+    ("Alice Sandbox", "0001"),
+    ("Bob Sandbox", "0002"),
+    ("Carol Sandbox", "0003"),
+    ("张三", "0004"),
+    ("Dmitri Sandbox", "0005"),
+]
 
 
 def whatsapp_qr() -> str:
@@ -61,6 +74,7 @@ class SandboxTiming:
     connect_delay_s: float = 0.05  # a paired device's handshake
     reconnect_base_s: float = 1.0
     reconnect_max_s: float = 30.0
+    receipt_delay_s: float = 0.3  # outside numbers: delivered after this, read after twice it
 
 
 class SandboxEngine:
@@ -75,6 +89,11 @@ class SandboxEngine:
         self._conns: dict[str, _Connection] = {}
         self._reconnects: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._options: dict[str, dict[str, Any]] = {}
+        self._online: dict[str, tuple[str, str | None]] = {}  # instance -> (phone, push name)
+        self._jobs: asyncio.Queue[Any] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
 
     # --- session store -------------------------------------------------------------------
 
@@ -109,6 +128,8 @@ class SandboxEngine:
             self._cancel_reconnect(instance_id)
             if instance_id in self._conns:
                 return
+            if options:
+                self._options[instance_id] = options
             conn = _Connection(instance_id)
             self._conns[instance_id] = conn
             conn.task = asyncio.create_task(self._run(conn), name=f"sandbox:{instance_id}")
@@ -133,6 +154,7 @@ class SandboxEngine:
             elif await self._wait(conn, self._timing.connect_delay_s):
                 return
             conn.state = "connected"
+            self._online[iid] = (str(session.get("phone")), session.get("pushName"))
             await self._listener.on_connected(iid, session.get("phone"), session.get("pushName"))
             conn.connected.set()
             await conn.stop.wait()
@@ -154,6 +176,7 @@ class SandboxEngine:
 
     async def _halt(self, instance_id: str) -> _Connection | None:
         conn = self._conns.pop(instance_id, None)
+        self._online.pop(instance_id, None)
         if conn is not None:
             conn.stop.set()
             if conn.task is not None:
@@ -185,6 +208,138 @@ class SandboxEngine:
     async def close(self) -> None:
         for instance_id in list(self._conns) + list(self._reconnects):
             await self.stop(instance_id)
+        for timer in self._timers:
+            timer.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    # --- traffic -------------------------------------------------------------------------
+
+    def _schedule(self, delay_s: float, job: Any) -> None:
+        """Runs `job()` (a coroutine factory) after `delay_s`, one job at a time, in order."""
+        if self._jobs is None:
+            self._jobs = asyncio.Queue()
+            self._worker = asyncio.create_task(self._work(self._jobs), name="sandbox:traffic")
+        jobs = self._jobs
+        if delay_s <= 0:
+            jobs.put_nowait(job)
+            return
+        loop = asyncio.get_running_loop()
+
+        def due() -> None:
+            self._timers.discard(timer)
+            jobs.put_nowait(job)
+
+        timer = loop.call_later(delay_s, due)
+        self._timers.add(timer)
+
+    async def _work(self, jobs: asyncio.Queue[Any]) -> None:
+        while True:
+            job = await jobs.get()
+            try:
+                await job()
+            except Exception:
+                log.exception("sandbox traffic job failed")
+
+    def _online_instance(self, phone: str) -> str | None:
+        return next((iid for iid, (p, _) in self._online.items() if p == phone), None)
+
+    async def send(self, instance_id: str, message: OutgoingMessage) -> None:
+        me = self._online.get(instance_id)
+        if me is None:
+            raise Conflict("Instance is not connected")
+        my_phone, my_name = me
+        my_jid = my_phone + _USER
+        target = None
+        if message.to_jid.endswith(_USER):
+            target = self._online_instance(message.to_jid.split("@", 1)[0])
+        if target is not None and target != instance_id:
+            incoming = IncomingMessage(
+                message_id=message.message_id,
+                chat_jid=my_jid,
+                sender_jid=my_jid,
+                timestamp=int(datetime.now(UTC).timestamp()),
+                text=message.text,
+                push_name=my_name,
+                media=message.media,
+                quoted_message_id=message.quoted_message_id,
+            )
+
+            async def deliver() -> None:
+                await self._listener.on_message(target, incoming)
+                await self._listener.on_receipt(
+                    instance_id, message.to_jid, [message.message_id], MessageStatus.DELIVERED
+                )
+
+            self._schedule(0, deliver)
+            return
+        if self._options.get(instance_id, {}).get("sandbox", {}).get("autoReceipts", True):
+            delay = self._timing.receipt_delay_s
+            for n, status in enumerate((MessageStatus.DELIVERED, MessageStatus.READ), start=1):
+                self._schedule(delay * n, self._receipt_job(instance_id, message, status))
+
+    def _receipt_job(
+        self, instance_id: str, message: OutgoingMessage, status: MessageStatus
+    ) -> Any:
+        async def job() -> None:
+            await self._listener.on_receipt(
+                instance_id, message.to_jid, [message.message_id], status
+            )
+
+        return job
+
+    async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Any) -> None:
+        me = self._online.get(instance_id)
+        if me is None or not chat_jid.endswith(_USER):
+            return
+        sender = self._online_instance(chat_jid.split("@", 1)[0])
+        if sender is None:
+            return
+        ids = list(message_ids)
+
+        async def job() -> None:
+            await self._listener.on_receipt(sender, me[0] + _USER, ids, MessageStatus.READ)
+
+        self._schedule(0, job)
+
+    def _contacts_path(self, instance_id: str) -> Path:
+        return self._dir / instance_id / CONTACTS_FILE
+
+    def _added_contacts(self, instance_id: str) -> dict[str, str | None]:
+        try:
+            return dict(json.loads(self._contacts_path(instance_id).read_text("utf-8")))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    async def contacts(self, instance_id: str) -> list[EngineContact]:
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        seed = int(hashlib.sha256(instance_id.encode()).hexdigest(), 16) % 1000
+        book = [
+            EngineContact(f"1555{seed:03d}{suffix}{_USER}", name, push_name=name.split()[0])
+            for name, suffix in _ADDRESS_BOOK
+        ]
+        book.append(
+            EngineContact(f"120363{seed:03d}000000001@g.us", "Sandbox Group", is_group=True)
+        )
+        known = {c.jid for c in book}
+        for jid, name in self._added_contacts(instance_id).items():
+            if jid not in known:
+                book.append(EngineContact(jid, name))
+        return book
+
+    async def add_contact(self, instance_id: str, jid: str, name: str | None) -> None:
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        added = self._added_contacts(instance_id)
+        added[jid] = name
+        path = self._contacts_path(instance_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(added), "utf-8")
+        os.replace(tmp, path)
 
     # --- control hooks (SandboxControl) ----------------------------------------------------
 
@@ -209,6 +364,16 @@ class SandboxEngine:
             return
         await self._listener.on_disconnected(instance_id, reason, True)
         self._reconnects[instance_id] = asyncio.create_task(self._reconnect(instance_id))
+
+    async def incoming(self, instance_id: str, message: IncomingMessage) -> None:
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        await self._listener.on_message(instance_id, message)
+
+    async def receipt(
+        self, instance_id: str, chat_jid: str, message_id: str, status: MessageStatus
+    ) -> None:
+        await self._listener.on_receipt(instance_id, chat_jid, [message_id], status)
 
     async def _reconnect(self, instance_id: str, attempt: int = 1) -> None:
         base = min(self._timing.reconnect_base_s * 2 ** (attempt - 1), self._timing.reconnect_max_s)

@@ -1,0 +1,1 @@
+"""Media on disk, and fetching media from URLs safely."""

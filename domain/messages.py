@@ -1,0 +1,356 @@
+"""Use cases for messages: sending text and media, chat history, conversations, read marks."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import validation as v
+from domain.entities import (
+    ChatSummary,
+    EventType,
+    Instance,
+    InstanceStatus,
+    Media,
+    Message,
+    MessageStatus,
+    Page,
+    Principal,
+)
+from domain.errors import Conflict, DomainError, EngineFailure, NotFound, ValidationFailed
+from domain.instances import Instances
+from domain.media import MediaLibrary, media_url
+from domain.phones import to_jid
+from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
+from domain.recorder import InstanceTransaction, Recorder
+from domain.times import parse_iso, to_ms
+from domain.wire import MediaPayload, OutgoingMessage, media_kind, whatsapp_message_id
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 65_536
+MAX_CAPTION = 4_096
+MAX_FILE_NAME = 255
+
+# WhatsApp's own names for message kinds, as the spec's message_received payload shows.
+WHATSAPP_TYPES = {
+    "text": "conversation",
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    file_name: str | None
+    mime_type: str | None
+
+
+def clean_file_name(name: str | None, fallback: str) -> str:
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
+    return (base or fallback)[:MAX_FILE_NAME]
+
+
+def guess_mime(file_name: str, declared: str | None) -> str:
+    import mimetypes
+
+    if declared and "/" in declared and declared != "application/octet-stream":
+        return declared.split(";", 1)[0].strip().lower()
+    guessed, _ = mimetypes.guess_type(file_name)
+    return guessed or declared or "application/octet-stream"
+
+
+def sent_payload(m: Message) -> dict[str, object]:
+    return {
+        "messageId": m.message_id,
+        "to": m.remote_jid,
+        "remoteJid": m.remote_jid,
+        "fromMe": True,
+        "body": m.content if m.content is not None else m.caption,
+        "type": m.message_type,
+        "timestamp": to_ms(m.created_at) // 1000,
+        "hasMedia": m.has_media,
+        "status": m.status.value,
+        "mediaUrl": m.media_url,
+        "mimeType": m.mime_type,
+        "fileName": m.file_name,
+        "caption": m.caption,
+        "quotedMessageId": m.quoted_message_id,
+    }
+
+
+class Messaging:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        recorder: Recorder,
+        instances: Instances,
+        connections: Connections,
+        library: MediaLibrary,
+        fetcher: MediaFetcher,
+        clock: Clock,
+        ids: IdFactory,
+        max_media_bytes: int,
+        message_ids: Callable[[], str] = whatsapp_message_id,
+    ) -> None:
+        self._uow = uow
+        self._recorder = recorder
+        self._instances = instances
+        self._connections = connections
+        self._library = library
+        self._fetcher = fetcher
+        self._clock = clock
+        self._ids = ids
+        self._max_media = max_media_bytes
+        self._message_ids = message_ids
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def _connected(self, principal: Principal, instance_id: str) -> Instance:
+        instance = await self._instances.get(principal, instance_id)
+        if instance.status is not InstanceStatus.CONNECTED:
+            raise Conflict(
+                f"Instance {instance_id} is not connected (status: {instance.status.value}); "
+                "pair it or wait for it to reconnect before sending",
+                {"instanceStatus": instance.status.value},
+            )
+        return instance
+
+    async def send_text(
+        self,
+        principal: Principal,
+        instance_id: str,
+        phone: str,
+        text: str,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        jid = to_jid(phone)
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed("'message' must not be empty", {"field": "message"})
+        if len(text) > MAX_TEXT:
+            raise ValidationFailed(
+                f"'message' must be at most {MAX_TEXT} characters", {"field": "message"}
+            )
+        quoted = v.text(quoted_message_id, "quotedMessageId", max_len=128) or None
+        instance = await self._connected(principal, instance_id)
+        return await self._send(instance, jid, "text", text, None, quoted)
+
+    async def send_media_url(
+        self,
+        principal: Principal,
+        instance_id: str,
+        phone: str,
+        url: str,
+        caption: str | None = None,
+        file_name: str | None = None,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        jid = to_jid(phone)
+        checked = v.url(url, "url")
+        if checked is None:
+            raise ValidationFailed("'url' is required", {"field": "url"})
+        caption = v.text(caption, "caption", max_len=MAX_CAPTION) or None
+        instance = await self._connected(principal, instance_id)
+        fetched = await self._fetcher.fetch(checked)
+        name = clean_file_name(file_name or fetched.file_name, "file")
+        upload = Upload(fetched.data, name, fetched.mime_type)
+        return await self._send_upload(instance, jid, upload, caption, quoted_message_id)
+
+    async def send_file(
+        self,
+        principal: Principal,
+        instance_id: str,
+        phone: str,
+        upload: Upload,
+        caption: str | None = None,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        jid = to_jid(phone)
+        caption = v.text(caption, "caption", max_len=MAX_CAPTION) or None
+        instance = await self._connected(principal, instance_id)
+        return await self._send_upload(instance, jid, upload, caption, quoted_message_id)
+
+    async def _send_upload(
+        self, instance: Instance, jid: str, upload: Upload, caption: str | None, quoted: str | None
+    ) -> Message:
+        if not upload.data:
+            raise ValidationFailed("'file' is empty", {"field": "file"})
+        if len(upload.data) > self._max_media:
+            raise ValidationFailed(
+                f"'file' is larger than the {self._max_media} bytes allowed", {"field": "file"}
+            )
+        name = clean_file_name(upload.file_name, "file")
+        mime = guess_mime(name, upload.mime_type)
+        media = await self._library.keep(instance.id, upload.data, mime, name)
+        payload = MediaPayload(upload.data, mime, name, media_kind(mime), caption)
+        return await self._send(instance, jid, payload.kind, None, (media, payload), quoted)
+
+    async def _send(
+        self,
+        instance: Instance,
+        jid: str,
+        kind: str,
+        text: str | None,
+        media: tuple[Media, MediaPayload] | None,
+        quoted: str | None,
+    ) -> Message:
+        now = self._clock.now()
+        stored, payload = media if media else (None, None)
+        message = Message(
+            id=self._ids(),
+            instance_id=instance.id,
+            remote_jid=jid,
+            from_me=True,
+            message_type=kind,
+            content=text,
+            message_id=self._message_ids(),
+            status=MessageStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            has_media=stored is not None,
+            media_id=stored.id if stored else None,
+            media_url=media_url(stored.id) if stored else None,
+            caption=payload.caption if payload else None,
+            mime_type=stored.mime_type if stored else None,
+            file_name=stored.file_name if stored else None,
+            media_size=stored.size if stored else None,
+            quoted_message_id=quoted,
+            metadata={"timestamp": to_ms(now) // 1000},
+            status_updated_at=now,
+        )
+        # Written before it is handed over, so a crash in between leaves a visible trace.
+        async with self._uow() as uow:
+            await uow.messages.add(message)
+            await uow.commit()
+        outgoing = OutgoingMessage(message.message_id, jid, text, payload, quoted)
+        try:
+            await self._connections.engine(instance).send(instance.id, outgoing)
+        except DomainError as exc:
+            await self._fail(message, exc.message)
+            raise
+        except Exception as exc:
+            log.exception("engine failed to send %s on %s", message.message_id, instance.id)
+            await self._fail(message, str(exc) or type(exc).__name__)
+            raise EngineFailure(
+                f"WhatsApp did not accept the message: {exc}", {"messageId": message.message_id}
+            ) from exc
+        async with self._recorder.transaction(instance.id) as txn:
+            current = await txn.uow.messages.get(instance.id, message.message_id)
+            if current is not None:
+                message = current
+            if message.status.rank < MessageStatus.SENT.rank:
+                message.status = MessageStatus.SENT
+                message.status_updated_at = message.updated_at = self._clock.now()
+                await txn.uow.messages.update(message)
+            await txn.log("message_sent", {"messageId": message.message_id, "to": jid})
+            await txn.emit(EventType.MESSAGE_SENT, sent_payload(message))
+            await txn.commit()
+        return message
+
+    async def _fail(self, message: Message, reason: str) -> None:
+        async with self._recorder.transaction(message.instance_id) as txn:
+            message.status = MessageStatus.FAILED
+            message.metadata = {**message.metadata, "error": reason}
+            message.status_updated_at = message.updated_at = self._clock.now()
+            await txn.uow.messages.update(message)
+            await _status_event(txn, message)
+            await txn.commit()
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def history(
+        self,
+        principal: Principal,
+        instance_id: str,
+        chat_id: str,
+        *,
+        limit: int | None = None,
+        skip: int | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+    ) -> tuple[builtins.list[Message], Page]:
+        jid = to_jid(chat_id, "chatId")
+        lim, off = v.page(limit, skip, default=50, maximum=1000)
+        start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
+        end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
+        await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            found, total = await uow.messages.list_chat(
+                instance_id, jid, start=start_dt, end=end_dt, limit=lim, skip=off
+            )
+        return found, Page(total, lim, off)
+
+    async def chats(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> tuple[builtins.list[ChatSummary], Page]:
+        lim, off = v.page(limit, skip, default=50, maximum=1000)
+        await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            found, total = await uow.messages.chats(instance_id, limit=lim, skip=off)
+            for chat in found:
+                contact = await uow.contacts.get(instance_id, chat.remote_jid)
+                if contact is not None:
+                    chat.name = contact.name or contact.push_name
+        return found, Page(total, lim, off)
+
+    async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:
+        """Marks a chat's received messages read and sends read receipts; returns how many."""
+        jid = to_jid(chat_id, "chatId")
+        instance = await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            unread = await uow.messages.unread(instance_id, jid)
+            if not unread:
+                return 0
+            await uow.messages.set_status(
+                instance_id, [m.message_id for m in unread], MessageStatus.READ, self._clock.now()
+            )
+            await uow.commit()
+        if instance.status is InstanceStatus.CONNECTED:
+            try:
+                await self._connections.engine(instance).mark_read(
+                    instance_id, jid, [m.message_id for m in unread]
+                )
+            except Exception:  # the local read mark stands; receipts are best effort
+                log.warning("read receipts for %s on %s not sent", jid, instance_id, exc_info=True)
+        return len(unread)
+
+    async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
+        async with self._uow() as uow:
+            media = await uow.media.get(media_id)
+        if media is None:
+            raise NotFound(f"Media {media_id} not found")
+        try:
+            await self._instances.get(principal, media.instance_id)
+        except NotFound:
+            raise NotFound(f"Media {media_id} not found") from None
+        data = await self._library.store.read(media.instance_id, media.id)
+        if data is None:
+            raise NotFound(f"Media {media_id} is no longer stored")
+        return media, data
+
+
+async def _status_event(txn: InstanceTransaction, message: Message) -> None:
+    details = {
+        "messageId": message.message_id,
+        "status": message.status.value,
+        "from": message.remote_jid,
+        "fromMe": message.from_me,
+    }
+    await txn.log("message_status", details)
+    await txn.emit(EventType.MESSAGE_STATUS, details)
+
+
+status_event = _status_event
