@@ -13,7 +13,18 @@ from api import errors
 from api.bootstrap import Container, build
 from api.settings import Settings
 from graphql_schema.schema import graphql_router
-from rest_compat import auth, health, instances, sandbox, users, whatsapp
+from rest_compat import (
+    auth,
+    chats,
+    contacts,
+    health,
+    instances,
+    media,
+    messaging,
+    sandbox,
+    users,
+    whatsapp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +60,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (health, auth, users, instances, whatsapp, sandbox):
+    for module in (
+        health,
+        auth,
+        users,
+        instances,
+        whatsapp,
+        messaging,
+        contacts,
+        chats,
+        media,
+        sandbox,
+    ):
         app.include_router(module.router)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
     return app

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import (
     Conflict,
     DomainError,
+    EngineFailure,
     Forbidden,
     LimitExceeded,
     NotFound,
@@ -29,6 +30,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     LimitExceeded: 429,
+    EngineFailure: 502,
 }
 
 _HTTP_CODES = {
@@ -41,6 +43,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "limit_exceeded",
+    502: "engine_failure",
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.entities import ActivityLog, Event, Instance, Page, User
+from domain.entities import ActivityLog, ChatSummary, Contact, Event, Instance, Message, Page, User
 from domain.times import iso, iso_ms
+from domain.wire import EngineContact
 
 
 def user(u: User) -> dict[str, Any]:
@@ -125,3 +126,59 @@ def activity(log: ActivityLog) -> dict[str, Any]:
 
 def event(e: Event) -> dict[str, Any]:
     return {"id": e.id, "type": e.type.value, "timestamp": iso_ms(e.timestamp_ms), "data": e.data}
+
+
+def message(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "instanceId": m.instance_id,
+        "remoteJid": m.remote_jid,
+        "fromMe": m.from_me,
+        "messageType": m.message_type,
+        "content": m.content,
+        "messageId": m.message_id,
+        "hasMedia": m.has_media,
+        "mediaUrl": m.media_url,
+        "caption": m.caption,
+        "mimeType": m.mime_type,
+        "fileName": m.file_name,
+        "mediaSize": m.media_size,
+        "quotedMessageId": m.quoted_message_id,
+        "status": m.status.value,
+        "metadata": m.metadata,
+        "createdAt": iso(m.created_at),
+        "updatedAt": iso(m.updated_at),
+        "statusUpdatedAt": iso(m.status_updated_at),
+    }
+
+
+def contact(c: Contact) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "instanceId": c.instance_id,
+        "name": c.name,
+        "number": c.number,
+        "remoteJid": c.remote_jid,
+        "pushName": c.push_name,
+        "isGroup": c.is_group,
+        "profilePicture": c.profile_picture,
+        "about": c.about,
+        "lastActivity": iso(c.last_activity),
+        "createdAt": iso(c.created_at),
+        "updatedAt": iso(c.updated_at),
+    }
+
+
+def engine_contact(c: EngineContact) -> dict[str, Any]:
+    return {"id": c.jid, "name": c.name, "number": c.number, "isGroup": c.is_group}
+
+
+def chat(c: ChatSummary) -> dict[str, Any]:
+    return {
+        "remoteJid": c.remote_jid,
+        "name": c.name,
+        "isGroup": c.remote_jid.endswith("@g.us"),
+        "unreadCount": c.unread_count,
+        "messageCount": c.message_count,
+        "lastMessage": message(c.last_message),
+    }

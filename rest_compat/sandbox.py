@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 
 from api.deps import ContainerDep, PrincipalDep
 from rest_compat import presenters
-from rest_compat.schemas import DisconnectBody, ScanBody
+from rest_compat.schemas import DisconnectBody, IncomingBody, ReceiptBody, ScanBody
 
 router = APIRouter(prefix="/api/sandbox", tags=["sandbox"])
 
@@ -36,3 +36,26 @@ async def disconnect(
     await c.sandbox.disconnect(principal, instance_id, reason)
     instance = await c.instances.get(principal, instance_id)
     return {"success": True, "status": presenters.connection_status(instance)}
+
+
+@router.post("/{instance_id}/incoming")
+async def incoming(
+    instance_id: str, body: IncomingBody, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    message_id = await c.sandbox_traffic.incoming(
+        principal,
+        instance_id,
+        body.sender,
+        body.body,
+        body.push_name,
+        body.media.to_domain() if body.media else None,
+    )
+    return {"success": True, "messageId": message_id}
+
+
+@router.post("/{instance_id}/receipt")
+async def receipt(
+    instance_id: str, body: ReceiptBody, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    await c.sandbox_traffic.receipt(principal, instance_id, body.message_id, body.status)
+    return {"success": True}

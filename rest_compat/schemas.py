@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from domain.contacts import ContactInput
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
+from domain.sandbox import SimulatedMedia
 from domain.users import NewUser, UserChanges
 
 
@@ -134,3 +136,58 @@ class ScanBody(Body):
 
 class DisconnectBody(Body):
     reason: StrictStr | None = None
+
+
+class SendTextBody(Body):
+    phone: StrictStr
+    message: StrictStr
+    quoted_message_id: StrictStr | None = Field(None, alias="quotedMessageId")
+
+
+class SendMediaBody(Body):
+    phone: StrictStr
+    url: StrictStr
+    caption: StrictStr | None = None
+    filename: StrictStr | None = None
+    quoted_message_id: StrictStr | None = Field(None, alias="quotedMessageId")
+
+
+class AddContactBody(Body):
+    phone: StrictStr
+    name: StrictStr | None = None
+
+
+class SaveContactBody(Body):
+    number: StrictStr
+    name: StrictStr | None = None
+    push_name: StrictStr | None = Field(None, alias="pushName")
+    is_group: StrictBool | None = Field(None, alias="isGroup")
+    profile_picture: StrictStr | None = Field(None, alias="profilePicture")
+    about: StrictStr | None = None
+
+    def to_domain(self) -> ContactInput:
+        return ContactInput(
+            self.number, self.name, self.push_name, self.is_group, self.profile_picture, self.about
+        )
+
+
+class SimulatedMediaBody(Body):
+    base64: StrictStr | None = None
+    url: StrictStr | None = None
+    mime_type: StrictStr | None = Field(None, alias="mimeType")
+    file_name: StrictStr | None = Field(None, alias="fileName")
+
+    def to_domain(self) -> SimulatedMedia:
+        return SimulatedMedia(self.mime_type, self.file_name, self.base64, self.url)
+
+
+class IncomingBody(Body):
+    sender: StrictStr = Field(alias="from")
+    body: StrictStr | None = None
+    push_name: StrictStr | None = Field(None, alias="pushName")
+    media: SimulatedMediaBody | None = None
+
+
+class ReceiptBody(Body):
+    message_id: StrictStr = Field(alias="messageId")
+    status: StrictStr

@@ -1,0 +1,52 @@
+"""The spec's "聊天和消息" section, plus the list of conversations and read marks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ContainerDep, PrincipalDep
+from rest_compat import presenters
+
+router = APIRouter(prefix="/api/instances", tags=["chats"])
+
+
+@router.get("/{instance_id}/chats")
+async def list_chats(
+    instance_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    limit: int | None = Query(None),
+    skip: int | None = Query(None),
+) -> dict[str, Any]:
+    found, page = await c.messaging.chats(principal, instance_id, limit=limit, skip=skip)
+    return {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
+
+
+@router.get("/{instance_id}/chats/{chat_id}/messages")
+async def chat_messages(
+    instance_id: str,
+    chat_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    limit: int | None = Query(None),
+    skip: int | None = Query(None),
+    start_date: str | None = Query(None, alias="startDate"),
+    end_date: str | None = Query(None, alias="endDate"),
+) -> dict[str, Any]:
+    found, page = await c.messaging.history(
+        principal, instance_id, chat_id, limit=limit, skip=skip, start=start_date, end=end_date
+    )
+    return {
+        "messages": [presenters.message(m) for m in found],
+        "pagination": presenters.pagination(page),
+    }
+
+
+@router.post("/{instance_id}/chats/{chat_id}/read")
+async def mark_chat_read(
+    instance_id: str, chat_id: str, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    count = await c.messaging.mark_read(principal, instance_id, chat_id)
+    return {"success": True, "markedRead": count}
