@@ -22,7 +22,9 @@ from rest_compat import (
     media,
     messaging,
     sandbox,
+    stats,
     users,
+    webhooks,
     whatsapp,
 )
 
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         contacts,
         chats,
         media,
+        webhooks,
+        stats,
         sandbox,
     ):
         app.include_router(module.router)

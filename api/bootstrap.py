@@ -14,6 +14,7 @@ from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.neonize import UnavailableNeonizeEngine
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
+from adapters.webhooks.http import HttpWebhookTransport
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
@@ -24,7 +25,9 @@ from domain.ports import Clock, IdFactory
 from domain.recorder import Recorder
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.times import utc_now
+from domain.usage import Usage
 from domain.users import Accounts
+from domain.webhook_delivery import WebhookDispatcher, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,10 @@ class Container:
     messaging: Messaging
     contacts: Contacts
     sandbox_traffic: SandboxMessaging
+    usage: Usage
+    webhooks: Webhooks
+    dispatcher: WebhookDispatcher
+    webhook_transport: HttpWebhookTransport
 
     async def start(self) -> None:
         await self.storage.migrate()
@@ -65,9 +72,13 @@ class Container:
             )
         resumed = await self.instances.resume_all()
         log.info("resumed %d instance(s)", resumed)
+        # Started after the instances: deliveries left over from before a crash go out now.
+        self.dispatcher.start()
 
     async def close(self) -> None:
+        await self.dispatcher.close()
         await self.connections.close()
+        await self.webhook_transport.close()
         await self.bus.close()
         await self.storage.close()
 
@@ -123,6 +134,20 @@ def build(
         media_store,
     )
     sandbox_cases = SandboxUseCases(instances, connections)
+    usage = Usage(storage.unit_of_work, recorder, instances, clock)
+    transport = HttpWebhookTransport(settings.webhook_timeout_ms / 1000)
+
+    async def delivered(instance_id: str) -> None:
+        await usage.count(instance_id, {"webhook_sent": 1})
+
+    dispatcher = WebhookDispatcher(
+        storage.unit_of_work,
+        transport,
+        clock,
+        poll_interval_s=settings.webhook_poll_interval_ms / 1000,
+        on_delivered=delivered,
+    )
+    recorder.on_outbox = dispatcher.wake
     return Container(
         settings=settings,
         storage=storage,
@@ -141,9 +166,14 @@ def build(
             clock,
             ids,
             settings.media_max_bytes,
+            usage,
         ),
         contacts=Contacts(storage.unit_of_work, instances, connections, clock, ids),
         sandbox_traffic=SandboxMessaging(
             sandbox_cases, storage.unit_of_work, fetcher, clock, settings.media_max_bytes
         ),
+        usage=usage,
+        webhooks=Webhooks(storage.unit_of_work, instances, dispatcher, clock, ids),
+        dispatcher=dispatcher,
+        webhook_transport=transport,
     )

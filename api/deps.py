@@ -38,3 +38,13 @@ async def get_principal(conn: HTTPConnection) -> Principal:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def count_api_call(conn: HTTPConnection, principal: PrincipalDep) -> None:
+    """Counts a call on an instance (its `apiCalls` usage and maxApiCalls limit)."""
+    instance_id = conn.path_params.get("instance_id")
+    if instance_id:
+        await get_container(conn).usage.api_call(principal, instance_id)
+
+
+CountedCall = Depends(count_api_call)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     media_fetch_timeout_s: float = Field(30.0, gt=0)
     media_allow_private_urls: bool = False
 
+    webhook_timeout_ms: int = Field(10_000, ge=100)
+    webhook_poll_interval_ms: int = Field(1_000, ge=10)
+
     @field_validator("jwt_expiration")
     @classmethod
     def _check_expiration(cls, value: str) -> str:

@@ -53,7 +53,7 @@ class ConnectionEvents:
             instance.qr_attempt += 1
             instance.status_reason = None
             await txn.log("qr_received", {"attempt": instance.qr_attempt})
-            await txn.emit(EventType.QR_RECEIVED, {"qrCode": qr_code})
+            await txn.emit(EventType.QR_RECEIVED, {"qrCode": qr_code}, instance)
 
         await self._apply(instance_id, change)
 
@@ -69,7 +69,7 @@ class ConnectionEvents:
             instance.phone = phone or instance.phone
             instance.push_name = push_name or instance.push_name
             await txn.log("connected", {"phone": instance.phone, "pushName": instance.push_name})
-            await txn.emit(EventType.CONNECTED, {})
+            await txn.emit(EventType.CONNECTED, {}, instance)
 
         await self._apply(instance_id, change)
         log.info("instance %s connected as %s", instance_id, phone)
@@ -82,7 +82,7 @@ class ConnectionEvents:
             instance.will_reconnect = will_reconnect
             details = {"reason": reason, "willReconnect": will_reconnect}
             await txn.log("disconnected", details)
-            await txn.emit(EventType.DISCONNECTED, details)
+            await txn.emit(EventType.DISCONNECTED, details, instance)
 
         await self._apply(instance_id, change)
         log.info(
@@ -105,7 +105,9 @@ class ConnectionEvents:
             instance.phone = None
             instance.push_name = None
             await txn.log("logged_out", {"reason": reason})
-            await txn.emit(EventType.DISCONNECTED, {"reason": "logout", "willReconnect": False})
+            await txn.emit(
+                EventType.DISCONNECTED, {"reason": "logout", "willReconnect": False}, instance
+            )
 
         await self._apply(instance_id, change)
         log.info("instance %s logged out (%s)", instance_id, reason)
@@ -123,6 +125,8 @@ class MessageEvents:
         self._ids = ids
 
     async def on_message(self, instance_id: str, incoming: IncomingMessage) -> None:
+        if not await self._is_new(instance_id, incoming.message_id):
+            return  # a deleted instance, or a redelivery: WhatsApp may hand a message over twice
         media = None
         if incoming.media is not None:
             m = incoming.media
@@ -156,17 +160,33 @@ class MessageEvents:
             status_updated_at=now,
         )
         async with self._recorder.transaction(instance_id) as txn:
-            if await txn.uow.instances.get(instance_id) is None:
-                return
-            if await txn.uow.messages.get(instance_id, incoming.message_id) is not None:
-                return  # a redelivery: WhatsApp may hand the same message over twice
+            instance = await txn.uow.instances.get(instance_id)
+            if instance is None or await txn.uow.messages.get(instance_id, message.message_id):
+                return  # lost a race with a delete or a duplicate since the check above
             await txn.uow.messages.add(message)
             await self._touch_contact(txn, instance_id, incoming, now)
+            await txn.uow.usage.add(
+                instance_id,
+                now.date(),
+                {
+                    "messages_received": 1,
+                    "media_received": 1 if media else 0,
+                    "media_bytes": media.size if media else 0,
+                },
+            )
             await txn.log(
                 "message_received", {"messageId": message.message_id, "from": message.remote_jid}
             )
-            await txn.emit(EventType.MESSAGE_RECEIVED, received_payload(message, incoming))
+            await txn.emit(
+                EventType.MESSAGE_RECEIVED, received_payload(message, incoming), instance
+            )
             await txn.commit()
+
+    async def _is_new(self, instance_id: str, message_id: str) -> bool:
+        async with self._recorder.uow_factory() as uow:
+            if await uow.instances.get(instance_id) is None:
+                return False
+            return await uow.messages.get(instance_id, message_id) is None
 
     async def _touch_contact(
         self, txn: InstanceTransaction, instance_id: str, incoming: IncomingMessage, now: datetime

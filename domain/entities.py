@@ -92,6 +92,8 @@ class Instance:
     push_name: str | None = None
     last_activity_at: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # Per-UTC-day caps: maxMessagesSent, maxMediaSent, maxApiCalls (absent = no cap).
+    limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:

@@ -22,6 +22,7 @@ from domain.entities import (
     WebhookSettings,
 )
 from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.limits import validate_limits
 from domain.ports import (
     Clock,
     Connections,
@@ -62,6 +63,7 @@ class NewInstance:
     webhook: WebhookSettingsInput = field(default_factory=WebhookSettingsInput)
     engine: str | None = None
     sandbox: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class InstanceChanges:
     webhook_url: str | None = None
     webhook_enabled: bool | None = None
     webhook: WebhookSettingsInput | None = None
+    limits: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Instances:
             updated_at=now,
             last_activity_at=now,
             options=_sandbox_options(data.sandbox),
+            limits=validate_limits(data.limits) or {},
         )
         async with self._recorder.transaction(instance.id) as txn:
             await txn.uow.instances.add(instance)
@@ -215,6 +219,11 @@ class Instances:
                     v.text(changes.description, "description", max_len=1000) or None
                 )
                 changed.append("description")
+            if changes.limits is not None:
+                # Given limits replace the old ones; a null value removes that cap.
+                merged = {**instance.limits, **changes.limits}
+                instance.limits = validate_limits(merged) or {}
+                changed.append("limits")
             webhook_changed = False
             if changes.webhook_url is not None:
                 url = v.url(changes.webhook_url, "webhookUrl")
@@ -231,7 +240,9 @@ class Instances:
                 await txn.log("updated", {"fields": changed})
             if webhook_changed:
                 await txn.log("webhook_updated", {})
-                await txn.emit(EventType.WEBHOOK_UPDATED, {"timestamp": _iso_now(self._clock)})
+                await txn.emit(
+                    EventType.WEBHOOK_UPDATED, {"timestamp": _iso_now(self._clock)}, instance
+                )
             await txn.commit()
         return instance
 

@@ -27,6 +27,7 @@ from domain.phones import to_jid
 from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
 from domain.recorder import InstanceTransaction, Recorder
 from domain.times import parse_iso, to_ms
+from domain.usage import Usage
 from domain.wire import MediaPayload, OutgoingMessage, media_kind, whatsapp_message_id
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Messaging:
         clock: Clock,
         ids: IdFactory,
         max_media_bytes: int,
+        usage: Usage,
         message_ids: Callable[[], str] = whatsapp_message_id,
     ) -> None:
         self._uow = uow
@@ -110,12 +112,14 @@ class Messaging:
         self._clock = clock
         self._ids = ids
         self._max_media = max_media_bytes
+        self._usage = usage
         self._message_ids = message_ids
 
     # --- sending -------------------------------------------------------------------------
 
     async def _connected(self, principal: Principal, instance_id: str) -> Instance:
         instance = await self._instances.get(principal, instance_id)
+        await self._usage.precheck(instance, {"messages_sent": 1})
         if instance.status is not InstanceStatus.CONNECTED:
             raise Conflict(
                 f"Instance {instance_id} is not connected (status: {instance.status.value}); "
@@ -189,6 +193,7 @@ class Messaging:
             )
         name = clean_file_name(upload.file_name, "file")
         mime = guess_mime(name, upload.mime_type)
+        await self._usage.precheck(instance, {"messages_sent": 1, "media_sent": 1})
         media = await self._library.keep(instance.id, upload.data, mime, name)
         payload = MediaPayload(upload.data, mime, name, media_kind(mime), caption)
         return await self._send(instance, jid, payload.kind, None, (media, payload), quoted)
@@ -226,10 +231,15 @@ class Messaging:
             metadata={"timestamp": to_ms(now) // 1000},
             status_updated_at=now,
         )
-        # Written before it is handed over, so a crash in between leaves a visible trace.
+        # Written (and counted against the day's limits) before it is handed over, so a
+        # crash in between leaves a visible trace.
         async with self._uow() as uow:
-            await uow.messages.add(message)
-            await uow.commit()
+            refused = await self._usage.consume(uow, instance, _counters(message))
+            if refused is None:
+                await uow.messages.add(message)
+                await uow.commit()
+        if refused is not None:
+            raise await self._usage.refuse(instance, refused)
         outgoing = OutgoingMessage(message.message_id, jid, text, payload, quoted)
         try:
             await self._connections.engine(instance).send(instance.id, outgoing)
@@ -251,12 +261,15 @@ class Messaging:
                 message.status_updated_at = message.updated_at = self._clock.now()
                 await txn.uow.messages.update(message)
             await txn.log("message_sent", {"messageId": message.message_id, "to": jid})
-            await txn.emit(EventType.MESSAGE_SENT, sent_payload(message))
+            await txn.emit(EventType.MESSAGE_SENT, sent_payload(message), instance)
             await txn.commit()
         return message
 
     async def _fail(self, message: Message, reason: str) -> None:
         async with self._recorder.transaction(message.instance_id) as txn:
+            # Not sent, so not counted: give the day's allowance back.
+            undo = {name: -amount for name, amount in _counters(message).items()}
+            await txn.uow.usage.add(message.instance_id, message.created_at.date(), undo)
             message.status = MessageStatus.FAILED
             message.metadata = {**message.metadata, "error": reason}
             message.status_updated_at = message.updated_at = self._clock.now()
@@ -340,6 +353,14 @@ class Messaging:
         if data is None:
             raise NotFound(f"Media {media_id} is no longer stored")
         return media, data
+
+
+def _counters(message: Message) -> dict[str, int]:
+    return {
+        "messages_sent": 1,
+        "media_sent": 1 if message.has_media else 0,
+        "media_bytes": message.media_size or 0,
+    }
 
 
 async def _status_event(txn: InstanceTransaction, message: Message) -> None:

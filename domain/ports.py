@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from domain.entities import (
@@ -20,6 +20,7 @@ from domain.entities import (
     MessageStatus,
     User,
 )
+from domain.webhooks import WebhookDelivery
 from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
 
 # --- storage ---------------------------------------------------------------------------
@@ -130,6 +131,64 @@ class MediaRepository(Protocol):
     async def get(self, media_id: str) -> Media | None: ...
 
 
+class WebhookRepository(Protocol):
+    async def add(self, delivery: WebhookDelivery) -> None: ...
+    async def get(self, instance_id: str, delivery_id: str) -> WebhookDelivery | None: ...
+    async def update(self, delivery: WebhookDelivery) -> None: ...
+    async def head(self, instance_id: str) -> WebhookDelivery | None:
+        """The oldest pending delivery of an instance."""
+        ...
+
+    async def pending_instances(self) -> list[str]: ...
+    async def list(
+        self,
+        instance_id: str,
+        *,
+        status: str | None,
+        event: str | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[WebhookDelivery], int]:
+        """Newest first."""
+        ...
+
+
+USAGE_COUNTERS = (
+    "messages_sent",
+    "messages_received",
+    "media_sent",
+    "media_received",
+    "media_bytes",
+    "api_calls",
+    "webhook_sent",
+)
+
+
+class UsageRepository(Protocol):
+    """Per-instance, per-UTC-day counters; every change is an atomic increment."""
+
+    async def add(self, instance_id: str, day: date, counters: dict[str, int]) -> None: ...
+    async def try_add(
+        self, instance_id: str, day: date, counter: str, amount: int, maximum: int
+    ) -> int | None:
+        """Adds unless the result passes `maximum`; the new value, or None if refused."""
+        ...
+
+    async def day(self, instance_id: str, day: date) -> dict[str, int]: ...
+    async def daily(
+        self, instance_id: str, since: date | None
+    ) -> list[tuple[date, dict[str, int]]]: ...
+    async def totals(
+        self, instance_ids: Sequence[str] | None, since: date | None
+    ) -> dict[str, dict[str, int]]:
+        """Sums per instance (None: every instance)."""
+        ...
+
+    async def first_notice(self, instance_id: str, day: date, limit: str) -> bool:
+        """Records that `limit` was reached today; True only the first time."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
@@ -140,6 +199,8 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     contacts: ContactRepository
     media: MediaRepository
+    webhooks: WebhookRepository
+    usage: UsageRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -9,13 +9,14 @@ events are produced within the same millisecond.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from domain.entities import ActivityLog, Event, EventType
+from domain.entities import ActivityLog, Event, EventType, Instance
 from domain.ports import Clock, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
 from domain.times import to_ms
+from domain.webhooks import DeliveryStatus, WebhookDelivery, body_of, wants
 
 
 class InstanceTransaction:
@@ -26,7 +27,9 @@ class InstanceTransaction:
         self.instance_id = instance_id
         self._recorder = recorder
         self._events: list[Event] = []
+        self._instance: Instance | None = None
         self.committed = False
+        self.outbox = False
 
     async def log(self, action: str, details: dict[str, Any] | None = None) -> None:
         await self.uow.activity.add(
@@ -39,7 +42,12 @@ class InstanceTransaction:
             )
         )
 
-    async def emit(self, type_: EventType, data: dict[str, Any]) -> Event:
+    async def emit(
+        self, type_: EventType, data: dict[str, Any], instance: Instance | None = None
+    ) -> Event:
+        """Records the event and, if the instance's webhook wants it, its outbox delivery.
+
+        Pass `instance` when it is at hand (with the settings this transaction wrote)."""
         ts = await self._recorder.next_timestamp(self.uow, self.instance_id)
         event = Event(
             id=self._recorder.ids(),
@@ -50,6 +58,13 @@ class InstanceTransaction:
         )
         await self.uow.events.add(event)
         self._events.append(event)
+        if instance is None:
+            if self._instance is None:
+                self._instance = await self.uow.instances.get(self.instance_id)
+            instance = self._instance
+        if instance is not None and wants(instance, event):
+            await self.uow.webhooks.add(self._recorder.delivery(instance, event))
+            self.outbox = True
         return event
 
     async def commit(self) -> None:
@@ -65,6 +80,8 @@ class Recorder:
         self.ids = ids
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_ms: dict[str, int] = {}
+        # Told after a commit that queued webhook deliveries (the dispatcher's wake-up).
+        self.on_outbox: Callable[[str], None] | None = None
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         lock = self._locks.get(instance_id)
@@ -80,6 +97,24 @@ class Recorder:
         self._last_ms[instance_id] = ts
         return ts
 
+    def delivery(self, instance: Instance, event: Event) -> WebhookDelivery:
+        now = self.clock.now()
+        return WebhookDelivery(
+            id=self.ids(),
+            instance_id=instance.id,
+            event_id=event.id,
+            event=event.type.value,
+            url=instance.webhook_url or "",
+            body=body_of(event.type.value, event.data, event.timestamp_ms),
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            max_attempts=1 + instance.webhook.max_retries,
+            retry_interval_ms=instance.webhook.retry_interval_ms,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+
     def forget(self, instance_id: str) -> None:
         self._last_ms.pop(instance_id, None)
         self._locks.pop(instance_id, None)
@@ -93,5 +128,7 @@ class Recorder:
             if not txn.committed:
                 # Timestamps handed out in a rolled-back transaction are simply skipped.
                 return
+        if txn.outbox and self.on_outbox is not None:
+            self.on_outbox(instance_id)
         for event in txn._events:
             await self.bus.publish(event)

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
 
-router = APIRouter(prefix="/api/instances", tags=["chats"])
+router = APIRouter(prefix="/api/instances", tags=["chats"], dependencies=[CountedCall])
 
 
 @router.get("/{instance_id}/chats")

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
 from rest_compat.schemas import AddContactBody, SaveContactBody
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(tags=["contacts"], dependencies=[CountedCall])
 
 
 @router.get("/api/whatsapp/{instance_id}/contacts")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import ContainerDep, CountedCall, PrincipalDep
 from domain import validation as v
 from domain.instances import QrResult
 from domain.times import iso_ms, parse_iso
@@ -15,7 +15,7 @@ from rest_compat import presenters
 from rest_compat.qr import qr_response
 from rest_compat.schemas import InstanceChangesBody, NewInstanceBody
 
-router = APIRouter(prefix="/api/instances", tags=["instances"])
+router = APIRouter(prefix="/api/instances", tags=["instances"], dependencies=[CountedCall])
 
 
 @router.post("", status_code=201)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import ContainerDep, CountedCall, PrincipalDep
 from domain.errors import ValidationFailed
 from domain.messages import Upload
 from rest_compat.schemas import SendMediaBody, SendTextBody
 
-router = APIRouter(prefix="/api/whatsapp", tags=["messaging"])
+router = APIRouter(prefix="/api/whatsapp", tags=["messaging"], dependencies=[CountedCall])
 
 
 @router.post("/{instance_id}/send")

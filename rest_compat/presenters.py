@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from domain.entities import ActivityLog, ChatSummary, Contact, Event, Instance, Message, Page, User
 from domain.times import iso, iso_ms
+from domain.webhooks import WebhookDelivery
 from domain.wire import EngineContact
 
 
@@ -87,6 +89,7 @@ def instance_detail(i: Instance) -> dict[str, Any]:
         "statusReason": i.status_reason,
         "webhookSettings": webhook_settings(i),
         "connectionStatus": connection_status(i),
+        "limits": dict(i.limits),
     }
 
 
@@ -99,6 +102,7 @@ def instance_updated(i: Instance) -> dict[str, Any]:
         "webhookEnabled": i.webhook_enabled,
         "updatedAt": iso(i.updated_at),
         "webhookSettings": webhook_settings(i),
+        "limits": dict(i.limits),
     }
 
 
@@ -181,4 +185,25 @@ def chat(c: ChatSummary) -> dict[str, Any]:
         "unreadCount": c.unread_count,
         "messageCount": c.message_count,
         "lastMessage": message(c.last_message),
+    }
+
+
+def delivery(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "instanceId": d.instance_id,
+        "event": d.event,
+        "eventId": d.event_id,
+        "url": d.url,
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "maxAttempts": d.max_attempts,
+        "lastStatusCode": d.last_status_code,
+        "lastError": d.last_error,
+        "lastDurationMs": d.last_duration_ms,
+        "nextAttemptAt": iso(d.next_attempt_at) if d.status.value == "pending" else None,
+        "deliveredAt": iso(d.delivered_at),
+        "createdAt": iso(d.created_at),
+        "updatedAt": iso(d.updated_at),
+        "payload": json.loads(d.body),
     }

@@ -87,6 +87,9 @@ class NewInstanceBody(Body):
     webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
     headers: dict[StrictStr, StrictStr] | None = None
     engine: StrictStr | None = Field(None, description="'neonize' (real WhatsApp) or 'sandbox'")
+    limits: dict[str, Any] | None = Field(
+        None, description="per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
+    )
     sandbox: dict[str, Any] | None = Field(
         None, description='sandbox options: {"autoReceipts": bool}'
     )
@@ -109,6 +112,7 @@ class NewInstanceBody(Body):
             ),
             engine=self.engine,
             sandbox=self.sandbox,
+            limits=self.limits,
         )
 
 
@@ -118,6 +122,7 @@ class InstanceChangesBody(Body):
     webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
     webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
     webhook_settings: WebhookSettingsBody | None = Field(None, alias="webhookSettings")
+    limits: dict[str, Any] | None = None
 
     def to_domain(self) -> InstanceChanges:
         return InstanceChanges(
@@ -126,6 +131,7 @@ class InstanceChangesBody(Body):
             webhook_url=self.webhook_url,
             webhook_enabled=self.webhook_enabled,
             webhook=self.webhook_settings.to_domain() if self.webhook_settings else None,
+            limits=self.limits,
         )
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
 from rest_compat.qr import qr_response
 
-router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"])
+router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"], dependencies=[CountedCall])
 
 
 @router.get("/{instance_id}/status")

@@ -6,14 +6,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from domain.connection import ConnectionEvents
+from domain.connection import EngineEvents
+from domain.contacts import Contacts
 from domain.entities import Principal
 from domain.instances import Instances
+from domain.media import MediaLibrary
+from domain.messages import Messaging
 from domain.recorder import Recorder
+from domain.usage import Usage
 from domain.users import Accounts, NewUser
 from tests.fakes import (
     FakeClock,
     FakeConnections,
+    FakeEngine,
+    FakeFetcher,
     FakeTokens,
     MemoryMediaStore,
     MemoryStorage,
@@ -22,6 +28,8 @@ from tests.fakes import (
     RecordingBus,
     SequentialIds,
 )
+
+MAX_MEDIA_BYTES = 1024
 
 
 @dataclass
@@ -33,7 +41,15 @@ class Core:
     recorder: Recorder
     accounts: Accounts
     instances: Instances
-    listener: ConnectionEvents
+    listener: EngineEvents
+    media_store: MemoryMediaStore
+    fetcher: FakeFetcher
+    messaging: Messaging
+    contacts: Contacts
+
+    @property
+    def engine(self) -> FakeEngine:
+        return self.connections.whatsapp
 
     async def principal(self, email: str, role: str = "user") -> Principal:
         user, _ = await self.accounts.register(
@@ -61,6 +77,22 @@ def core() -> Core:
     instances = Instances(
         storage.unit_of_work, recorder, connections, bus, clock, ids, "sandbox", media_store
     )
+    library = MediaLibrary(storage.unit_of_work, media_store, clock, ids)
+    fetcher = FakeFetcher()
+    usage = Usage(storage.unit_of_work, recorder, instances, clock)
+    messaging = Messaging(
+        storage.unit_of_work,
+        recorder,
+        instances,
+        connections,
+        library,
+        fetcher,
+        clock,
+        ids,
+        MAX_MEDIA_BYTES,
+        usage,
+        message_ids=SequentialIds("3EB0"),
+    )
     return Core(
         storage,
         clock,
@@ -69,5 +101,9 @@ def core() -> Core:
         recorder,
         accounts,
         instances,
-        ConnectionEvents(recorder, clock),
+        EngineEvents(recorder, clock, library, ids),
+        media_store,
+        fetcher,
+        messaging,
+        Contacts(storage.unit_of_work, instances, connections, clock, ids),
     )

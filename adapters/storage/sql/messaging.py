@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.storage.sql.tables import contacts, media, messages
+from adapters.storage.sql.tables import (
+    contacts,
+    limit_notices,
+    media,
+    messages,
+    usage_daily,
+    webhook_deliveries,
+)
 from domain.entities import ChatSummary, Contact, Media, Message, MessageStatus
 
 _MESSAGE_FIELDS = (
@@ -200,7 +207,7 @@ class SqlContacts:
         if only_groups:
             where.append(contacts.c.is_group.is_(True))
         if search:
-            term = search.lower()
+            term = search.casefold()
             where.append(
                 or_(
                     func.lower(contacts.c.name).contains(term, autoescape=True),
@@ -238,5 +245,5 @@ class SqlMedia:
 
 
 async def delete_instance_messaging(session: AsyncSession, instance_id: str) -> None:
-    for table in (messages, contacts, media):
+    for table in (messages, contacts, media, webhook_deliveries, usage_daily, limit_notices):
         await session.execute(delete(table).where(table.c.instance_id == instance_id))

@@ -128,6 +128,7 @@ def _instance(row: Any) -> Instance:
         created_at=row.created_at,
         updated_at=row.updated_at,
         last_activity_at=row.last_activity_at,
+        limits=dict(row.limits or {}),
     )
 
 
@@ -152,6 +153,7 @@ def _instance_values(instance: Instance) -> dict[str, Any]:
         "created_at": instance.created_at,
         "updated_at": instance.updated_at,
         "last_activity_at": instance.last_activity_at,
+        "limits": instance.limits,
     }
 
 

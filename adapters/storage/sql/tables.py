@@ -97,6 +97,7 @@ instances = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_activity_at", UTCDateTime, nullable=True),
+    Column("limits", JSON, nullable=False, server_default="{}"),
 )
 
 activity_logs = Table(
@@ -194,4 +195,59 @@ media = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("event_id", String(36), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("retry_interval_ms", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_duration_ms", Integer, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_deliveries_pending", "status", "instance_id", "seq"),
+    Index("ix_webhook_deliveries_instance", "instance_id", "seq"),
+)
+
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("messages_sent", BigInteger, nullable=False, default=0),
+    Column("messages_received", BigInteger, nullable=False, default=0),
+    Column("media_sent", BigInteger, nullable=False, default=0),
+    Column("media_received", BigInteger, nullable=False, default=0),
+    Column("media_bytes", BigInteger, nullable=False, default=0),
+    Column("api_calls", BigInteger, nullable=False, default=0),
+    Column("webhook_sent", BigInteger, nullable=False, default=0),
+)
+
+limit_notices = Table(
+    "limit_notices",
+    metadata,
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("day", String(10), primary_key=True),
+    Column("limit_name", String(32), primary_key=True),
 )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 
 from adapters.storage.sql.messaging import SqlContacts, SqlMedia, SqlMessages
 from adapters.storage.sql.repositories import SqlActivity, SqlEvents, SqlInstances, SqlUsers
+from adapters.storage.sql.webhooks import SqlUsage, SqlWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class SqlUnitOfWork:
         self.messages = SqlMessages(self._session)
         self.contacts = SqlContacts(self._session)
         self.media = SqlMedia(self._session)
+        self.webhooks = SqlWebhooks(self._session)
+        self.usage = SqlUsage(self._session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -73,6 +76,10 @@ class SqlStorage:
         await self.engine.dispose()
 
 
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
@@ -89,6 +96,8 @@ def _make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
+            dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)
             # Take the driver's implicit transactions away so "begin" below decides.
             dbapi_conn.isolation_level = None
 

@@ -1,0 +1,185 @@
+"""Usage counting, per-day limits (429 + `limit_exceeded` once a day) and the statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from domain.entities import EventType, Instance, InstanceStatus, Principal
+from domain.errors import Forbidden, LimitExceeded, ValidationFailed
+from domain.instances import Instances
+from domain.limits import LIMITS
+from domain.ports import USAGE_COUNTERS, Clock, UnitOfWork, UnitOfWorkFactory
+from domain.recorder import Recorder
+
+SPEC_NAMES = {
+    "messages_sent": "messagesSent",
+    "messages_received": "messagesReceived",
+    "media_sent": "mediaSent",
+    "media_received": "mediaReceived",
+    "media_bytes": "totalMediaSize",
+    "api_calls": "apiCalls",
+    "webhook_sent": "webhookSent",
+}
+PERIOD_DAYS = {"today": 1, "week": 7, "month": 30, "year": 365, "all": None}
+
+
+def spec_usage(counters: dict[str, int]) -> dict[str, int]:
+    return {SPEC_NAMES[name]: counters.get(name, 0) for name in USAGE_COUNTERS}
+
+
+@dataclass(frozen=True)
+class InstanceUsage:
+    instance: Instance
+    counters: dict[str, int]
+
+
+class Usage:
+    def __init__(
+        self, uow: UnitOfWorkFactory, recorder: Recorder, instances: Instances, clock: Clock
+    ) -> None:
+        self._uow = uow
+        self._recorder = recorder
+        self._instances = instances
+        self._clock = clock
+
+    def today(self) -> date:
+        return self._clock.now().date()
+
+    # --- counting and limits ---------------------------------------------------------------
+
+    async def consume(
+        self, uow: UnitOfWork, instance: Instance, counters: dict[str, int]
+    ) -> str | None:
+        """Adds `counters` for today inside `uow`; returns the first limit that refuses them.
+
+        A refused consume adds nothing (the caller rolls back and reports the limit).
+        """
+        today = self.today()
+        for limit, (counter, _) in LIMITS.items():
+            amount = counters.get(counter, 0)
+            maximum = instance.limits.get(limit)
+            if amount and maximum is not None:
+                if await uow.usage.try_add(instance.id, today, counter, amount, maximum) is None:
+                    return limit
+        rest = {
+            k: n
+            for k, n in counters.items()
+            if not any(
+                k == c and instance.limits.get(lim) is not None for lim, (c, _) in LIMITS.items()
+            )
+        }
+        await uow.usage.add(instance.id, today, rest)
+        return None
+
+    async def precheck(self, instance: Instance, counters: dict[str, int]) -> None:
+        """Refuses early (before media is stored) when a limit is already reached.
+
+        Only a courtesy: `consume` is what enforces limits atomically."""
+        capped = [lim for lim in LIMITS if instance.limits.get(lim) is not None]
+        if not capped:
+            return
+        async with self._uow() as uow:
+            used = await uow.usage.day(instance.id, self.today())
+        for limit in capped:
+            counter = LIMITS[limit][0]
+            if counters.get(counter) and used[counter] + counters[counter] > instance.limits[limit]:
+                raise await self.refuse(instance, limit)
+
+    async def refuse(self, instance: Instance, limit: str) -> LimitExceeded:
+        """Emits `limit_exceeded` (once per day per limit) and builds the 429 to raise."""
+        today = self.today()
+        async with self._recorder.transaction(instance.id) as txn:
+            used = await txn.uow.usage.day(instance.id, today)
+            usage = {
+                LIMITS[name][1]: used[LIMITS[name][0]] for name in LIMITS if name in instance.limits
+            }
+            if await txn.uow.usage.first_notice(instance.id, today, limit):
+                await txn.log("limit_exceeded", {"limit": limit, "usage": usage})
+                await txn.emit(
+                    EventType.LIMIT_EXCEEDED, {"exceededLimits": [limit], "usage": usage}, instance
+                )
+            await txn.commit()
+        counter, spec_name = LIMITS[limit]
+        return LimitExceeded(
+            f"Daily limit {limit} ({instance.limits[limit]}) reached for instance {instance.id}; "
+            "it resets at 00:00 UTC",
+            {
+                "limit": limit,
+                "max": instance.limits[limit],
+                "used": used[counter],
+                "counter": spec_name,
+            },
+        )
+
+    async def api_call(self, principal: Principal, instance_id: str) -> None:
+        """Counts one API call on an instance; 429 once the instance's maxApiCalls is reached."""
+        instance = await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            refused = await self.consume(uow, instance, {"api_calls": 1})
+            if refused is None:
+                await uow.commit()
+        if refused is not None:
+            raise await self.refuse(instance, refused)
+
+    async def count(self, instance_id: str, counters: dict[str, int]) -> None:
+        async with self._uow() as uow:
+            await uow.usage.add(instance_id, self.today(), counters)
+            await uow.commit()
+
+    # --- statistics ------------------------------------------------------------------------
+
+    def _since(self, period: str | None, default: str, allowed: tuple[str, ...]) -> date | None:
+        name = period or default
+        if name not in allowed:
+            raise ValidationFailed(
+                f"'period' must be one of: {', '.join(allowed)}", {"field": "period"}
+            )
+        days = PERIOD_DAYS[name]
+        return None if days is None else self.today() - timedelta(days=days - 1)
+
+    async def for_user(self, principal: Principal, period: str | None) -> list[InstanceUsage]:
+        since = self._since(period, "month", ("week", "month", "year", "all"))
+        async with self._uow() as uow:
+            mine = await uow.instances.list(user_id=principal.user_id)
+            totals = await uow.usage.totals([i.id for i in mine], since)
+        return [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
+
+    async def for_instance(
+        self, principal: Principal, instance_id: str, period: str | None
+    ) -> tuple[dict[str, int], list[tuple[date, dict[str, int]]]]:
+        since = self._since(period, "today", ("today", "week", "month", "all"))
+        await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            daily = await uow.usage.daily(instance_id, since)
+        total = {name: sum(day[name] for _, day in daily) for name in USAGE_COUNTERS}
+        return total, daily
+
+    async def for_system(self, principal: Principal) -> dict[str, Any]:
+        if not principal.is_admin:
+            raise Forbidden("This action requires the admin role")
+        async with self._uow() as uow:
+            instances = await uow.instances.list()
+            users, user_total = await uow.users.list(limit=1_000_000, skip=0)
+            totals = await uow.usage.totals(None, None)
+        usage = {name: sum(t.get(name, 0) for t in totals.values()) for name in USAGE_COUNTERS}
+        recently = self._clock.now() - timedelta(days=30)
+        owners_online = {i.user_id for i in instances if i.status is InstanceStatus.CONNECTED}
+        active_users = [
+            u
+            for u in users
+            if u.is_active and (u.id in owners_online or _after(u.last_login_at, recently))
+        ]
+        return {
+            "instances": {
+                "total": len(instances),
+                "active": sum(1 for i in instances if i.status is InstanceStatus.CONNECTED),
+            },
+            "users": {"total": user_total, "active": len(active_users)},
+            "usage": usage,
+        }
+
+
+def _after(moment: datetime | None, threshold: datetime) -> bool:
+    return moment is not None and moment >= threshold

@@ -1,0 +1,261 @@
+"""Delivers the webhook outbox: in order per instance, retried, surviving restarts.
+
+Deliveries are rows written in the same transaction as their event, so nothing is lost
+by a crash; a row stays `pending` until a receiver answered 2xx (then `succeeded`) or
+every attempt failed (then `failed`). A delivery interrupted by a crash is sent again
+with the same X-Webhook-Id, which receivers use to drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Protocol
+
+from domain import validation as v
+from domain.entities import Instance, Page, Principal
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.instances import Instances, parse_event_types
+from domain.ports import Clock, IdFactory, UnitOfWorkFactory
+from domain.times import iso, to_ms
+from domain.webhooks import (
+    TEST_EVENT,
+    AttemptResult,
+    DeliveryStatus,
+    WebhookDelivery,
+    body_of,
+    headers_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+class WebhookTransport(Protocol):
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        transport: WebhookTransport,
+        clock: Clock,
+        *,
+        poll_interval_s: float = 1.0,
+        max_parallel_instances: int = 64,
+        on_delivered: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._transport = transport
+        self._clock = clock
+        self._poll = poll_interval_s
+        self._slots = asyncio.Semaphore(max_parallel_instances)
+        self._on_delivered = on_delivered
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._nudges: dict[str, asyncio.Event] = {}
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="webhooks:dispatcher")
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks = [t for t in (self._loop_task, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self, instance_id: str) -> None:
+        """Called after an event with a delivery commits: deliver now, not at the next poll."""
+        nudge = self._nudges.get(instance_id)
+        if nudge is not None:
+            nudge.set()
+        elif not self._closing:
+            self._ensure_worker(instance_id)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._uow() as uow:
+                    pending = await uow.webhooks.pending_instances()
+                for instance_id in pending:
+                    self._ensure_worker(instance_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook dispatcher poll failed; retrying")
+            await asyncio.sleep(self._poll)
+
+    def _ensure_worker(self, instance_id: str) -> None:
+        if instance_id in self._workers:
+            return
+        self._nudges[instance_id] = asyncio.Event()
+        task = asyncio.create_task(self._worker(instance_id), name=f"webhooks:{instance_id}")
+        self._workers[instance_id] = task
+        task.add_done_callback(lambda _: self._forget(instance_id, task))
+
+    def _forget(self, instance_id: str, task: asyncio.Task[None]) -> None:
+        if self._workers.get(instance_id) is task:
+            del self._workers[instance_id]
+            self._nudges.pop(instance_id, None)
+
+    async def _worker(self, instance_id: str) -> None:
+        """One instance's deliveries, oldest first; a failing head waits for its retry."""
+        nudge = self._nudges[instance_id]
+        while True:
+            nudge.clear()
+            async with self._uow() as uow:
+                head = await uow.webhooks.head(instance_id)
+                instance = await uow.instances.get(instance_id) if head else None
+            if head is None:
+                return
+            wait = (head.next_attempt_at - self._clock.now()).total_seconds()
+            if wait > 0:
+                # A retry is due later; a nudge (manual retry, new settings) may come first.
+                try:
+                    await asyncio.wait_for(nudge.wait(), timeout=min(wait, 30.0))
+                except TimeoutError:
+                    pass
+                continue
+            # Slots bound concurrent requests, not waiting workers, so one instance's slow
+            # or failing receiver never holds up another's.
+            async with self._slots:
+                await self.attempt(head, instance)
+
+    async def attempt(self, delivery: WebhookDelivery, instance: Instance | None) -> AttemptResult:
+        """Sends one attempt now and records its outcome."""
+        if instance is None or not instance.webhook_enabled or not instance.webhook_url:
+            result = AttemptResult(None, "webhooks are disabled for this instance", 0)
+            delivery.max_attempts = delivery.attempts + 1  # nowhere to send: give up now
+        else:
+            delivery.url = instance.webhook_url
+            body = delivery.body.encode("utf-8")
+            result = await self._transport.post(
+                instance.webhook_url, body, headers_for(delivery, instance)
+            )
+        now = self._clock.now()
+        delivery.attempts += 1
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error
+        delivery.last_duration_ms = result.duration_ms
+        delivery.updated_at = now
+        if result.ok:
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = now
+        elif delivery.attempts >= delivery.max_attempts:
+            delivery.status = DeliveryStatus.FAILED
+            log.warning(
+                "webhook %s (%s) of %s failed for good after %d attempt(s): %s",
+                delivery.id,
+                delivery.event,
+                delivery.instance_id,
+                delivery.attempts,
+                result.error or result.status_code,
+            )
+        else:
+            delivery.next_attempt_at = now + timedelta(milliseconds=delivery.retry_interval_ms)
+        async with self._uow() as uow:
+            await uow.webhooks.update(delivery)
+            await uow.commit()
+        if result.ok and self._on_delivered is not None:
+            await self._on_delivered(delivery.instance_id)
+        return result
+
+
+class Webhooks:
+    """Use cases: the delivery log of an instance, a manual retry, a test delivery now."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        instances: Instances,
+        dispatcher: WebhookDispatcher,
+        clock: Clock,
+        ids: IdFactory,
+    ) -> None:
+        self._uow = uow
+        self._instances = instances
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._ids = ids
+
+    async def deliveries(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        status: str | None = None,
+        event: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> tuple[list[WebhookDelivery], Page]:
+        lim, off = v.page(limit, skip, default=50, maximum=1000)
+        if status is not None and status not in {s.value for s in DeliveryStatus}:
+            raise ValidationFailed(
+                "'status' must be pending, succeeded or failed", {"field": "status"}
+            )
+        if event is not None and event != TEST_EVENT:
+            parse_event_types([event])
+        await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            found, total = await uow.webhooks.list(
+                instance_id, status=status, event=event, limit=lim, skip=off
+            )
+        return found, Page(total, lim, off)
+
+    async def retry(
+        self, principal: Principal, instance_id: str, delivery_id: str
+    ) -> WebhookDelivery:
+        instance = await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            delivery = await uow.webhooks.get(instance_id, delivery_id)
+            if delivery is None:
+                raise NotFound(f"Delivery {delivery_id} not found")
+            if delivery.status is not DeliveryStatus.PENDING:
+                delivery.status = DeliveryStatus.PENDING
+                delivery.max_attempts = delivery.attempts + 1 + instance.webhook.max_retries
+            delivery.next_attempt_at = delivery.updated_at = self._clock.now()
+            await uow.webhooks.update(delivery)
+            await uow.commit()
+        self._dispatcher.wake(instance_id)
+        return delivery
+
+    async def test(
+        self, principal: Principal, instance_id: str
+    ) -> tuple[WebhookDelivery, AttemptResult]:
+        instance = await self._instances.get(principal, instance_id)
+        if not instance.webhook_url:
+            raise Conflict("The instance has no webhookUrl to test", {"field": "webhookUrl"})
+        now = self._clock.now()
+        data = {
+            "instanceId": instance_id,
+            "message": "This is a test delivery from wamux.",
+            "timestamp": iso(now),
+        }
+        delivery = WebhookDelivery(
+            id=self._ids(),
+            instance_id=instance_id,
+            event_id=None,
+            event=TEST_EVENT,
+            url=instance.webhook_url,
+            body=body_of(TEST_EVENT, data, to_ms(now)),
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            max_attempts=1,
+            retry_interval_ms=instance.webhook.retry_interval_ms,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._uow() as uow:
+            await uow.webhooks.add(delivery)
+            await uow.commit()
+        # Sent even while webhookEnabled is false: testing comes before switching it on.
+        enabled = replace(instance, webhook_enabled=True)
+        result = await self._dispatcher.attempt(delivery, enabled)
+        return delivery, result

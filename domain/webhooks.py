@@ -1,0 +1,109 @@
+"""Webhooks: which events an instance wants, the exact bytes sent, and the delivery records."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.entities import Event, EventType, Instance
+from domain.times import iso_ms
+
+TEST_EVENT = "webhook_test"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class WebhookDelivery:
+    id: str  # also the X-Webhook-Id header, for receivers' de-duplication
+    instance_id: str
+    event_id: str | None
+    event: str
+    url: str
+    body: str  # the exact JSON text sent (and signed)
+    status: DeliveryStatus
+    attempts: int
+    max_attempts: int
+    retry_interval_ms: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    seq: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_duration_ms: int | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def js_stringify(value: Any) -> str:
+    """The text JavaScript's JSON.stringify gives for JSON-safe data: no spaces, UTF-8 as is.
+
+    Lone surrogates (possible in strings decoded from JSON) are escaped as JS does since
+    ES2019, so the text always encodes to UTF-8.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def wants(instance: Instance, event: Event) -> bool:
+    """Whether this instance's webhook settings ask for this event."""
+    if not instance.webhook_enabled or not instance.webhook_url:
+        return False
+    w = instance.webhook
+    if event.type is EventType.MESSAGE_RECEIVED:
+        return w.notify_received
+    if event.type is EventType.MESSAGE_SENT:
+        return w.notify_sent
+    if event.type is EventType.MESSAGE_STATUS:
+        if event.data.get("status") == "read":
+            return w.notify_read
+        return w.notify_delivery
+    return True
+
+
+def body_of(event_type: str, data: dict[str, Any], timestamp_ms: int) -> str:
+    return js_stringify({"event": event_type, "data": data, "timestamp": iso_ms(timestamp_ms)})
+
+
+def headers_for(delivery: WebhookDelivery, instance: Instance) -> dict[str, str]:
+    headers = {**instance.webhook.headers}
+    headers.update(
+        {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "wamux-webhooks/1",
+            "X-Webhook-Event": delivery.event,
+            "X-Webhook-Id": delivery.id,
+            "X-Webhook-Attempt": str(delivery.attempts + 1),
+        }
+    )
+    if instance.webhook.secret:
+        headers["X-Webhook-Signature"] = signature(
+            instance.webhook.secret, delivery.body.encode("utf-8")
+        )
+    return headers

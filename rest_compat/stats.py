@@ -1,0 +1,57 @@
+"""The spec's "统计和监控" section."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ContainerDep, PrincipalDep
+from domain.times import iso
+from domain.usage import spec_usage
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+
+_DAILY = ("messagesSent", "messagesReceived", "mediaSent", "mediaReceived")
+
+
+@router.get("/user")
+async def user_stats(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    period: str | None = Query(None, description="week|month|year|all"),
+) -> dict[str, Any]:
+    rows = await c.usage.for_user(principal, period)
+    instances = [
+        {"instanceId": r.instance.id, "name": r.instance.name, **spec_usage(r.counters)}
+        for r in rows
+    ]
+    keys = list(spec_usage({}))
+    total = {k: sum(i[k] for i in instances) for k in keys}
+    return {"total": {**total, "instanceCount": len(instances)}, "instances": instances}
+
+
+@router.get("/instances/{instance_id}")
+async def instance_stats(
+    instance_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    period: str | None = Query(None, description="today|week|month|all"),
+) -> dict[str, Any]:
+    total, daily = await c.usage.for_instance(principal, instance_id, period)
+    days = []
+    for day, counters in daily:
+        spec = spec_usage(counters)
+        days.append({"date": iso_day(day), **{k: spec[k] for k in _DAILY}})
+    return {"usage": {**spec_usage(total), "dailyStats": days}}
+
+
+@router.get("/system")
+async def system_stats(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
+    stats = await c.usage.for_system(principal)
+    return {**stats, "usage": spec_usage(stats["usage"])}
+
+
+def iso_day(day: date) -> str:
+    return iso(datetime(day.year, day.month, day.day, tzinfo=UTC)) or ""
