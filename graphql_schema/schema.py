@@ -19,8 +19,10 @@ from api.errors import status_of
 from domain.errors import DomainError
 from domain.times import iso, parse_iso
 from graphql_schema.accounts import AccountMutation, AccountQuery
+from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
+from graphql_schema.messages import MessageMutation, MessageQuery
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ class WamuxSchema(strawberry.Schema):
                 err.extensions = {"code": "internal_error", "status": 500}
 
 
-Query = merge_types("Query", (AccountQuery, InstanceQuery))
-Mutation = merge_types("Mutation", (AccountMutation, InstanceMutation))
+Query = merge_types("Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, InstanceMutation, MessageMutation, ContactMutation)
+)
 
 
 schema = WamuxSchema(
@@ -91,4 +95,7 @@ def graphql_router() -> GraphQLRouter[Context, None]:
         context_getter=get_context,
         graphql_ide="graphiql",
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        # `sendFile` takes an Upload. Requests authenticate with headers, not cookies, so a
+        # cross-site form post carries no credentials (the CSRF risk the docs warn about).
+        multipart_uploads_enabled=True,
     )

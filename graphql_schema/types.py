@@ -8,11 +8,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.entities import ActivityLog as ActivityEntity
+from domain.entities import ChatSummary as ChatEntity
+from domain.entities import Contact as ContactEntity
 from domain.entities import Event as EventEntity
 from domain.entities import Instance as InstanceEntity
+from domain.entities import Message as MessageEntity
 from domain.entities import Page
 from domain.entities import User as UserEntity
 from domain.times import from_ms
+from domain.wire import EngineContact as EngineContactEntity
 
 
 @strawberry.type
@@ -216,3 +220,140 @@ class EventPage:
 class Result:
     success: bool
     message: str
+
+
+@strawberry.type
+class Message:
+    id: strawberry.ID
+    instance_id: str
+    remote_jid: str
+    from_me: bool
+    message_type: str
+    content: str | None
+    message_id: str = strawberry.field(description="WhatsApp's id of the message.")
+    has_media: bool
+    media_url: str | None = strawberry.field(
+        description="Where the media is served, with the same credentials (GET)."
+    )
+    caption: str | None
+    mime_type: str | None
+    file_name: str | None
+    media_size: int | None
+    quoted_message_id: str | None
+    status: str
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    status_updated_at: datetime | None
+
+    @classmethod
+    def from_entity(cls, m: MessageEntity) -> Message:
+        return cls(
+            id=strawberry.ID(m.id),
+            instance_id=m.instance_id,
+            remote_jid=m.remote_jid,
+            from_me=m.from_me,
+            message_type=m.message_type,
+            content=m.content,
+            message_id=m.message_id,
+            has_media=m.has_media,
+            media_url=m.media_url,
+            caption=m.caption,
+            mime_type=m.mime_type,
+            file_name=m.file_name,
+            media_size=m.media_size,
+            quoted_message_id=m.quoted_message_id,
+            status=m.status.value,
+            metadata=dict(m.metadata),
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            status_updated_at=m.status_updated_at,
+        )
+
+
+@strawberry.type
+class MessagePage:
+    messages: list[Message]
+    pagination: Pagination
+
+
+@strawberry.type
+class Chat:
+    remote_jid: str
+    name: str | None
+    is_group: bool
+    unread_count: int
+    message_count: int
+    last_message: Message
+
+    @classmethod
+    def from_entity(cls, c: ChatEntity) -> Chat:
+        return cls(
+            remote_jid=c.remote_jid,
+            name=c.name,
+            is_group=c.remote_jid.endswith("@g.us"),
+            unread_count=c.unread_count,
+            message_count=c.message_count,
+            last_message=Message.from_entity(c.last_message),
+        )
+
+
+@strawberry.type
+class ChatPage:
+    chats: list[Chat]
+    pagination: Pagination
+
+
+@strawberry.type
+class Contact:
+    """A contact saved on the instance (imported, added, or seen in a chat)."""
+
+    id: strawberry.ID
+    instance_id: str
+    name: str | None
+    number: str
+    remote_jid: str
+    push_name: str | None
+    is_group: bool
+    profile_picture: str | None
+    about: str | None
+    last_activity: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_entity(cls, c: ContactEntity) -> Contact:
+        return cls(
+            id=strawberry.ID(c.id),
+            instance_id=c.instance_id,
+            name=c.name,
+            number=c.number,
+            remote_jid=c.remote_jid,
+            push_name=c.push_name,
+            is_group=c.is_group,
+            profile_picture=c.profile_picture,
+            about=c.about,
+            last_activity=c.last_activity,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+@strawberry.type
+class ContactPage:
+    contacts: list[Contact]
+    pagination: Pagination
+
+
+@strawberry.type
+class EngineContact:
+    """A contact in the WhatsApp account's own address book (not saved on the instance)."""
+
+    id: str = strawberry.field(description="The contact's JID.")
+    name: str | None
+    number: str
+    is_group: bool
+
+    @classmethod
+    def from_entity(cls, c: EngineContactEntity) -> EngineContact:
+        return cls(id=c.jid, name=c.name, number=c.number, is_group=c.is_group)

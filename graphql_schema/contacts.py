@@ -1,0 +1,96 @@
+"""Contacts: the WhatsApp address book, and the contacts saved on an instance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from domain.contacts import ContactInput as ContactData
+from graphql_schema.context import Info
+from graphql_schema.types import Contact, ContactPage, EngineContact, Pagination
+
+
+@strawberry.input
+class ContactInput:
+    number: str = strawberry.field(description="A phone number, a JID, or a group id.")
+    name: str | None = None
+    push_name: str | None = None
+    is_group: bool | None = None
+    profile_picture: str | None = None
+    about: str | None = None
+
+    def to_domain(self) -> ContactData:
+        return ContactData(
+            self.number, self.name, self.push_name, self.is_group, self.profile_picture, self.about
+        )
+
+
+@strawberry.type
+class ContactQuery:
+    @strawberry.field(description="Contacts saved on the instance.")
+    async def contacts(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        limit: int | None = None,
+        skip: int | None = None,
+        search: Annotated[
+            str | None, strawberry.argument(description="Part of a name or number.")
+        ] = None,
+        only_groups: bool = False,
+    ) -> ContactPage:
+        c = info.context.container
+        found, page = await c.contacts.list(
+            await info.context.principal(),
+            str(instance_id),
+            limit=limit,
+            skip=skip,
+            search=search,
+            only_groups=only_groups,
+        )
+        return ContactPage(
+            contacts=[Contact.from_entity(x) for x in found],
+            pagination=Pagination.from_page(page),
+        )
+
+    @strawberry.field(description="The connected WhatsApp account's address book.")
+    async def whatsapp_contacts(
+        self, info: Info, instance_id: strawberry.ID
+    ) -> list[EngineContact]:
+        c = info.context.container
+        found = await c.contacts.from_whatsapp(await info.context.principal(), str(instance_id))
+        return [EngineContact.from_entity(x) for x in found]
+
+
+@strawberry.type
+class ContactMutation:
+    @strawberry.mutation(description="Add a contact to the WhatsApp account and save it.")
+    async def add_contact(
+        self, info: Info, instance_id: strawberry.ID, phone: str, name: str | None = None
+    ) -> Contact:
+        c = info.context.container
+        contact = await c.contacts.add_to_whatsapp(
+            await info.context.principal(), str(instance_id), phone, name
+        )
+        return Contact.from_entity(contact)
+
+    @strawberry.mutation(
+        description="Save every contact of the WhatsApp address book on the instance "
+        "(an upsert: importing twice adds nothing); returns how many were imported."
+    )
+    async def import_contacts(self, info: Info, instance_id: strawberry.ID) -> int:
+        c = info.context.container
+        return await c.contacts.import_from_whatsapp(
+            await info.context.principal(), str(instance_id)
+        )
+
+    @strawberry.mutation(description="Create or update a saved contact, keyed by its number.")
+    async def save_contact(
+        self, info: Info, instance_id: strawberry.ID, input: ContactInput
+    ) -> Contact:
+        c = info.context.container
+        contact = await c.contacts.save(
+            await info.context.principal(), str(instance_id), input.to_domain()
+        )
+        return Contact.from_entity(contact)

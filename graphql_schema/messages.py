@@ -1,0 +1,194 @@
+"""Messaging: sending text, media and files, chats, history, read marks, sandbox traffic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from domain.errors import ValidationFailed
+from domain.messages import Upload as FileUpload
+from domain.sandbox import SimulatedMedia
+from graphql_schema.context import Info
+from graphql_schema.types import Chat, ChatPage, Message, MessagePage, Pagination
+
+
+@strawberry.input(description="Media of a simulated incoming message: `base64` or `url`.")
+class SimulatedMediaInput:
+    base64: str | None = None
+    url: str | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+
+    def to_domain(self) -> SimulatedMedia:
+        return SimulatedMedia(self.mime_type, self.file_name, self.base64, self.url)
+
+
+async def read_upload(file: object, limit: int) -> FileUpload:
+    """The uploaded part, read up to `limit` bytes (one more tells it is too large)."""
+    if not isinstance(file, UploadFile):
+        raise ValidationFailed(
+            "'file' must be a file part of a multipart request "
+            "(GraphQL multipart request spec: operations, map, file)",
+            {"field": "file"},
+        )
+    too_large = ValidationFailed(
+        f"'file' is larger than the {limit} bytes allowed", {"field": "file"}
+    )
+    if file.size is not None and file.size > limit:
+        raise too_large
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    return FileUpload(data, file.filename, file.content_type)
+
+
+@strawberry.type
+class MessageQuery:
+    @strawberry.field(description="Conversations of an instance, the most recent first.")
+    async def chats(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> ChatPage:
+        c = info.context.container
+        found, page = await c.messaging.chats(
+            await info.context.principal(), str(instance_id), limit=limit, skip=skip
+        )
+        return ChatPage(
+            chats=[Chat.from_entity(x) for x in found], pagination=Pagination.from_page(page)
+        )
+
+    @strawberry.field(description="Messages of one chat (a phone number or a JID).")
+    async def messages(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        chat_id: str,
+        limit: int | None = None,
+        skip: int | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> MessagePage:
+        c = info.context.container
+        found, page = await c.messaging.history(
+            await info.context.principal(),
+            str(instance_id),
+            chat_id,
+            limit=limit,
+            skip=skip,
+            start=start_date,
+            end=end_date,
+        )
+        return MessagePage(
+            messages=[Message.from_entity(m) for m in found],
+            pagination=Pagination.from_page(page),
+        )
+
+
+@strawberry.type
+class MessageMutation:
+    @strawberry.mutation(description="Send a text message to a phone number or JID.")
+    async def send_text(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        phone: str,
+        message: str,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        c = info.context.container
+        sent = await c.messaging.send_text(
+            await info.context.principal(), str(instance_id), phone, message, quoted_message_id
+        )
+        return Message.from_entity(sent)
+
+    @strawberry.mutation(description="Fetch a file from a URL and send it.")
+    async def send_media(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        phone: str,
+        url: str,
+        caption: str | None = None,
+        filename: str | None = None,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        c = info.context.container
+        sent = await c.messaging.send_media_url(
+            await info.context.principal(),
+            str(instance_id),
+            phone,
+            url,
+            caption,
+            filename,
+            quoted_message_id,
+        )
+        return Message.from_entity(sent)
+
+    @strawberry.mutation(description="Send an uploaded file (GraphQL multipart request).")
+    async def send_file(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        phone: str,
+        file: Upload,
+        caption: str | None = None,
+        quoted_message_id: str | None = None,
+    ) -> Message:
+        c = info.context.container
+        principal = await info.context.principal()  # before reading a stranger's upload
+        upload = await read_upload(file, c.settings.media_max_bytes)
+        sent = await c.messaging.send_file(
+            principal, str(instance_id), phone, upload, caption, quoted_message_id
+        )
+        return Message.from_entity(sent)
+
+    @strawberry.mutation(
+        description="Mark a chat's received messages read (sends read receipts); "
+        "returns how many were marked."
+    )
+    async def mark_chat_read(self, info: Info, instance_id: strawberry.ID, chat_id: str) -> int:
+        c = info.context.container
+        principal = await info.context.principal()
+        return await c.messaging.mark_read(principal, str(instance_id), chat_id)
+
+    @strawberry.mutation(
+        description="Sandbox only: a message arrives from an outside contact; "
+        "returns its message id."
+    )
+    async def sandbox_incoming(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        sender: Annotated[str, strawberry.argument(name="from")],
+        body: str | None = None,
+        push_name: str | None = None,
+        media: SimulatedMediaInput | None = None,
+    ) -> str:
+        c = info.context.container
+        return await c.sandbox_traffic.incoming(
+            await info.context.principal(),
+            str(instance_id),
+            sender,
+            body,
+            push_name,
+            media.to_domain() if media is not None else None,
+        )
+
+    @strawberry.mutation(
+        description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'."
+    )
+    async def sandbox_receipt(
+        self, info: Info, instance_id: strawberry.ID, message_id: str, status: str
+    ) -> bool:
+        c = info.context.container
+        await c.sandbox_traffic.receipt(
+            await info.context.principal(), str(instance_id), message_id, status
+        )
+        return True
