@@ -78,6 +78,7 @@ class Contacts:
                     name=item.name,
                     push_name=item.push_name,
                     is_group=item.is_group,
+                    fill_only=True,
                 )
             await uow.commit()
         return len(found)
@@ -139,6 +140,7 @@ class Contacts:
         is_group: bool | None = None,
         profile_picture: str | None = None,
         about: str | None = None,
+        fill_only: bool = False,
     ) -> Contact:
         now = self._clock.now()
         contact = await uow.contacts.get(instance_id, jid)
@@ -152,7 +154,10 @@ class Contacts:
                 created_at=now,
                 updated_at=now,
             )
-        # Only what was given changes: a later import does not wipe a saved name.
+        # Only what was given changes; an import (fill_only) never replaces a name the
+        # user saved, it only fills in what is missing.
+        if fill_only and contact.name:
+            name = None
         contact.name = name if name is not None else contact.name
         contact.push_name = push_name if push_name is not None else contact.push_name
         contact.is_group = is_group if is_group is not None else contact.is_group

@@ -9,11 +9,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.utils.await_maybe import await_maybe
 
 from api.errors import status_of
 from domain.errors import DomainError
@@ -43,6 +45,36 @@ def graphql_error_extensions(error: BaseException | None) -> dict[str, Any] | No
         # instance's own "status", e.g. "connected").
         return {**error.details, "code": error.code, "status": status_of(error)}
     return None
+
+
+# Root fields that act on one instance: each call counts toward its apiCalls and
+# maxApiCalls, exactly like the REST endpoints under /api/instances/{id} and /api/whatsapp/{id}.
+COUNTED_FIELDS = frozenset(
+    {
+        "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
+        "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
+        "chats", "messages", "sendText", "sendMedia", "sendFile", "markChatRead",
+        "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
+        "webhookDeliveries", "retryWebhookDelivery", "testWebhook", "instanceStats",
+    }
+)  # fmt: skip
+
+
+class CountInstanceCalls(SchemaExtension):
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        if info.path.prev is None and info.field_name in COUNTED_FIELDS:
+            instance_id = kwargs.get("instanceId") or kwargs.get("instance_id") or kwargs.get("id")
+            if instance_id:
+                return self._counted(_next, root, info, str(instance_id), *args, **kwargs)
+        return _next(root, info, *args, **kwargs)
+
+    @staticmethod
+    async def _counted(
+        _next: Any, root: Any, info: Any, instance_id: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        context = info.context
+        await context.container.usage.api_call(await context.principal(), instance_id)
+        return await await_maybe(_next(root, info, *args, **kwargs))
 
 
 class WamuxSchema(strawberry.Schema):
@@ -76,6 +108,7 @@ schema = WamuxSchema(
     query=Query,
     mutation=Mutation,
     subscription=InstanceSubscription,
+    extensions=[CountInstanceCalls],
     config=StrawberryConfig(scalar_map={datetime: DateTime}),
 )
 
