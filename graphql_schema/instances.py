@@ -66,6 +66,9 @@ class NewInstanceInput:
     webhook_settings: WebhookSettingsInputType | None = None
     engine: str | None = strawberry.field(default=None, description="neonize or sandbox")
     sandbox: JSON | None = None
+    limits: JSON | None = strawberry.field(
+        default=None, description="Per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
+    )
 
 
 @strawberry.input
@@ -75,6 +78,7 @@ class InstanceChangesInput:
     webhook_url: str | None = None
     webhook_enabled: bool | None = None
     webhook_settings: WebhookSettingsInputType | None = None
+    limits: JSON | None = strawberry.field(default=None, description="null for a limit removes it")
 
 
 @strawberry.type
@@ -171,6 +175,7 @@ class InstanceMutation:
             webhook_enabled=input.webhook_enabled,
             webhook=w,
             engine=input.engine,
+            limits=input.limits,
             sandbox=input.sandbox if input.sandbox is not None else None,
         )
         c = info.context.container
@@ -186,6 +191,7 @@ class InstanceMutation:
             webhook_url=input.webhook_url,
             webhook_enabled=input.webhook_enabled,
             webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
+            limits=input.limits,
         )
         c = info.context.container
         return Instance.from_entity(

@@ -25,6 +25,7 @@ from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.messages import MessageMutation, MessageQuery
+from graphql_schema.webhooks import WebhookMutation, WebhookQuery
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ class WamuxSchema(strawberry.Schema):
                 err.extensions = {"code": "internal_error", "status": 500}
 
 
-Query = merge_types("Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery))
+Query = merge_types(
+    "Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery, WebhookQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AccountMutation, InstanceMutation, MessageMutation, ContactMutation)
+    "Mutation",
+    (AccountMutation, InstanceMutation, MessageMutation, ContactMutation, WebhookMutation),
 )
 
 

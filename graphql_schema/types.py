@@ -130,6 +130,9 @@ class Instance:
     webhook_settings: WebhookSettings
     connection_status: ConnectionStatus
     last_activity: datetime | None
+    limits: JSON = strawberry.field(
+        description="Per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -150,6 +153,7 @@ class Instance:
             webhook_settings=WebhookSettings.from_entity(i),
             connection_status=ConnectionStatus.from_entity(i),
             last_activity=i.last_activity_at,
+            limits=dict(i.limits),
             created_at=i.created_at,
             updated_at=i.updated_at,
         )
