@@ -12,8 +12,13 @@ from domain.entities import Principal
 from domain.errors import Unauthorized
 
 
-def get_container(conn: HTTPConnection) -> Container:
+def container_of(conn: HTTPConnection) -> Container:
     return conn.app.state.container  # type: ignore[no-any-return]
+
+
+async def get_container(conn: HTTPConnection) -> Container:
+    # async, so FastAPI does not send this one-liner to a worker thread on every request
+    return container_of(conn)
 
 
 async def principal_from_credentials(
@@ -32,7 +37,7 @@ async def principal_from_credentials(
 
 async def get_principal(conn: HTTPConnection) -> Principal:
     return await principal_from_credentials(
-        get_container(conn), conn.headers.get("authorization"), conn.headers.get("x-api-key")
+        container_of(conn), conn.headers.get("authorization"), conn.headers.get("x-api-key")
     )
 
 
@@ -44,7 +49,7 @@ async def count_api_call(conn: HTTPConnection, principal: PrincipalDep) -> None:
     """Counts a call on an instance (its `apiCalls` usage and maxApiCalls limit)."""
     instance_id = conn.path_params.get("instance_id")
     if instance_id:
-        await get_container(conn).usage.api_call(principal, instance_id)
+        await container_of(conn).usage.api_call(principal, instance_id)
 
 
 CountedCall = Depends(count_api_call)

@@ -148,6 +148,11 @@ class Instances:
     # --- helpers -------------------------------------------------------------------------
 
     @staticmethod
+    async def owned(uow: UnitOfWork, principal: Principal, instance_id: str) -> Instance:
+        """The instance if the principal may use it, read in the caller's unit of work."""
+        return await Instances._owned(uow, principal, instance_id)
+
+    @staticmethod
     async def _owned(uow: UnitOfWork, principal: Principal, instance_id: str) -> Instance:
         instance = await uow.instances.get(instance_id)
         # A foreign instance is reported exactly like a missing one, so ids leak nothing.

@@ -115,8 +115,9 @@ class Usage:
 
     async def api_call(self, principal: Principal, instance_id: str) -> None:
         """Counts one API call on an instance; 429 once the instance's maxApiCalls is reached."""
-        instance = await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
+            # One transaction for the ownership check and the count: this runs on every call.
+            instance = await self._instances.owned(uow, principal, instance_id)
             refused = await self.consume(uow, instance, {"api_calls": 1})
             if refused is None:
                 await uow.commit()

@@ -102,7 +102,11 @@ class WebhookDispatcher:
     def _forget(self, instance_id: str, task: asyncio.Task[None]) -> None:
         if self._workers.get(instance_id) is task:
             del self._workers[instance_id]
-            self._nudges.pop(instance_id, None)
+            nudge = self._nudges.pop(instance_id, None)
+            # A delivery committed while this worker was finding nothing left: go again now
+            # rather than at the next poll.
+            if nudge is not None and nudge.is_set() and not self._closing:
+                self._ensure_worker(instance_id)
 
     async def _worker(self, instance_id: str) -> None:
         """One instance's deliveries, oldest first; a failing head waits for its retry."""

@@ -9,7 +9,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from api.bootstrap import Container
-from api.deps import get_container, principal_from_credentials
+from api.deps import container_of, principal_from_credentials
 from domain.entities import Principal
 
 
@@ -46,7 +46,7 @@ class Context(BaseContext):
 
 
 async def get_context(conn: HTTPConnection) -> Context:
-    return Context(get_container(conn), conn)
+    return Context(container_of(conn), conn)
 
 
 Info = StrawberryInfo[Context, None]

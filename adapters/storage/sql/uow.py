@@ -40,7 +40,8 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._session.rollback()  # a no-op after commit()
+            if self._session.in_transaction():  # nothing to undo after commit()
+                await self._session.rollback()
         finally:
             await self._session.close()
 

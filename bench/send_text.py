@@ -1,0 +1,528 @@
+"""Throughput and latency of wamux's text send endpoint, against a bare FastAPI baseline.
+
+Starts the real server (`python -m api serve`, sandbox engine, SQLite in a temporary
+directory), pairs one instance, and drives POST /api/whatsapp/{id}/send with wrk until
+--messages messages have been answered; then does the same against bench/baseline_app.py
+(a one-endpoint FastAPI app under the same uvicorn settings). Checks that wamux stored one
+message per 200 and answered nothing else, and prints a table (or --json).
+
+    .venv/bin/python bench/send_text.py [--messages 10000] [--connections 32] [--threads 2]
+
+Needs wrk (Debian/Ubuntu: apt-get install wrk). Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LUA = HERE / "send_text.lua"
+BASELINE = HERE / "baseline_app.py"
+HOST = "127.0.0.1"
+ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-password-123"
+# not a paired sandbox instance: the sandbox answers it with delivered and read receipts later
+RECIPIENT = "79001234567"
+# how long to wait after the run for the background receipts to reach the newest message
+RECEIPT_WAIT_S = 120
+
+
+class BenchError(Exception):
+    pass
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def proc_status(self, key: str) -> int | None:
+        """A kB figure of /proc/<pid>/status (VmHWM: peak resident set), in bytes."""
+        try:
+            text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        match = re.search(rf"^{key}:\s+(\d+)\s+kB", text, re.M)
+        return int(match.group(1)) * 1024 if match else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, port: int) -> Server:
+    log = cwd / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+    return Server(name, proc, port, log)
+
+
+def wait_healthy(server: Server, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise BenchError(
+                f"{server.name} exited with {server.proc.returncode} while starting:\n"
+                f"{server.log_tail()}"
+            )
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise BenchError(
+        f"{server.name} did not answer /healthz in {timeout:.0f}s:\n{server.log_tail()}"
+    )
+
+
+def start_wamux(tmp: Path) -> Server:
+    port = free_port()
+    data = tmp / "wamux-data"
+    data.mkdir()
+    env = {
+        **os.environ,
+        "HOST": HOST,
+        "PORT": str(port),
+        "DATA_DIR": str(data),
+        "WHATSAPP_ENGINE": "sandbox",
+        "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
+        "ADMIN_EMAIL": ADMIN_EMAIL,
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "LOG_LEVEL": "warning",
+        "SANDBOX_QR_DELAY_MS": "50",
+        "PYTHONPATH": str(ROOT),
+    }
+    for var in ("DATABASE_URL", "SQLITE_DATABASE_URL", "DATABASE_PROVIDER", "UPLOADS_DIR"):
+        env.pop(var, None)  # a developer's .env-style overrides must not leak in
+    return start("wamux", [sys.executable, "-m", "api", "serve"], env, tmp, port)
+
+
+def start_baseline(tmp: Path) -> Server:
+    port = free_port()
+    cmd = [sys.executable, str(BASELINE), "--host", HOST, "--port", str(port)]
+    return start("baseline", cmd, dict(os.environ), tmp, port)
+
+
+# --- wamux setup --------------------------------------------------------------------------------
+
+
+def expect(response: httpx.Response, *codes: int) -> Any:
+    if response.status_code not in codes:
+        raise BenchError(
+            f"{response.request.method} {response.request.url.path} -> "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    return response.json()
+
+
+def wait_status(client: httpx.Client, instance_id: str, wanted: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = expect(client.get(f"/api/instances/{instance_id}/status"), 200)["status"]
+        if status == wanted:
+            return
+        time.sleep(0.05)
+    raise BenchError(f"instance {instance_id} is {status!r}, not {wanted!r}, after {timeout}s")
+
+
+def pair_instance(server: Server) -> tuple[str, str]:
+    """Log in, create a sandbox instance, pair it; returns (api key, instance id)."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        login = expect(
+            client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            200,
+        )
+        api_key = login["user"]["apiKey"]
+        client.headers["x-api-key"] = api_key
+        created = expect(
+            client.post("/api/instances", json={"name": "bench", "engine": "sandbox"}), 201
+        )
+        instance_id = created["id"]
+        wait_status(client, instance_id, "qr")
+        expect(client.post(f"/api/sandbox/{instance_id}/scan", json={}), 200)
+        wait_status(client, instance_id, "connected")
+    return api_key, instance_id
+
+
+# --- wrk ----------------------------------------------------------------------------------------
+
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_time(text: str) -> float:
+    """wrk's '1.23ms' -> seconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not match:
+        raise BenchError(f"cannot read wrk time {text!r}")
+    return float(match.group(1)) * _TIME_UNITS[match.group(2)]
+
+
+@dataclass
+class WrkResult:
+    target: str
+    sent: int  # POSTs written
+    messages: int  # POSTs answered
+    ok: int  # ... with 200
+    failed: int  # ... with anything else
+    requests: int  # answers wrk counted (the same as messages)
+    seconds: float
+    rps: float  # wrk's Requests/sec
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int  # wrk's "Non-2xx or 3xx responses" (status > 399)
+    socket_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.failed + sum(self.socket_errors.values())
+
+
+def parse_wrk(target: str, out: str) -> WrkResult:
+    match = re.search(r"^BENCH_RESULT (\{.*\})$", out, re.M)
+    if not match:
+        raise BenchError(f"wrk printed no BENCH_RESULT line:\n{out}")
+    exact = json.loads(match.group(1))
+    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
+    if set(dist) != {"50", "75", "90", "99"}:
+        raise BenchError(f"no latency distribution in wrk's output:\n{out}")
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    counts = [int(x) for x in socket_errors.groups()] if socket_errors else [0, 0, 0, 0]
+    errs = dict(zip(("connect", "read", "write", "timeout"), counts, strict=True))
+    return WrkResult(
+        target=target,
+        sent=exact["posts_sent"],
+        messages=exact["post_answers"],
+        ok=exact["post_ok"],
+        failed=exact["post_failed"],
+        requests=exact["requests"],
+        seconds=exact["duration_us"] / 1e6,
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=round(parse_time(dist["50"]) * 1e3, 3),
+        p90_ms=round(parse_time(dist["90"]) * 1e3, 3),
+        p99_ms=round(parse_time(dist["99"]) * 1e3, 3),
+        max_ms=exact["latency_us"]["max"] / 1e3,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=errs,
+    )
+
+
+def _threads_of(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def run_wrk(
+    wrk: str,
+    target: str,
+    server: Server,
+    path: str,
+    api_key: str | None,
+    args: argparse.Namespace,
+) -> tuple[WrkResult, str]:
+    cmd = [
+        wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.max_seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        server.url,
+        "--",
+        path,
+        RECIPIENT,
+        api_key or "-",
+        str(args.messages),
+        str(args.threads),
+    ]
+    errfile = tempfile.TemporaryFile("w+")  # a file, so a chatty stderr cannot block wrk
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, text=True)
+    # wrk's main thread sleeps for the whole -d even once every worker thread has stopped;
+    # a SIGINT wakes it up, but it only reaches that sleep once the workers are gone.
+    watchdog = threading.Timer(args.max_seconds + 30, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    done = 0
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("BENCH_THREAD_DONE"):
+                done += 1
+                if done == args.threads:
+                    deadline = time.monotonic() + 10
+                    while _threads_of(proc.pid) > 1 and time.monotonic() < deadline:
+                        time.sleep(0.001)
+                    proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        errfile.seek(0)
+        stderr = errfile.read()
+        errfile.close()
+    out = "".join(lines)
+    if proc.returncode != 0:
+        raise BenchError(f"wrk failed ({proc.returncode}):\n{out}\n{stderr}")
+    if stderr.strip():
+        print(f"wrk ({target}) said on stderr:\n{stderr}", file=sys.stderr)
+    return parse_wrk(target, out), out
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def stored_messages(server: Server, api_key: str, instance_id: str) -> dict[str, Any]:
+    """The count of messages stored for RECIPIENT, and how their receipts have come in."""
+    path = f"/api/instances/{instance_id}/chats/{RECIPIENT}/messages"
+    with httpx.Client(base_url=server.url, headers={"x-api-key": api_key}, timeout=30) as client:
+        first = expect(client.get(path, params={"limit": 1}), 200)
+        total = first["pagination"]["total"]
+        # the sandbox answers each message with "delivered" then "read" in the background;
+        # wait (bounded) for the newest one to be read before looking at them all
+        started = time.monotonic()
+        newest_read = None
+        while first["messages"] and time.monotonic() - started < RECEIPT_WAIT_S:
+            if first["messages"][0]["status"] == "read":
+                newest_read = time.monotonic() - started
+                break
+            time.sleep(0.1)
+            first = expect(client.get(path, params={"limit": 1}), 200)
+        statuses: Counter[str] = Counter()
+        for skip in range(0, total, 1000):
+            page = expect(client.get(path, params={"limit": 1000, "skip": skip}), 200)
+            statuses.update(m["status"] for m in page["messages"])
+    return {
+        "total": total,
+        "statuses": dict(statuses),
+        "newest_read_after_s": None if newest_read is None else round(newest_read, 3),
+    }
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def mib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**20:.1f} MiB"
+
+
+def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
+    head = ("target", "requests", "req/s", "p50", "p90", "p99", "errors")
+    rows = [
+        (
+            r.target,
+            str(r.messages),
+            f"{r.rps:.0f}",
+            f"{r.p50_ms:.2f} ms",
+            f"{r.p90_ms:.2f} ms",
+            f"{r.p99_ms:.2f} ms",
+            str(r.errors),
+        )
+        for r in results
+    ]
+    if len(results) == 2 and results[1].rps:
+        w, b = results
+        rows.append(
+            (
+                "wamux/baseline",
+                "",
+                f"{w.rps / b.rps:.2f}x",
+                f"{w.p50_ms / b.p50_ms:.1f}x",
+                f"{w.p90_ms / b.p90_ms:.1f}x",
+                f"{w.p99_ms / b.p99_ms:.1f}x",
+                "",
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    for i, row in enumerate([head, *rows]):
+        pairs = zip(row, widths, strict=True)
+        cells = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(pairs)]
+        print("  ".join(cells))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print()
+    cfg = report["config"]
+    print(f"wrk -t{cfg['threads']} -c{cfg['connections']}, {cfg['messages']} POSTs per target")
+    for r in results:
+        print(
+            f"  {r.target}: {r.sent} POSTs sent, {r.requests} answered in {r.seconds:.2f}s, "
+            f"max latency {r.max_ms:.1f} ms"
+        )
+    v = report["verification"]
+    print(
+        f"stored messages: {v['stored']} for {v['ok_200']} answers 200 "
+        f"({'OK' if v['stored_matches'] else 'MISMATCH'}); non-2xx: {v['non_2xx']}; "
+        f"receipts: {v['receipt_statuses']} (newest read after {v['newest_read_after_s']}s)"
+    )
+    rss = report["rss"]
+    print(f"peak RSS (VmHWM): wamux {mib(rss['wamux_peak'])}, baseline {mib(rss['baseline_peak'])}")
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000, help="POSTs per target")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--max-seconds", type=int, default=300, help="give up on a wrk run after this long"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--wrk-output", action="store_true", help="also print wrk's own output")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.connections < args.threads or args.messages < args.threads:
+        parser.error("need threads >= 1, connections >= threads and messages >= threads")
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print(
+            "bench: wrk is not installed; install it first (Debian/Ubuntu: apt-get install wrk)",
+            file=sys.stderr,
+        )
+        return 2
+
+    servers: list[Server] = []
+
+    def log(*parts: object) -> None:
+        print(*parts, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        try:
+            log("starting wamux and the baseline ...")
+            wamux = start_wamux(tmp)
+            servers.append(wamux)
+            baseline = start_baseline(tmp)
+            servers.append(baseline)
+            wait_healthy(wamux)
+            wait_healthy(baseline)
+            api_key, instance_id = pair_instance(wamux)
+            log(f"instance {instance_id} connected; {args.messages} messages to {RECIPIENT} ...")
+
+            w, w_out = run_wrk(
+                wrk, "wamux send", wamux, f"/api/whatsapp/{instance_id}/send", api_key, args
+            )
+            wamux_peak = wamux.proc_status("VmHWM")
+            log("baseline ...")
+            b, b_out = run_wrk(wrk, "baseline", baseline, "/send", None, args)
+            baseline_peak = baseline.proc_status("VmHWM")
+            if args.wrk_output:
+                log(w_out + "\n" + b_out)
+            stored = stored_messages(wamux, api_key, instance_id)
+            wamux_peak = wamux.proc_status("VmHWM") or wamux_peak
+            for s in servers:
+                if s.proc.poll() is not None:
+                    raise BenchError(f"{s.name} died during the run:\n{s.log_tail()}")
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            for s in reversed(servers):
+                s.stop()
+
+    verification = {
+        "stored": stored["total"],
+        "ok_200": w.ok,
+        "stored_matches": stored["total"] == w.ok,
+        "all_answered": all(r.sent == r.messages == r.requests == args.messages for r in (w, b)),
+        "non_2xx": w.non_2xx + b.non_2xx,
+        "receipt_statuses": stored["statuses"],
+        "newest_read_after_s": stored["newest_read_after_s"],
+    }
+    report = {
+        "config": {
+            "messages": args.messages,
+            "connections": args.connections,
+            "threads": args.threads,
+            "recipient": RECIPIENT,
+        },
+        "results": [{**asdict(r), "errors": r.errors} for r in (w, b)],
+        "ratio": {
+            "rps": round(w.rps / b.rps, 4) if b.rps else None,
+            "p50": round(w.p50_ms / b.p50_ms, 2) if b.p50_ms else None,
+            "p90": round(w.p90_ms / b.p90_ms, 2) if b.p90_ms else None,
+            "p99": round(w.p99_ms / b.p99_ms, 2) if b.p99_ms else None,
+        },
+        "verification": verification,
+        "rss": {"wamux_peak": wamux_peak, "baseline_peak": baseline_peak},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print()
+        print_table([w, b], report)
+    ok = (
+        verification["stored_matches"]
+        and verification["all_answered"]
+        and w.errors == 0
+        and b.errors == 0
+    )
+    if not ok:
+        print("bench: FAILED verification (see above)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
