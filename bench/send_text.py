@@ -122,7 +122,7 @@ def wait_healthy(server: Server, timeout: float = 60.0) -> None:
     )
 
 
-def start_wamux(tmp: Path) -> Server:
+def start_wamux(tmp: Path, extra: dict[str, str] | None = None) -> Server:
     port = free_port()
     data = tmp / "wamux-data"
     data.mkdir()
@@ -141,6 +141,7 @@ def start_wamux(tmp: Path) -> Server:
     }
     for var in ("DATABASE_URL", "SQLITE_DATABASE_URL", "DATABASE_PROVIDER", "UPLOADS_DIR"):
         env.pop(var, None)  # a developer's .env-style overrides must not leak in
+    env.update(extra or {})
     return start("wamux", [sys.executable, "-m", "api", "serve"], env, tmp, port)
 
 
