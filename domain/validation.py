@@ -88,8 +88,8 @@ def headers(value: dict[str, str] | None, field: str = "headers") -> dict[str, s
             raise fail(field, f"'{field}' may not set the reserved header {name!r}")
         if (
             not isinstance(content, str)
-            or "\r" in content
-            or "\n" in content
+            or not content.isascii()  # HTTP/1.1 header values: printable ASCII only
+            or not content.isprintable()
             or len(content) > 4096
         ):
             raise fail(field, f"'{field}' has an invalid value for header {name!r}")

@@ -204,7 +204,10 @@ class Webhooks:
                 "'status' must be pending, succeeded or failed", {"field": "status"}
             )
         if event is not None and event != TEST_EVENT:
-            parse_event_types([event])
+            try:
+                parse_event_types([event])
+            except ValidationFailed as exc:
+                raise ValidationFailed(exc.message, {"field": "event"}) from None
         await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             found, total = await uow.webhooks.list(
@@ -241,6 +244,9 @@ class Webhooks:
             "message": "This is a test delivery from wamux.",
             "timestamp": iso(now),
         }
+        # Stored as already finished, never `pending`: the dispatcher's workers must not pick
+        # it up and send it again (or mark it failed) while this request awaits its answer.
+        # attempt() then records the real outcome.
         delivery = WebhookDelivery(
             id=self._ids(),
             instance_id=instance_id,
@@ -248,7 +254,8 @@ class Webhooks:
             event=TEST_EVENT,
             url=instance.webhook_url,
             body=body_of(TEST_EVENT, data, to_ms(now)),
-            status=DeliveryStatus.PENDING,
+            status=DeliveryStatus.FAILED,
+            last_error="test delivery interrupted before an answer",
             attempts=0,
             max_attempts=1,
             retry_interval_ms=instance.webhook.retry_interval_ms,

@@ -92,16 +92,18 @@ def body_of(event_type: str, data: dict[str, Any], timestamp_ms: int) -> str:
 
 
 def headers_for(delivery: WebhookDelivery, instance: Instance) -> dict[str, str]:
-    headers = {**instance.webhook.headers}
-    headers.update(
-        {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "wamux-webhooks/1",
-            "X-Webhook-Event": delivery.event,
-            "X-Webhook-Id": delivery.id,
-            "X-Webhook-Attempt": str(delivery.attempts + 1),
-        }
-    )
+    standard = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "wamux-webhooks/1",
+        "X-Webhook-Event": delivery.event,
+        "X-Webhook-Id": delivery.id,
+        "X-Webhook-Attempt": str(delivery.attempts + 1),
+    }
+    # Header names are case-insensitive: a custom one spelt in another case must not be
+    # sent as a second line next to a standard one (the standard one wins).
+    taken = {name.lower() for name in (*standard, "X-Webhook-Signature")}
+    headers = {k: v for k, v in instance.webhook.headers.items() if k.lower() not in taken}
+    headers.update(standard)
     if instance.webhook.secret:
         headers["X-Webhook-Signature"] = signature(
             instance.webhook.secret, delivery.body.encode("utf-8")
