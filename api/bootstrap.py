@@ -137,15 +137,11 @@ def build(
     usage = Usage(storage.unit_of_work, recorder, instances, clock)
     transport = HttpWebhookTransport(settings.webhook_timeout_ms / 1000)
 
-    async def delivered(instance_id: str) -> None:
-        await usage.count(instance_id, {"webhook_sent": 1})
-
     dispatcher = WebhookDispatcher(
         storage.unit_of_work,
         transport,
         clock,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,
-        on_delivered=delivered,
     )
     recorder.on_outbox = dispatcher.wake
     return Container(

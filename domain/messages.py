@@ -267,6 +267,8 @@ class Messaging:
 
     async def _fail(self, message: Message, reason: str) -> None:
         async with self._recorder.transaction(message.instance_id) as txn:
+            if await txn.uow.instances.get(message.instance_id) is None:
+                return  # deleted meanwhile: nothing left to mark
             # Not sent, so not counted: give the day's allowance back.
             undo = {name: -amount for name, amount in _counters(message).items()}
             await txn.uow.usage.add(message.instance_id, message.created_at.date(), undo)

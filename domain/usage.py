@@ -125,7 +125,11 @@ class Usage:
             raise await self.refuse(instance, refused)
 
     async def count(self, instance_id: str, counters: dict[str, int]) -> None:
+        """Adds to today's counters; nothing if the instance was deleted meanwhile (e.g. while
+        its webhook was in flight), where the insert would break the foreign key."""
         async with self._uow() as uow:
+            if await uow.instances.get(instance_id) is None:
+                return
             await uow.usage.add(instance_id, self.today(), counters)
             await uow.commit()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
@@ -32,6 +31,8 @@ from domain.webhooks import (
 
 log = logging.getLogger(__name__)
 
+BATCH = 50  # deliveries of one instance read per query
+
 
 class WebhookTransport(Protocol):
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
@@ -46,14 +47,12 @@ class WebhookDispatcher:
         *,
         poll_interval_s: float = 1.0,
         max_parallel_instances: int = 64,
-        on_delivered: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._uow = uow
         self._transport = transport
         self._clock = clock
         self._poll = poll_interval_s
         self._slots = asyncio.Semaphore(max_parallel_instances)
-        self._on_delivered = on_delivered
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._nudges: dict[str, asyncio.Event] = {}
         self._wake = asyncio.Event()
@@ -113,11 +112,13 @@ class WebhookDispatcher:
         nudge = self._nudges[instance_id]
         while True:
             nudge.clear()
+            # A batch in order, read in one go; new deliveries only ever queue behind it.
             async with self._uow() as uow:
-                head = await uow.webhooks.head(instance_id)
-                instance = await uow.instances.get(instance_id) if head else None
-            if head is None:
+                batch = await uow.webhooks.pending(instance_id, BATCH)
+                instance = await uow.instances.get(instance_id) if batch else None
+            if not batch:
                 return
+            head = batch[0]
             wait = (head.next_attempt_at - self._clock.now()).total_seconds()
             if wait > 0:
                 # A retry is due later; a nudge (manual retry, new settings) may come first.
@@ -126,10 +127,15 @@ class WebhookDispatcher:
                 except TimeoutError:
                     pass
                 continue
-            # Slots bound concurrent requests, not waiting workers, so one instance's slow
-            # or failing receiver never holds up another's.
-            async with self._slots:
-                await self.attempt(head, instance)
+            for delivery in batch:
+                if delivery.next_attempt_at > self._clock.now():
+                    break  # not due yet: re-read, and wait for it at the top
+                # Slots bound concurrent requests, not waiting workers, so one instance's
+                # slow or failing receiver never holds up another's.
+                async with self._slots:
+                    await self.attempt(delivery, instance)
+                if delivery.status is DeliveryStatus.PENDING:
+                    break  # failed, retry scheduled: later ones wait behind it
 
     async def attempt(self, delivery: WebhookDelivery, instance: Instance | None) -> AttemptResult:
         """Sends one attempt now and records its outcome."""
@@ -165,9 +171,9 @@ class WebhookDispatcher:
             delivery.next_attempt_at = now + timedelta(milliseconds=delivery.retry_interval_ms)
         async with self._uow() as uow:
             await uow.webhooks.update(delivery)
+            if result.ok:  # counted in the same transaction: webhookSent never drifts
+                await uow.usage.add(delivery.instance_id, now.date(), {"webhook_sent": 1})
             await uow.commit()
-        if result.ok and self._on_delivered is not None:
-            await self._on_delivered(delivery.instance_id)
         return result
 
 

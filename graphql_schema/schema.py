@@ -25,6 +25,7 @@ from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.messages import MessageMutation, MessageQuery
+from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ def graphql_error_extensions(error: BaseException | None) -> dict[str, Any] | No
 COUNTED_FIELDS = frozenset(
     {
         "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
-        "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
+        "reconnectInstance", "logoutInstance",
         "chats", "messages", "sendText", "sendMedia", "sendFile", "markChatRead",
         "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
-        "webhookDeliveries", "retryWebhookDelivery", "testWebhook", "instanceStats",
+        "webhookDeliveries", "retryWebhookDelivery", "testWebhook",
     }
 )  # fmt: skip
 
@@ -100,7 +101,7 @@ class WamuxSchema(strawberry.Schema):
 
 
 Query = merge_types(
-    "Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery, WebhookQuery)
+    "Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery, WebhookQuery, StatsQuery)
 )
 Mutation = merge_types(
     "Mutation",
@@ -113,7 +114,7 @@ schema = WamuxSchema(
     mutation=Mutation,
     subscription=InstanceSubscription,
     extensions=[CountInstanceCalls],
-    config=StrawberryConfig(scalar_map={datetime: DateTime}),
+    config=StrawberryConfig(scalar_map={datetime: DateTime, Long: LONG_SCALAR}),
 )
 
 

@@ -396,9 +396,8 @@ class _Webhooks:
         ]
         return sorted(found, key=lambda d: d.seq)
 
-    async def head(self, instance_id: str) -> WebhookDelivery | None:
-        pending = self._pending(instance_id)
-        return copy.deepcopy(pending[0]) if pending else None
+    async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
+        return copy.deepcopy(self._pending(instance_id)[:limit])
 
     async def pending_instances(self) -> list[str]:
         return sorted({d.instance_id for d in self._pending()})

@@ -76,18 +76,18 @@ async def test_a_wake_while_the_worker_finds_nothing_is_not_lost() -> None:
     class RacingUnitOfWork(MemoryUnitOfWork):
         async def __aenter__(self) -> MemoryUnitOfWork:
             uow = await super().__aenter__()
-            head = uow.webhooks.head
+            pending = uow.webhooks.pending
 
-            async def racing_head(instance_id: str) -> Any:
-                found = await head(instance_id)
-                if found is None and not raced:
+            async def racing_pending(instance_id: str, limit: int) -> Any:
+                found = await pending(instance_id, limit)
+                if not found and not raced:
                     # The query saw nothing; now an event commits and wakes the dispatcher.
                     raced.append(True)
                     await add(storage, delivery("second", instance_id))
                     dispatcher.wake(instance_id)
                 return found
 
-            uow.webhooks.head = racing_head  # type: ignore[method-assign]
+            uow.webhooks.pending = racing_pending  # type: ignore[method-assign]
             return uow
 
     def unit_of_work() -> MemoryUnitOfWork:

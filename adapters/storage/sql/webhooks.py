@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.storage.sql.tables import limit_notices, usage_daily, webhook_deliveries
@@ -54,16 +55,15 @@ class SqlWebhooks:
             update(t).where(t.c.id == delivery.id).values(status=delivery.status.value, **values)
         )
 
-    async def head(self, instance_id: str) -> WebhookDelivery | None:
+    async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
         t = webhook_deliveries
         query = (
             select(t)
             .where(t.c.status == DeliveryStatus.PENDING.value, t.c.instance_id == instance_id)
             .order_by(t.c.seq)
-            .limit(1)
+            .limit(limit)
         )
-        row = (await self._s.execute(query)).first()
-        return _delivery(row) if row else None
+        return [_delivery(r) for r in await self._s.execute(query)]
 
     async def pending_instances(self) -> list[str]:
         t = webhook_deliveries
@@ -99,10 +99,12 @@ class SqlUsage:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    def _upsert(self, values: dict[str, Any], increments: dict[str, int]) -> Any:
+    def _dialect(self) -> Any:
         dialect = self._s.bind.dialect.name if self._s.bind is not None else "sqlite"
-        module = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(usage_daily).values(**values)
+        return postgresql if dialect == "postgresql" else sqlite
+
+    def _upsert(self, values: dict[str, Any], increments: dict[str, int]) -> Any:
+        stmt = self._dialect().insert(usage_daily).values(**values)
         return stmt.on_conflict_do_update(
             index_elements=[usage_daily.c.instance_id, usage_daily.c.day],
             set_={name: usage_daily.c[name] + amount for name, amount in increments.items()},
@@ -165,11 +167,13 @@ class SqlUsage:
         return {r.instance_id: {n: int(getattr(r, n) or 0) for n in USAGE_COUNTERS} for r in rows}
 
     async def first_notice(self, instance_id: str, day: date, limit: str) -> bool:
-        t = limit_notices
-        key = (t.c.instance_id == instance_id, t.c.day == day.isoformat(), t.c.limit_name == limit)
-        if (await self._s.execute(select(t).where(*key))).first() is not None:
-            return False
-        await self._s.execute(
-            insert(t).values(instance_id=instance_id, day=day.isoformat(), limit_name=limit)
+        # One statement: two refusals racing (PostgreSQL has no BEGIN IMMEDIATE) cannot both
+        # see no row and then both insert, the second failing on the primary key.
+        stmt = (
+            self._dialect()
+            .insert(limit_notices)
+            .values(instance_id=instance_id, day=day.isoformat(), limit_name=limit)
+            .on_conflict_do_nothing()
         )
-        return True
+        result = cast(CursorResult[Any], await self._s.execute(stmt))
+        return result.rowcount == 1

@@ -1,0 +1,145 @@
+"""GraphQL twins of the spec's "统计和监控" endpoints (GET /api/stats/...), same shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, NewType
+
+import strawberry
+
+from domain.usage import spec_usage
+from graphql_schema.context import Info
+
+# Counters grow past GraphQL's 32-bit Int (totalMediaSize is in bytes), so they use Long;
+# the schema maps it to LONG_SCALAR (StrawberryConfig.scalar_map).
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="A whole number that may pass 2^31 - 1; a JSON number.",
+    serialize=int,
+    parse_value=int,
+)
+
+_FIELDS = {
+    "messagesSent": "messages_sent",
+    "messagesReceived": "messages_received",
+    "mediaSent": "media_sent",
+    "mediaReceived": "media_received",
+    "totalMediaSize": "total_media_size",
+    "apiCalls": "api_calls",
+    "webhookSent": "webhook_sent",
+}
+_DAILY = ("messagesSent", "messagesReceived", "mediaSent", "mediaReceived")
+
+
+def _fields(spec: dict[str, int], names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return {_FIELDS[k]: v for k, v in spec.items() if names is None or k in names}
+
+
+@strawberry.type(description="Usage counters, summed over the period asked for.")
+class UsageCounters:
+    messages_sent: Long
+    messages_received: Long
+    media_sent: Long
+    media_received: Long
+    total_media_size: Long = strawberry.field(description="bytes, sent and received")
+    api_calls: Long
+    webhook_sent: Long
+
+
+@strawberry.type
+class UserStatsTotal(UsageCounters):
+    instance_count: int
+
+
+@strawberry.type
+class InstanceUsageRow(UsageCounters):
+    instance_id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class UserStats:
+    total: UserStatsTotal
+    instances: list[InstanceUsageRow]
+
+
+@strawberry.type(description="One UTC day; days without any usage are left out.")
+class DailyUsage:
+    date: datetime = strawberry.field(description="the day's 00:00:00.000Z")
+    messages_sent: Long
+    messages_received: Long
+    media_sent: Long
+    media_received: Long
+
+
+@strawberry.type
+class InstanceUsage(UsageCounters):
+    daily_stats: list[DailyUsage]
+
+
+@strawberry.type
+class InstanceStats:
+    usage: InstanceUsage
+
+
+@strawberry.type
+class TotalAndActive:
+    total: int
+    active: int
+
+
+@strawberry.type
+class SystemStats:
+    instances: TotalAndActive
+    users: TotalAndActive
+    usage: UsageCounters
+
+
+@strawberry.type
+class StatsQuery:
+    @strawberry.field(description="Usage of the caller's instances; period week|month|year|all.")
+    async def user_stats(self, info: Info, period: str | None = None) -> UserStats:
+        c = info.context.container
+        rows = await c.usage.for_user(await info.context.principal(), period)
+        instances = [(r.instance, spec_usage(r.counters)) for r in rows]
+        total = {k: sum(spec[k] for _, spec in instances) for k in spec_usage({})}
+        return UserStats(
+            total=UserStatsTotal(**_fields(total), instance_count=len(instances)),
+            instances=[
+                InstanceUsageRow(
+                    instance_id=strawberry.ID(instance.id), name=instance.name, **_fields(spec)
+                )
+                for instance, spec in instances
+            ],
+        )
+
+    @strawberry.field(
+        description="Usage of one instance with a row per day; period today|week|month|all."
+    )
+    async def instance_stats(
+        self, info: Info, instance_id: strawberry.ID, period: str | None = None
+    ) -> InstanceStats:
+        c = info.context.container
+        total, daily = await c.usage.for_instance(
+            await info.context.principal(), str(instance_id), period
+        )
+        days = [
+            DailyUsage(date=_midnight(day), **_fields(spec_usage(counters), _DAILY))
+            for day, counters in daily
+        ]
+        return InstanceStats(usage=InstanceUsage(**_fields(spec_usage(total)), daily_stats=days))
+
+    @strawberry.field(description="Instances, users and usage of the whole server (admin only).")
+    async def system_stats(self, info: Info) -> SystemStats:
+        c = info.context.container
+        stats = await c.usage.for_system(await info.context.principal())
+        return SystemStats(
+            instances=TotalAndActive(**stats["instances"]),
+            users=TotalAndActive(**stats["users"]),
+            usage=UsageCounters(**_fields(spec_usage(stats["usage"]))),
+        )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
