@@ -25,5 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk"; exit 2; }
+	$(BIN)/python bench/send_text.py
+	$(BIN)/python bench/webhooks.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache
