@@ -171,9 +171,11 @@ async def test_a_delivery_cut_off_by_sigkill_is_sent_again_after_restart(
 
         rx.delay_s = 0.0
         client = await restart(start_server, server, client_for)
-        after = await drained(client, h, iid)
+        # The reconnect after the restart emits `connected`: wait for it before counting.
+        await client.wait_status(iid, h, "connected")
         await asyncio.sleep(0.3)
         events = await client.all_events(iid, h, types=",".join(WEBHOOK_EVENTS))
+        after = await drained(client, h, iid)
 
         # Every event arrived at least once; ids de-duplicate to exactly the deliveries.
         assert len(after) == len(events)
