@@ -605,7 +605,8 @@ async def test_slow_receiver_does_not_delay_another_instance(
     for n in range(3):
         await incoming(api, h, f["id"], f"fast {n}")
     got = await fast.wait_count(5, within=2.0)
-    assert got[-1].at - started < 0.5, got[-1].at - started
+    # Well inside the slow receiver's 2 s answer: the fast instance never waited for it.
+    assert got[-1].at - started < 1.5, got[-1].at - started
     assert [r.json()["data"]["body"] for r in got[2:]] == ["fast 0", "fast 1", "fast 2"]
     # The slow one is still on its first message, which has not been answered yet.
     assert len(slow.requests) == 3 and slow.requests[-1].answered is None
