@@ -94,6 +94,7 @@ class SandboxEngine:
         self._jobs: asyncio.Queue[Any] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
+        self._due_receipts: dict[tuple[str, str, MessageStatus], list[str]] = {}
 
     # --- session store -------------------------------------------------------------------
 
@@ -283,12 +284,24 @@ class SandboxEngine:
     def _receipt_job(
         self, instance_id: str, message: OutgoingMessage, status: MessageStatus
     ) -> Any:
+        """A receipt that, when due, joins the others due with it: like WhatsApp, the
+        sandbox acknowledges several messages of a chat in one receipt."""
+        key = (instance_id, message.to_jid, status)
+
         async def job() -> None:
-            await self._listener.on_receipt(
-                instance_id, message.to_jid, [message.message_id], status
-            )
+            self._due_receipts.setdefault(key, []).append(message.message_id)
+            if len(self._due_receipts) == 1 and len(self._due_receipts[key]) == 1:
+                self._schedule(0, self._flush_receipts)
 
         return job
+
+    async def _flush_receipts(self) -> None:
+        due, self._due_receipts = self._due_receipts, {}
+        # "delivered" before "read", so a message caught by both still reports both.
+        for instance_id, chat_jid, status in sorted(due, key=lambda key: key[2].rank):
+            await self._listener.on_receipt(
+                instance_id, chat_jid, due[(instance_id, chat_jid, status)], status
+            )
 
     async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Any) -> None:
         me = self._online.get(instance_id)
