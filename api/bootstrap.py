@@ -122,6 +122,7 @@ def build(
         ids,
         connections,
         media_store,
+        principal_ttl_s=settings.auth_cache_ttl_ms / 1000,
     )
     instances = Instances(
         storage.unit_of_work,

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     jwt_secret: str | None = None
     jwt_expiration: str = "24h"
+    auth_cache_ttl_ms: int = Field(2_000, ge=0)
 
     admin_email: str = "admin@example.com"
     admin_password: str = DEFAULT_ADMIN_PASSWORD

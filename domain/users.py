@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain import validation as v
@@ -70,6 +72,7 @@ class Accounts:
         ids: IdFactory,
         connections: Connections,
         media_store: MediaStore,
+        principal_ttl_s: float = 0.0,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -79,6 +82,7 @@ class Accounts:
         self._ids = ids
         self._connections = connections
         self._media_store = media_store
+        self._cache = PrincipalCache(principal_ttl_s)
         self._dummy_hash: str | None = None
 
     # --- authentication ----------------------------------------------------------------
@@ -102,18 +106,25 @@ class Accounts:
 
     async def principal_from_token(self, token: str) -> Principal:
         user_id = self._tokens.subject(token)
+        cached = self._cache.get("user:" + user_id)
+        if cached is not None:
+            return cached
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The token's user no longer exists or is disabled")
-        return Principal(user)
+        return self._cache.put("user:" + user_id, Principal(user))
 
     async def principal_from_api_key(self, api_key: str) -> Principal:
+        digest = hash_api_key(api_key.strip())
+        cached = self._cache.get("key:" + digest)
+        if cached is not None:
+            return cached
         async with self._uow() as uow:
-            user = await uow.users.get_by_api_key_hash(hash_api_key(api_key.strip()))
+            user = await uow.users.get_by_api_key_hash(digest)
         if user is None or not user.is_active:
             raise Unauthorized("Invalid API key")
-        return Principal(user)
+        return self._cache.put("key:" + digest, Principal(user))
 
     def reveal_api_key(self, user: User) -> str | None:
         return self._box.open(user.api_key_sealed)
@@ -129,6 +140,7 @@ class Accounts:
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
+        self._cache.clear()
         log.info("api key rotated for user %s", principal.user_id)
         return api_key
 
@@ -224,6 +236,7 @@ class Accounts:
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
+        self._cache.clear()
         return user
 
     async def delete_user(self, principal: Principal, user_id: str) -> None:
@@ -242,9 +255,38 @@ class Accounts:
                 await uow.instances.delete(instance.id)
             await uow.users.delete(user_id)
             await uow.commit()
+        self._cache.clear()
         for instance in instances:
             await self._media_store.remove_instance(instance.id)
         log.info("user %s deleted with %d instance(s)", user_id, len(instances))
+
+
+class PrincipalCache:
+    """Who a credential belongs to, for a moment: saves a lookup on every request.
+
+    Any account change in this process clears it at once; another server sees a change
+    within the TTL (0 turns the cache off)."""
+
+    def __init__(self, ttl_s: float, now: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_s
+        self._now = now
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < self._now():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> Principal:
+        if self._ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (self._now() + self._ttl, principal)
+        return principal
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def _require_admin(principal: Principal) -> None:

@@ -7,6 +7,7 @@ import pytest
 from domain.entities import Principal
 from domain.errors import Conflict, Forbidden, Unauthorized
 from domain.users import NewUser, UserChanges
+from tests.fakes import FakeTokens, MemoryMediaStore, PlainBox, PlainHasher
 from tests.unit.conftest import Core
 
 
@@ -66,3 +67,37 @@ async def test_deleting_a_user_destroys_their_instances(core: Core) -> None:
     with pytest.raises(Unauthorized):
         await core.accounts.principal_from_token("token-for-" + user.user_id)
     assert isinstance(admin, Principal)
+
+
+def test_principal_cache_expires_and_can_be_off() -> None:
+    from domain.users import PrincipalCache
+
+    now = [100.0]
+    cache = PrincipalCache(2.0, now=lambda: now[0])
+    who = Principal.__new__(Principal)
+    assert cache.put("key:a", who) is who and cache.get("key:a") is who
+    now[0] += 2.5
+    assert cache.get("key:a") is None
+    cache.put("key:a", who)
+    cache.clear()
+    assert cache.get("key:a") is None
+    off = PrincipalCache(0.0, now=lambda: now[0])
+    off.put("key:a", who)
+    assert off.get("key:a") is None
+
+
+async def test_cached_key_stops_working_as_soon_as_it_is_rotated(core: Core) -> None:
+    from domain.users import Accounts
+
+    _, api_key = await core.accounts.register(
+        NewUser("c@example.com", "password-123"), check_password=True
+    )
+    cached = Accounts(
+        core.storage.unit_of_work, PlainHasher(), FakeTokens(), PlainBox(), core.clock,
+        lambda: "id-x", core.connections, MemoryMediaStore(), principal_ttl_s=60.0,
+    )  # fmt: skip
+    principal = await cached.principal_from_api_key(api_key)
+    assert (await cached.principal_from_api_key(api_key)).user_id == principal.user_id
+    await cached.rotate_api_key(principal)
+    with pytest.raises(Unauthorized):
+        await cached.principal_from_api_key(api_key)
