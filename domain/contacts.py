@@ -10,7 +10,14 @@ from domain.entities import Contact, InstanceStatus, Page, Principal
 from domain.errors import Conflict, ValidationFailed
 from domain.instances import Instances
 from domain.phones import normalise_phone, to_jid
-from domain.ports import Clock, Connections, IdFactory, UnitOfWorkFactory
+from domain.ports import (
+    Clock,
+    Connections,
+    IdFactory,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WhatsAppEngine,
+)
 from domain.wire import EngineContact
 
 
@@ -39,7 +46,7 @@ class Contacts:
         self._clock = clock
         self._ids = ids
 
-    async def _connected_engine(self, principal: Principal, instance_id: str):  # noqa: ANN202
+    async def _connected_engine(self, principal: Principal, instance_id: str) -> WhatsAppEngine:
         instance = await self._instances.get(principal, instance_id)
         if instance.status is not InstanceStatus.CONNECTED:
             raise Conflict(
@@ -131,7 +138,7 @@ class Contacts:
 
     async def _merge(
         self,
-        uow,  # noqa: ANN001 - a UnitOfWork
+        uow: UnitOfWork,
         instance_id: str,
         jid: str,
         *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,8 +62,6 @@ def clean_file_name(name: str | None, fallback: str) -> str:
 
 
 def guess_mime(file_name: str, declared: str | None) -> str:
-    import mimetypes
-
     if declared and "/" in declared and declared != "application/octet-stream":
         return declared.split(";", 1)[0].strip().lower()
     guessed, _ = mimetypes.guess_type(file_name)
