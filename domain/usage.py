@@ -57,19 +57,19 @@ class Usage:
         A refused consume adds nothing (the caller rolls back and reports the limit).
         """
         today = self.today()
+        capped: set[str] = set()
         for limit, (counter, _) in LIMITS.items():
-            amount = counters.get(counter, 0)
             maximum = instance.limits.get(limit)
-            if amount and maximum is not None:
-                if await uow.usage.try_add(instance.id, today, counter, amount, maximum) is None:
-                    return limit
-        rest = {
-            k: n
-            for k, n in counters.items()
-            if not any(
-                k == c and instance.limits.get(lim) is not None for lim, (c, _) in LIMITS.items()
-            )
-        }
+            if maximum is None:
+                continue
+            capped.add(counter)
+            amount = counters.get(counter, 0)
+            if (
+                amount
+                and await uow.usage.try_add(instance.id, today, counter, amount, maximum) is None
+            ):
+                return limit
+        rest = {name: amount for name, amount in counters.items() if name not in capped}
         await uow.usage.add(instance.id, today, rest)
         return None
 
