@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class SystemClock:
-    def now(self):  # noqa: ANN201 - datetime
+    def now(self):
         return utc_now()
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from send_text import (  # noqa: E402 - the sibling bench module
+from send_text import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     HOST,

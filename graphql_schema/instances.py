@@ -22,6 +22,7 @@ from graphql_schema.types import (
     Pagination,
     QrCode,
     Result,
+    from_json,
 )
 
 
@@ -175,8 +176,8 @@ class InstanceMutation:
             webhook_enabled=input.webhook_enabled,
             webhook=w,
             engine=input.engine,
-            limits=input.limits,
-            sandbox=input.sandbox if input.sandbox is not None else None,
+            limits=from_json(input.limits),
+            sandbox=from_json(input.sandbox),
         )
         c = info.context.container
         return Instance.from_entity(await c.instances.create(await info.context.principal(), data))
@@ -191,7 +192,7 @@ class InstanceMutation:
             webhook_url=input.webhook_url,
             webhook_enabled=input.webhook_enabled,
             webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
-            limits=input.limits,
+            limits=from_json(input.limits),
         )
         c = info.context.container
         return Instance.from_entity(

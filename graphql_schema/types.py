@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -17,6 +19,16 @@ from domain.entities import Page
 from domain.entities import User as UserEntity
 from domain.times import from_ms
 from domain.wire import EngineContact as EngineContactEntity
+
+
+def to_json(value: Mapping[str, Any]) -> JSON:
+    """Strawberry's JSON scalar is an opaque NewType to mypy: the one cast, for output."""
+    return cast(JSON, value)
+
+
+def from_json(value: JSON | None) -> Any:
+    """An input JSON value as plain Python; the use case validates its shape."""
+    return cast(Any, value)
 
 
 @strawberry.type
@@ -110,7 +122,7 @@ class WebhookSettings:
             max_retries=w.max_retries,
             retry_interval=w.retry_interval_ms,
             secret=w.secret,
-            headers=dict(w.headers),
+            headers=to_json(dict(w.headers)),
         )
 
 
@@ -153,7 +165,7 @@ class Instance:
             webhook_settings=WebhookSettings.from_entity(i),
             connection_status=ConnectionStatus.from_entity(i),
             last_activity=i.last_activity_at,
-            limits=dict(i.limits),
+            limits=to_json(dict(i.limits)),
             created_at=i.created_at,
             updated_at=i.updated_at,
         )
@@ -182,7 +194,7 @@ class ActivityLog:
             id=strawberry.ID(a.id),
             instance_id=a.instance_id,
             action=a.action,
-            details=a.details,
+            details=to_json(a.details),
             created_at=a.created_at,
         )
 
@@ -208,7 +220,7 @@ class Event:
             instance_id=e.instance_id,
             type=e.type.value,
             timestamp=from_ms(e.timestamp_ms),
-            data=e.data,
+            data=to_json(e.data),
         )
 
 
@@ -268,7 +280,7 @@ class Message:
             media_size=m.media_size,
             quoted_message_id=m.quoted_message_id,
             status=m.status.value,
-            metadata=dict(m.metadata),
+            metadata=to_json(dict(m.metadata)),
             created_at=m.created_at,
             updated_at=m.updated_at,
             status_updated_at=m.status_updated_at,

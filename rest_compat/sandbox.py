@@ -20,7 +20,7 @@ async def scan(
     c: ContainerDep,
     body: ScanBody | None = Body(None),
 ) -> dict[str, Any]:
-    body = body or ScanBody()
+    body = body or ScanBody.model_validate({})
     await c.sandbox.scan(principal, instance_id, body.phone, body.push_name)
     return {"success": True, "message": f"Instance {instance_id} paired"}
 

@@ -23,7 +23,7 @@ async def user_stats(
     period: str | None = Query(None, description="week|month|year|all"),
 ) -> dict[str, Any]:
     rows = await c.usage.for_user(principal, period)
-    instances = [
+    instances: list[dict[str, Any]] = [
         {"instanceId": r.instance.id, "name": r.instance.name, **spec_usage(r.counters)}
         for r in rows
     ]

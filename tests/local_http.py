@@ -14,7 +14,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path == "/slow":
             time.sleep(3)
         if self.path == "/stream-big":

@@ -25,7 +25,7 @@ class HttpWebhookTransport:
             return AttemptResult(None, "timeout", _ms(started))
         except httpx.HTTPError as exc:
             return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
-        except Exception as exc:  # noqa: BLE001 - e.g. a header value httpx cannot encode
+        except Exception as exc:
             # Any failure to send is a failed attempt, never an error out of the dispatcher.
             return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
         error = None if response.is_success else f"HTTP {response.status_code}"

@@ -17,11 +17,33 @@ from sqlalchemy.ext.asyncio import (
 from adapters.storage.sql.messaging import SqlContacts, SqlMedia, SqlMessages
 from adapters.storage.sql.repositories import SqlActivity, SqlEvents, SqlInstances, SqlUsers
 from adapters.storage.sql.webhooks import SqlUsage, SqlWebhooks
+from domain.ports import (
+    ActivityRepository,
+    ContactRepository,
+    EventRepository,
+    InstanceRepository,
+    MediaRepository,
+    MessageRepository,
+    UsageRepository,
+    UserRepository,
+    WebhookRepository,
+)
 
 log = logging.getLogger(__name__)
 
 
 class SqlUnitOfWork:
+    # Typed as the ports, so mypy checks every SQL repository against its Protocol.
+    users: UserRepository
+    instances: InstanceRepository
+    activity: ActivityRepository
+    events: EventRepository
+    messages: MessageRepository
+    contacts: ContactRepository
+    media: MediaRepository
+    webhooks: WebhookRepository
+    usage: UsageRepository
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
