@@ -21,7 +21,7 @@ from domain.entities import (
     User,
 )
 from domain.webhooks import WebhookDelivery
-from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
+from domain.wire import EngineContact, IncomingMessage, OutgoingMessage, WorkerInfo
 
 # --- storage ---------------------------------------------------------------------------
 
@@ -330,6 +330,12 @@ class Connections(Protocol):
     async def destroy(self, instance: Instance) -> None: ...
     def engine(self, instance: Instance) -> WhatsAppEngine: ...
     def sandbox(self) -> SandboxControl: ...
+
+
+class EngineWorkers(Protocol):
+    """The processes that host engine clients (the neonize engine's workers)."""
+
+    async def workers(self) -> list[WorkerInfo]: ...
 
 
 class Ownership(Protocol):

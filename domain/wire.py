@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 def whatsapp_message_id() -> str:
@@ -61,3 +62,25 @@ def media_kind(mime_type: str) -> str:
     if major in ("image", "video", "audio"):
         return major
     return "document"
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+    """Whether a phone number has WhatsApp, and the JID it is reached at."""
+
+    phone: str  # digits only, as normalised from the input
+    jid: str | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One engine worker process, as the admin view shows it."""
+
+    id: str
+    pid: int | None
+    status: str  # starting, running, restarting, stopped
+    instances: tuple[str, ...]
+    rss_bytes: int | None
+    restarts: int
+    started_at: datetime | None
