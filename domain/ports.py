@@ -20,7 +20,7 @@ from domain.entities import (
     MessageStatus,
     User,
 )
-from domain.webhooks import WebhookDelivery
+from domain.webhooks import AttemptResult, WebhookDelivery
 from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
 
 # --- storage ---------------------------------------------------------------------------
@@ -337,6 +337,15 @@ class Ownership(Protocol):
 
     async def claim(self, instance_id: str) -> bool: ...
     async def release(self, instance_id: str) -> None: ...
+
+
+# --- webhooks --------------------------------------------------------------------------
+
+
+class WebhookTransport(Protocol):
+    """Posts one webhook body; reports the answer (or the failure) rather than raising."""
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
 
 
 # --- events ----------------------------------------------------------------------------
