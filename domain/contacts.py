@@ -34,6 +34,7 @@ class ContactInput:
 class Contacts:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         instances: Instances,
         connections: Connections,

@@ -90,6 +90,7 @@ def _sandbox_options(raw: dict[str, Any] | None) -> dict[str, Any]:
 class Instances:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         recorder: Recorder,
         connections: Connections,

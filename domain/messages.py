@@ -90,6 +90,7 @@ def sent_payload(m: Message) -> dict[str, object]:
 class Messaging:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         recorder: Recorder,
         instances: Instances,

@@ -211,6 +211,15 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+class Storage(Protocol):
+    """A storage backend: hands out units of work; migrated on start, closed on stop."""
+
+    def unit_of_work(self) -> UnitOfWork: ...
+    async def migrate(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
 # --- security --------------------------------------------------------------------------
 
 
@@ -330,6 +339,9 @@ class Connections(Protocol):
     async def destroy(self, instance: Instance) -> None: ...
     def engine(self, instance: Instance) -> WhatsAppEngine: ...
     def sandbox(self) -> SandboxControl: ...
+    async def close(self) -> None:
+        """Stops every connection of this node (shutdown)."""
+        ...
 
 
 class Ownership(Protocol):
@@ -346,6 +358,7 @@ class WebhookTransport(Protocol):
     """Posts one webhook body; reports the answer (or the failure) rather than raising."""
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
+    async def close(self) -> None: ...
 
 
 # --- events ----------------------------------------------------------------------------
@@ -354,6 +367,9 @@ class WebhookTransport(Protocol):
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]: ...
+    async def close(self) -> None:
+        """Ends every subscription (shutdown)."""
+        ...
 
 
 class Clock(Protocol):

@@ -71,6 +71,7 @@ class SandboxMessaging:
 
     def __init__(
         self,
+        *,
         sandbox: SandboxUseCases,
         uow: UnitOfWorkFactory,
         fetcher: MediaFetcher,

@@ -178,6 +178,7 @@ class Webhooks:
 
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         instances: Instances,
         dispatcher: WebhookDispatcher,

@@ -8,6 +8,7 @@ from tests.fakes.engine import FakeConnections, FakeEngine
 from tests.fakes.media import FakeFetcher, MemoryMediaStore
 from tests.fakes.security import FakeTokens, PlainBox, PlainHasher
 from tests.fakes.storage import MemoryState, MemoryStorage, MemoryUnitOfWork, UsageRow
+from tests.fakes.webhooks import RecordingTransport
 
 __all__ = [
     "FakeClock",
@@ -22,6 +23,7 @@ __all__ = [
     "PlainBox",
     "PlainHasher",
     "RecordingBus",
+    "RecordingTransport",
     "SequentialIds",
     "UsageRow",
 ]

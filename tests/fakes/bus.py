@@ -16,3 +16,6 @@ class RecordingBus:
 
     def subscribe(self, instance_id: str) -> Any:
         raise NotImplementedError("unit tests do not subscribe")
+
+    async def close(self) -> None:
+        return None

@@ -84,3 +84,6 @@ class FakeConnections:
 
     def sandbox(self) -> Any:
         raise NotImplementedError
+
+    async def close(self) -> None:
+        return None

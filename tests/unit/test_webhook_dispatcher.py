@@ -8,19 +8,10 @@ from typing import Any
 
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
 from domain.webhook_delivery import WebhookDispatcher
-from domain.webhooks import AttemptResult, DeliveryStatus, WebhookDelivery
-from tests.fakes import FakeClock, MemoryStorage, MemoryUnitOfWork
+from domain.webhooks import DeliveryStatus, WebhookDelivery
+from tests.fakes import FakeClock, MemoryStorage, MemoryUnitOfWork, RecordingTransport
 
 NOW = datetime(2023, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.posted: list[str] = []
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
-        self.posted.append(headers["X-Webhook-Id"])
-        return AttemptResult(200, None, 1)
 
 
 def delivery(delivery_id: str, instance_id: str) -> WebhookDelivery:

@@ -63,3 +63,12 @@ class MemoryStorage:
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.state)
+
+    async def migrate(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
