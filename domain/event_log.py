@@ -47,3 +47,11 @@ def parse_event_types(types: Sequence[str] | None) -> list[EventType] | None:
                 f"Unknown event type '{name}'; expected one of: {allowed}", {"field": "types"}
             ) from None
     return parsed
+
+
+def latest_timestamp_ms(events: Sequence[Event], since: str | None) -> int | None:
+    """The polling cursor (`latestTimestamp`): the last event returned, or else `since`
+    itself (to the millisecond), so a client that passes it back never misses an event."""
+    if events:
+        return events[-1].timestamp_ms
+    return to_ms(parse_iso(since, "since")) if since else None

@@ -87,6 +87,16 @@ def _sandbox_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     return {"sandbox": options}
 
 
+def require_connected(instance: Instance) -> None:
+    """Sending, WhatsApp's address book and simulated traffic need a live connection."""
+    if instance.status is not InstanceStatus.CONNECTED:
+        raise Conflict(
+            f"Instance {instance.id} is not connected (status: {instance.status.value}); "
+            "pair it or wait for it to reconnect",
+            {"instanceStatus": instance.status.value},
+        )
+
+
 class Instances:
     def __init__(
         self,

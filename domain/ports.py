@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from domain.counters import USAGE_COUNTERS as USAGE_COUNTERS
 from domain.entities import (
     ActivityLog,
     ChatSummary,
@@ -151,17 +152,6 @@ class WebhookRepository(Protocol):
     ) -> tuple[list[WebhookDelivery], int]:
         """Newest first."""
         ...
-
-
-USAGE_COUNTERS = (
-    "messages_sent",
-    "messages_received",
-    "media_sent",
-    "media_received",
-    "media_bytes",
-    "api_calls",
-    "webhook_sent",
-)
 
 
 class UsageRepository(Protocol):
