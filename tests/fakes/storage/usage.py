@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from domain.ports import USAGE_COUNTERS
-from tests.fakes.storage.state import UsageRow
+from tests.fakes.storage.state import UsageRow, require_instance
 
 
 class MemoryUsage:
@@ -14,6 +14,7 @@ class MemoryUsage:
         self.t = t
 
     def _row(self, instance_id: str, day: date) -> UsageRow:
+        require_instance(self.t, instance_id)
         key = f"{instance_id}/{day.isoformat()}"
         row = self.t["usage"].get(key)
         if row is None:
@@ -67,6 +68,7 @@ class MemoryUsage:
         return out
 
     async def first_notice(self, instance_id: str, day: date, limit: str) -> bool:
+        require_instance(self.t, instance_id)
         key = f"{instance_id}/{day.isoformat()}/{limit}"
         if key in self.t["notices"]:
             return False

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from domain.webhooks import DeliveryStatus, WebhookDelivery
+from tests.fakes.storage.state import require_instance
 
 
 class MemoryWebhooks:
@@ -13,6 +14,7 @@ class MemoryWebhooks:
         self.t = t
 
     async def add(self, delivery: WebhookDelivery) -> None:
+        require_instance(self.t, delivery.instance_id)
         stored = copy.deepcopy(delivery)
         stored.seq = len(self.t["webhooks"]) + 1
         self.t["webhooks"][delivery.id] = stored
