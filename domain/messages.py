@@ -23,7 +23,7 @@ from domain.entities import (
 )
 from domain.errors import DomainError, EngineFailure, NotFound, ValidationFailed
 from domain.instances import Instances, require_connected
-from domain.media import MediaLibrary, media_url
+from domain.media import MediaLibrary, media_url, read_capped, too_large
 from domain.phones import to_jid
 from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
 from domain.recorder import InstanceTransaction, Recorder
@@ -53,24 +53,6 @@ class Upload:
     data: bytes
     file_name: str | None
     mime_type: str | None
-
-
-def too_large(field: str, limit: int) -> ValidationFailed:
-    """The one refusal of a file over the media size cap (MEDIA_MAX_BYTES)."""
-    return ValidationFailed(f"'{field}' is larger than the {limit} bytes allowed", {"field": field})
-
-
-async def read_capped(
-    read: Callable[[int], Awaitable[bytes]], declared_size: int | None, limit: int
-) -> bytes:
-    """Reads an uploaded file through `read(n)`, never more than `limit` + 1 bytes (the one
-    more tells it is too large), refusing at once a file whose declared size is over."""
-    if declared_size is not None and declared_size > limit:
-        raise too_large("file", limit)
-    data = await read(limit + 1)
-    if len(data) > limit:
-        raise too_large("file", limit)
-    return data
 
 
 def clean_file_name(name: str | None, fallback: str) -> str:

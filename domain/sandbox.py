@@ -11,7 +11,8 @@ from domain import validation as v
 from domain.entities import Engine, Instance, InstanceStatus, MessageStatus, Principal
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.instances import Instances, require_connected
-from domain.messages import MAX_TEXT, clean_file_name, guess_mime, too_large
+from domain.media import too_large
+from domain.messages import MAX_TEXT, clean_file_name, guess_mime
 from domain.phones import normalise_phone, to_jid
 from domain.ports import Clock, Connections, MediaFetcher, SandboxControl, UnitOfWorkFactory
 from domain.times import to_ms

@@ -9,7 +9,7 @@ from domain.entities import Event, EventType, InstanceStatus
 from domain.errors import Conflict, ValidationFailed
 from domain.event_log import latest_timestamp_ms
 from domain.instances import NewInstance
-from domain.messages import read_capped
+from domain.media import read_capped
 from tests.unit.conftest import MAX_MEDIA_BYTES, Core
 
 
