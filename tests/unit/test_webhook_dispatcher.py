@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,10 +88,7 @@ async def test_a_wake_while_the_worker_finds_nothing_is_not_lost() -> None:
     try:
         await add(storage, delivery("first", "inst"))
         dispatcher.wake("inst")
-        for _ in range(200):
-            if len(transport.posted) == 2:
-                break
-            await asyncio.sleep(0.005)
+        await transport.wait_for(2)  # a lost wake-up would leave "second" waiting for a poll
         assert raced == [True]
         assert transport.posted == ["first", "second"]
         assert {d.id: d.status for d in storage.state.webhooks.values()} == {
