@@ -18,6 +18,7 @@ from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
+from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize import UnavailableNeonizeEngine
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
@@ -28,10 +29,13 @@ from domain.contacts import Contacts
 from domain.instances import Instances
 from domain.media import MediaLibrary
 from domain.messages import Messaging
+from domain.numbers import NumberChecks
+from domain.pairing import Pairing
 from domain.ports import (
     Clock,
     ConnectionListener,
     Connections,
+    EngineWorkers,
     EventBus,
     IdFactory,
     MediaFetcher,
@@ -51,6 +55,7 @@ from domain.usage import Usage
 from domain.users import Accounts
 from domain.webhook_delivery import WebhookDispatcher, Webhooks
 from domain.wire import whatsapp_message_id
+from domain.workers import EngineWorkerView
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,9 @@ class Container:
     webhooks: Webhooks
     dispatcher: WebhookDispatcher
     webhook_transport: WebhookTransport
+    pairing: Pairing
+    numbers: NumberChecks
+    engine_workers: EngineWorkerView
 
     async def start(self) -> None:
         await self.storage.migrate()
@@ -138,6 +146,7 @@ def build(
     media_store: MediaStore | None = None,
     media_fetcher: MediaFetcher | None = None,
     webhook_transport: WebhookTransport | None = None,
+    engine_workers: EngineWorkers | None = None,
 ) -> Container:
     """Wires the use cases. Any port given by keyword replaces the real adapter.
 
@@ -248,4 +257,7 @@ def build(
         ),
         dispatcher=dispatcher,
         webhook_transport=webhook_transport,
+        pairing=Pairing(instances, connections),
+        numbers=NumberChecks(instances, connections),
+        engine_workers=EngineWorkerView(engine_workers or NoEngineWorkers()),
     )
