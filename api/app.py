@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from api import errors
@@ -32,8 +34,34 @@ log = logging.getLogger(__name__)
 
 
 def _operation_id(route: APIRoute) -> str:
-    # Tidy ids (`instances_get_instance`) so generated clients read well.
-    return f"{route.tags[0] if route.tags else 'api'}_{route.name}"
+    """`instances_create`, `users_list`, `whatsapp_qr`: the tag, then the route's name without
+    the tag's own word, so generated clients read `client.instances.create()`."""
+    tag = str(route.tags[0]) if route.tags else "api"
+    words = [w for w in route.name.split("_") if w not in (tag, tag.removesuffix("s"))]
+    return f"{tag}_{'_'.join(words) or route.name}"
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document without its 422 answers: invalid input answers 400 with the shared
+    error body here (`api.errors`), which every router declares instead."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -61,6 +89,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     errors.install(app)
     for module in (
         health,

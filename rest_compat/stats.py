@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 from api.deps import ContainerDep, PrincipalDep
 from domain.times import iso
 from domain.usage import spec_usage
+from rest_compat import responses as r
 
-router = APIRouter(prefix="/api/stats", tags=["stats"])
+router = APIRouter(prefix="/api/stats", tags=["stats"], responses=r.errors(400, 401, 403, 404))
 
 _DAILY = ("messagesSent", "messagesReceived", "mediaSent", "mediaReceived")
 
 
-@router.get("/user")
+@router.get("/user", response_model=r.UserStats)
 async def user_stats(
     principal: PrincipalDep,
     c: ContainerDep,
@@ -32,7 +33,7 @@ async def user_stats(
     return {"total": {**total, "instanceCount": len(instances)}, "instances": instances}
 
 
-@router.get("/instances/{instance_id}")
+@router.get("/instances/{instance_id}", response_model=r.InstanceStats)
 async def instance_stats(
     instance_id: str,
     principal: PrincipalDep,
@@ -47,7 +48,7 @@ async def instance_stats(
     return {"usage": {**spec_usage(total), "dailyStats": days}}
 
 
-@router.get("/system")
+@router.get("/system", response_model=r.SystemStats)
 async def system_stats(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     stats = await c.usage.for_system(principal)
     return {**stats, "usage": spec_usage(stats["usage"])}
