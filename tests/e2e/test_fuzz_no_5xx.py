@@ -21,16 +21,45 @@ CHECKS = (
     "response_schema_conformance",
 )
 
+CHAT = "79001234567"
 
-async def test_no_input_produces_a_server_error(
+
+async def test_no_input_produces_a_server_error_or_an_undocumented_answer(
     start_server: StartServer, client_for, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     server = await start_server()
     client: Client = client_for(server)
     admin = await client.admin_headers()
-    # Give the fuzzer real instances to hit, next to the random ids it makes up.
-    await client.paired_instance(admin, "fuzz-paired")
-    await client.new_instance(admin, "fuzz-unpaired")
+    # Give the fuzzer real instances, with a chat in one, so that the 2xx bodies (not only
+    # 404s for made-up ids) are checked against their schemas.
+    paired = await client.paired_instance(admin, "fuzz-paired")
+    unpaired = await client.new_instance(admin, "fuzz-unpaired")
+    incoming = {"from": CHAT, "body": "hello", "pushName": "Fuzz"}
+    r = await client.http.post(f"/api/sandbox/{paired}/incoming", json=incoming, headers=admin)
+    assert r.status_code == 200, r.text
+    sent = {"phone": CHAT, "message": "hi"}
+    r = await client.http.post(f"/api/whatsapp/{paired}/send", json=sent, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await client.http.post(
+        f"/api/whatsapp/{paired}/send-file",
+        data={"phone": CHAT},
+        files={"file": ("note.txt", b"a stored file", "text/plain")},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.http.get(f"/api/instances/{paired}/chats/{CHAT}/messages", headers=admin)
+    media_id = next(m["mediaUrl"] for m in r.json()["messages"] if m["hasMedia"]).split("/")[-1]
+    # Picked up from the working directory: half the ids the fuzzer sends are real ones.
+    (tmp_path / "schemathesis.toml").write_text(
+        "[dictionaries]\n"
+        f'instances = {{ values = ["{paired}", "{unpaired}"] }}\n'
+        f'chats = {{ values = ["{CHAT}"] }}\n'
+        f'media = {{ values = ["{media_id}"] }}\n'
+        "[parameters]\n"
+        '"path.instance_id" = { dictionary = "instances", probability = 0.5 }\n'
+        '"path.chat_id" = { dictionary = "chats", probability = 0.5 }\n'
+        '"path.media_id" = { dictionary = "media", probability = 0.5 }\n'
+    )
     st = Path(sys.executable).with_name("st")
     proc = await asyncio.create_subprocess_exec(
         str(st),
