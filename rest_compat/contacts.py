@@ -19,7 +19,11 @@ router = APIRouter(
 )
 
 
-@router.get("/api/whatsapp/{instance_id}/contacts", response_model=rm.WhatsappContacts)
+@router.get(
+    "/api/whatsapp/{instance_id}/contacts",
+    name="from_whatsapp",
+    response_model=rm.WhatsappContacts,
+)
 async def whatsapp_contacts(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:

@@ -130,3 +130,15 @@ def test_answer_keys_are_the_documents_camel_case(document: dict[str, Any]) -> N
         "apiCalls",
         "webhookSent",
     }
+
+
+def test_operations_that_need_credentials_declare_them(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    public = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/auth/login")}
+    for method, path, operation in _operations(document):
+        if (method, path) in public:
+            assert "security" not in operation, (method, path)
+        else:
+            assert operation["security"] == [{"bearer": []}, {"apiKey": []}], (method, path)
