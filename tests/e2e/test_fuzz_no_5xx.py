@@ -22,12 +22,26 @@ CHECKS = (
 )
 
 CHAT = "79001234567"
+# Fuzzed webhook URLs are public hosts: the server's HTTP clients (httpx honours these) go
+# through a closed port on 127.0.0.1 instead, so no delivery can leave the machine.
+NO_WHERE = "http://127.0.0.1:1"
+NOTHING_LEAVES = {"HTTP_PROXY": NO_WHERE, "HTTPS_PROXY": NO_WHERE, "ALL_PROXY": NO_WHERE}
+NOTHING_LEAVES |= {name.lower(): value for name, value in NOTHING_LEAVES.items()}
+NOTHING_LEAVES |= {"NO_PROXY": "", "no_proxy": ""}
+# Never with a real instance: fetching a fuzzed media URL (its DNS lookup included), or
+# pointing a live instance's webhook at a fuzzed host. These get an unknown id (a 404).
+SHIELDED = (
+    "POST /api/whatsapp/{instance_id}/send-media",
+    "PUT /api/instances/{instance_id}",
+    "DELETE /api/instances/{instance_id}",  # and keep the real instances for the others
+)
+UNKNOWN_INSTANCE = "00000000-0000-4000-8000-000000000000"
 
 
 async def test_no_input_produces_a_server_error_or_an_undocumented_answer(
     start_server: StartServer, client_for, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    server = await start_server()
+    server = await start_server(**NOTHING_LEAVES)
     client: Client = client_for(server)
     admin = await client.admin_headers()
     # Give the fuzzer real instances, with a chat in one, so that the 2xx bodies (not only
@@ -59,6 +73,11 @@ async def test_no_input_produces_a_server_error_or_an_undocumented_answer(
         '"path.instance_id" = { dictionary = "instances", probability = 0.5 }\n'
         '"path.chat_id" = { dictionary = "chats", probability = 0.5 }\n'
         '"path.media_id" = { dictionary = "media", probability = 0.5 }\n'
+        + "".join(
+            f'[[operations]]\ninclude-name = "{name}"\n'
+            f'parameters = {{ "path.instance_id" = "{UNKNOWN_INSTANCE}" }}\n'
+            for name in SHIELDED
+        )
     )
     st = Path(sys.executable).with_name("st")
     proc = await asyncio.create_subprocess_exec(
