@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from api import errors
 from api.bootstrap import Container, build
+from api.deps import get_principal
 from api.settings import Settings
 from graphql_schema.schema import graphql_router
 from rest_compat import (
@@ -35,8 +39,63 @@ log = logging.getLogger(__name__)
 
 
 def _operation_id(route: APIRoute) -> str:
-    # Tidy ids (`instances_get_instance`) so generated clients read well.
-    return f"{route.tags[0] if route.tags else 'api'}_{route.name}"
+    """`instances_create`, `users_list`, `whatsapp_qr`: the tag, then the route's name without
+    the tag's own word, so generated clients read `client.instances.create()`."""
+    tag = str(route.tags[0]) if route.tags else "api"
+    words = [w for w in route.name.split("_") if w not in (tag, tag.removesuffix("s"))]
+    return f"{tag}_{'_'.join(words) or route.name}"
+
+
+# How a client proves who it is (`api.deps.get_principal`), for generated clients.
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+}
+
+
+def _needs_principal(dependant: Dependant) -> bool:
+    return dependant.call is get_principal or any(
+        _needs_principal(d) for d in dependant.dependencies
+    )
+
+
+def _secured(routers: Iterable[APIRouter]) -> set[tuple[str, str]]:
+    """(method, path) of every operation that resolves the caller."""
+    return {
+        (method.lower(), route.path_format)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and _needs_principal(route.dependant)
+        for method in route.methods or ()
+    }
+
+
+def _openapi(app: FastAPI, secured: set[tuple[str, str]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document, adjusted to what the server does: no 422 answers (invalid input
+    answers 400 with the shared error body of `api.errors`, which every router declares),
+    and the two credentials on every operation that resolves the caller."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    operation["responses"].pop("422", None)
+            components = schema.setdefault("components", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.get("schemas", {}).pop(name, None)
+            components["securitySchemes"] = SECURITY_SCHEMES
+            for method, path in secured:
+                schema["paths"][path][method]["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -65,23 +124,28 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    for module in (
-        health,
-        auth,
-        users,
-        instances,
-        whatsapp,
-        messaging,
-        contacts,
-        chats,
-        media,
-        webhooks,
-        stats,
-        sandbox,
-        pairing,
-        numbers,
-        engine,
-    ):
-        app.include_router(module.router)
+    routers = [
+        module.router
+        for module in (
+            health,
+            auth,
+            users,
+            instances,
+            whatsapp,
+            messaging,
+            contacts,
+            chats,
+            media,
+            webhooks,
+            stats,
+            sandbox,
+            pairing,
+            numbers,
+            engine,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.openapi = _openapi(app, _secured(routers))  # type: ignore[method-assign]
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
     return app

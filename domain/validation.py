@@ -97,13 +97,18 @@ def headers(value: dict[str, str] | None, field: str = "headers") -> dict[str, s
     return clean
 
 
+# The largest integer a JavaScript client sends exactly; it also fits the 64-bit OFFSET of
+# every storage (a larger skip made SQLite raise OverflowError: a 500).
+MAX_SKIP = 2**53 - 1
+
+
 def page(limit: int | None, skip: int | None, *, default: int, maximum: int) -> tuple[int, int]:
     lim = default if limit is None else limit
     off = 0 if skip is None else skip
     if lim < 1 or lim > maximum:
         raise fail("limit", f"'limit' must be between 1 and {maximum}")
-    if off < 0:
-        raise fail("skip", "'skip' must be 0 or more")
+    if off < 0 or off > MAX_SKIP:
+        raise fail("skip", f"'skip' must be between 0 and {MAX_SKIP}")
     return lim, off
 
 

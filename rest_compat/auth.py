@@ -8,22 +8,23 @@ from fastapi import APIRouter
 
 from api.deps import ContainerDep, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
 from rest_compat.schemas import LoginBody
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=r.errors(400, 401))
 
 
-@router.post("/login")
+@router.post("/login", response_model=r.Login)
 async def login(body: LoginBody, c: ContainerDep) -> dict[str, Any]:
     result = await c.accounts.login(body.email, body.password)
     return {"token": result.token, "user": {**presenters.me(result.user), "apiKey": result.api_key}}
 
 
-@router.get("/me")
+@router.get("/me", response_model=r.Me)
 async def me(principal: PrincipalDep) -> dict[str, Any]:
     return presenters.me(principal.user)
 
 
-@router.post("/api-key/rotate")
+@router.post("/api-key/rotate", response_model=r.RotatedApiKey)
 async def rotate_api_key(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return {"apiKey": await c.accounts.rotate_api_key(principal)}

@@ -8,11 +8,18 @@ from fastapi import APIRouter, Query
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
+from rest_compat import responses_messaging as rm
 
-router = APIRouter(prefix="/api/instances", tags=["chats"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/instances",
+    tags=["chats"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 429),
+)
 
 
-@router.get("/{instance_id}/chats")
+@router.get("/{instance_id}/chats", response_model=rm.ChatPage)
 async def list_chats(
     instance_id: str,
     principal: PrincipalDep,
@@ -24,7 +31,7 @@ async def list_chats(
     return {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
 
 
-@router.get("/{instance_id}/chats/{chat_id}/messages")
+@router.get("/{instance_id}/chats/{chat_id}/messages", response_model=rm.MessagePage)
 async def chat_messages(
     instance_id: str,
     chat_id: str,
@@ -44,7 +51,7 @@ async def chat_messages(
     }
 
 
-@router.post("/{instance_id}/chats/{chat_id}/read")
+@router.post("/{instance_id}/chats/{chat_id}/read", response_model=rm.MarkedRead)
 async def mark_chat_read(
     instance_id: str, chat_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:

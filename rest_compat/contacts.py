@@ -8,12 +8,22 @@ from fastapi import APIRouter, Query
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
+from rest_compat import responses_messaging as rm
 from rest_compat.schemas import AddContactBody, SaveContactBody
 
-router = APIRouter(tags=["contacts"], dependencies=[CountedCall])
+router = APIRouter(
+    tags=["contacts"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429, 502),
+)
 
 
-@router.get("/api/whatsapp/{instance_id}/contacts")
+@router.get(
+    "/api/whatsapp/{instance_id}/contacts",
+    name="from_whatsapp",
+    response_model=rm.WhatsappContacts,
+)
 async def whatsapp_contacts(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -21,7 +31,7 @@ async def whatsapp_contacts(
     return {"contacts": [presenters.engine_contact(x) for x in found]}
 
 
-@router.post("/api/whatsapp/{instance_id}/contacts/add")
+@router.post("/api/whatsapp/{instance_id}/contacts/add", response_model=rm.AddedContact)
 async def add_contact(
     instance_id: str, body: AddContactBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -69,17 +79,20 @@ for prefix, label in (("/api/instances", "instances"), ("/api/whatsapp", "whatsa
         f"{prefix}/{{instance_id}}/contacts/db",
         _db_contacts,
         methods=["GET"],
+        response_model=rm.ContactPage,
         name=f"db_contacts_{label}",
     )
     router.add_api_route(
         f"{prefix}/{{instance_id}}/contacts/import",
         _import_contacts,
         methods=["POST"],
+        response_model=rm.ImportedContacts,
         name=f"import_contacts_{label}",
     )
     router.add_api_route(
         f"{prefix}/{{instance_id}}/contacts/save",
         _save_contact,
         methods=["POST"],
+        response_model=rm.Contact,
         name=f"save_contact_{label}",
     )

@@ -9,8 +9,13 @@ from pydantic.alias_generators import to_camel
 from api.deps import ContainerDep, PrincipalDep
 from domain.times import iso
 from domain.wire import WorkerInfo
+from rest_compat import responses as r
 
-router = APIRouter(prefix="/api/engine", tags=["engine"])
+router = APIRouter(
+    prefix="/api/engine",
+    tags=["engine"],
+    responses=r.errors(401, 403),
+)
 
 
 class EngineWorker(BaseModel):

@@ -6,16 +6,22 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ContainerDep
+from rest_compat import responses as r
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", name="liveness", response_model=r.Liveness)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    name="readiness",
+    response_model=r.Readiness,
+    responses={503: {"model": r.Readiness, "description": "Storage unavailable"}},
+)
 async def readyz(c: ContainerDep) -> JSONResponse:
     try:
         await c.storage.ping()

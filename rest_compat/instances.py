@@ -13,13 +13,19 @@ from domain.event_log import latest_timestamp_ms
 from domain.instances import QrResult
 from domain.times import iso_ms
 from rest_compat import presenters
+from rest_compat import responses as r
 from rest_compat.qr import qr_response
 from rest_compat.schemas import InstanceChangesBody, NewInstanceBody
 
-router = APIRouter(prefix="/api/instances", tags=["instances"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/instances",
+    tags=["instances"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429, 502),
+)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=r.InstanceCreated)
 async def create_instance(
     body: NewInstanceBody, principal: PrincipalDep, c: ContainerDep
 ) -> JSONResponse:
@@ -27,26 +33,26 @@ async def create_instance(
     return JSONResponse(presenters.instance_created(instance), 201)
 
 
-@router.get("")
+@router.get("", response_model=r.InstanceList)
 async def list_instances(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return {"instances": [presenters.instance_listed(i) for i in await c.instances.list(principal)]}
 
 
-@router.get("/{instance_id}")
+@router.get("/{instance_id}", response_model=r.InstanceDetail)
 async def get_instance(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
     return presenters.instance_detail(await c.instances.get(principal, instance_id))
 
 
-@router.get("/{instance_id}/status")
+@router.get("/{instance_id}/status", response_model=r.InstanceState)
 async def instance_status(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
     return presenters.instance_status(await c.instances.get(principal, instance_id))
 
 
-@router.put("/{instance_id}")
+@router.put("/{instance_id}", response_model=r.InstanceUpdated)
 async def update_instance(
     instance_id: str, body: InstanceChangesBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -55,7 +61,7 @@ async def update_instance(
     )
 
 
-@router.delete("/{instance_id}")
+@router.delete("/{instance_id}", response_model=r.SuccessMessage)
 async def delete_instance(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -63,7 +69,7 @@ async def delete_instance(
     return {"success": True, "message": f"Instance {instance_id} deleted successfully"}
 
 
-@router.post("/{instance_id}/reconnect")
+@router.post("/{instance_id}/reconnect", response_model=r.SuccessMessage)
 async def reconnect_instance(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -71,7 +77,7 @@ async def reconnect_instance(
     return {"success": True, "message": f"Instance {instance_id} reconnected"}
 
 
-@router.post("/{instance_id}/logout")
+@router.post("/{instance_id}/logout", response_model=r.SuccessMessage)
 async def logout_instance(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -79,7 +85,7 @@ async def logout_instance(
     return {"success": True, "message": f"Instance {instance_id} logged out"}
 
 
-@router.get("/{instance_id}/qr", responses={202: {"description": "QR code generation in progress"}})
+@router.get("/{instance_id}/qr", response_model=r.QrCode, responses=r.QR_IMAGES)
 async def instance_qr(
     instance_id: str,
     principal: PrincipalDep,
@@ -90,7 +96,7 @@ async def instance_qr(
     return qr_response(result, format)
 
 
-@router.get("/{instance_id}/activity")
+@router.get("/{instance_id}/activity", response_model=r.ActivityPage)
 async def instance_activity(
     instance_id: str,
     principal: PrincipalDep,
@@ -116,7 +122,7 @@ async def instance_activity(
     }
 
 
-@router.get("/{instance_id}/events")
+@router.get("/{instance_id}/events", response_model=r.EventPage)
 async def instance_events(
     instance_id: str,
     principal: PrincipalDep,

@@ -7,11 +7,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 
 from api.deps import ContainerDep, PrincipalDep
+from rest_compat import responses as r
 
-router = APIRouter(prefix="/api/media", tags=["media"])
+router = APIRouter(prefix="/api/media", tags=["media"], responses=r.errors(401, 404))
 
 
-@router.get("/{media_id}", responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get("/{media_id}", response_class=Response, responses=r.MEDIA_FILE)
 async def get_media(media_id: str, principal: PrincipalDep, c: ContainerDep) -> Response:
     media, data = await c.messaging.media(principal, media_id)
     disposition = f"inline; filename*=UTF-8''{quote(media.file_name)}"

@@ -5,12 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
+from rest_compat import responses as r
+from rest_compat.responses_messaging import Sent
 from rest_compat.schemas import SendMediaBody, SendTextBody
 
-router = APIRouter(prefix="/api/whatsapp", tags=["messaging"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/whatsapp",
+    tags=["messaging"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429, 502),
+)
 
 
-@router.post("/{instance_id}/send")
+@router.post("/{instance_id}/send", response_model=Sent)
 async def send_text(
     instance_id: str, body: SendTextBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, str]:
@@ -20,7 +27,7 @@ async def send_text(
     return {"id": sent.message_id}
 
 
-@router.post("/{instance_id}/send-media")
+@router.post("/{instance_id}/send-media", response_model=Sent)
 async def send_media(
     instance_id: str, body: SendMediaBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, str]:
@@ -36,7 +43,7 @@ async def send_media(
     return {"id": sent.message_id}
 
 
-@router.post("/{instance_id}/send-file")
+@router.post("/{instance_id}/send-file", response_model=Sent)
 async def send_file(
     instance_id: str,
     principal: PrincipalDep,

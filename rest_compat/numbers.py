@@ -7,9 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from domain.numbers import MAX_NUMBERS_PER_CHECK
+from rest_compat import responses as r
 from rest_compat.schemas import Body
 
-router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/whatsapp",
+    tags=["whatsapp"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429, 502),
+)
 
 
 class CheckNumbersBody(Body):

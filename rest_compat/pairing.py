@@ -6,9 +6,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
+from rest_compat import responses as r
 from rest_compat.schemas import Body
 
-router = APIRouter(prefix="/api/instances", tags=["instances"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/instances",
+    tags=["instances"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429, 502),
+)
 
 
 class PairingCodeBody(Body):

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Body
 
 from api.deps import ContainerDep, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
 from rest_compat.schemas import DisconnectBody, IncomingBody, ReceiptBody, ScanBody
 
-router = APIRouter(prefix="/api/sandbox", tags=["sandbox"])
+router = APIRouter(prefix="/api/sandbox", tags=["sandbox"], responses=r.errors(400, 401, 404, 409))
 
 
-@router.post("/{instance_id}/scan")
+@router.post("/{instance_id}/scan", response_model=r.SuccessMessage)
 async def scan(
     instance_id: str,
     principal: PrincipalDep,
@@ -25,7 +26,7 @@ async def scan(
     return {"success": True, "message": f"Instance {instance_id} paired"}
 
 
-@router.post("/{instance_id}/disconnect")
+@router.post("/{instance_id}/disconnect", response_model=r.Disconnected)
 async def disconnect(
     instance_id: str,
     principal: PrincipalDep,
@@ -38,7 +39,7 @@ async def disconnect(
     return {"success": True, "status": presenters.connection_status(instance)}
 
 
-@router.post("/{instance_id}/incoming")
+@router.post("/{instance_id}/incoming", response_model=r.Incoming)
 async def incoming(
     instance_id: str, body: IncomingBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -53,7 +54,7 @@ async def incoming(
     return {"success": True, "messageId": message_id}
 
 
-@router.post("/{instance_id}/receipt")
+@router.post("/{instance_id}/receipt", response_model=r.Success)
 async def receipt(
     instance_id: str, body: ReceiptBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:

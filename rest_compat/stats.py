@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query
 from api.deps import ContainerDep, PrincipalDep
 from domain.counters import DAILY_COUNTERS, spec_usage
 from domain.times import iso
+from rest_compat import responses as r
 
-router = APIRouter(prefix="/api/stats", tags=["stats"])
+router = APIRouter(prefix="/api/stats", tags=["stats"], responses=r.errors(400, 401, 403, 404))
 
 
-@router.get("/user")
+@router.get("/user", response_model=r.UserStats)
 async def user_stats(
     principal: PrincipalDep,
     c: ContainerDep,
@@ -22,14 +23,14 @@ async def user_stats(
 ) -> dict[str, Any]:
     usage = await c.usage.for_user(principal, period)
     instances: list[dict[str, Any]] = [
-        {"instanceId": r.instance.id, "name": r.instance.name, **spec_usage(r.counters)}
-        for r in usage.instances
+        {"instanceId": row.instance.id, "name": row.instance.name, **spec_usage(row.counters)}
+        for row in usage.instances
     ]
     total = {**spec_usage(usage.total), "instanceCount": len(instances)}
     return {"total": total, "instances": instances}
 
 
-@router.get("/instances/{instance_id}")
+@router.get("/instances/{instance_id}", response_model=r.InstanceStats)
 async def instance_stats(
     instance_id: str,
     principal: PrincipalDep,
@@ -43,7 +44,7 @@ async def instance_stats(
     return {"usage": {**spec_usage(total), "dailyStats": days}}
 
 
-@router.get("/system")
+@router.get("/system", response_model=r.SystemStats)
 async def system_stats(principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     stats = await c.usage.for_system(principal)
     return {**stats, "usage": spec_usage(stats["usage"])}

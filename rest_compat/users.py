@@ -9,18 +9,19 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ContainerDep, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
 from rest_compat.schemas import NewUserBody, UserChangesBody
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], responses=r.errors(400, 401, 403, 404, 409))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=r.CreatedUser)
 async def create_user(body: NewUserBody, principal: PrincipalDep, c: ContainerDep) -> JSONResponse:
     user, api_key = await c.accounts.create_user(principal, body.to_domain())
     return JSONResponse({**presenters.user(user), "apiKey": api_key}, 201)
 
 
-@router.get("")
+@router.get("", response_model=r.UserPage)
 async def list_users(
     principal: PrincipalDep,
     c: ContainerDep,
@@ -31,19 +32,19 @@ async def list_users(
     return {"users": [presenters.user(u) for u in users], "pagination": presenters.pagination(page)}
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", response_model=r.User)
 async def get_user(user_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     return presenters.user(await c.accounts.get_user(principal, user_id))
 
 
-@router.put("/{user_id}")
+@router.put("/{user_id}", response_model=r.User)
 async def update_user(
     user_id: str, body: UserChangesBody, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
     return presenters.user(await c.accounts.update_user(principal, user_id, body.to_domain()))
 
 
-@router.delete("/{user_id}")
+@router.delete("/{user_id}", response_model=r.SuccessMessage)
 async def delete_user(user_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     await c.accounts.delete_user(principal, user_id)
     return {"success": True, "message": f"User {user_id} deleted successfully"}

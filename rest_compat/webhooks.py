@@ -8,11 +8,18 @@ from fastapi import APIRouter, Query
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
+from rest_compat import responses as r
+from rest_compat import responses_messaging as rm
 
-router = APIRouter(prefix="/api/instances", tags=["webhooks"], dependencies=[CountedCall])
+router = APIRouter(
+    prefix="/api/instances",
+    tags=["webhooks"],
+    dependencies=[CountedCall],
+    responses=r.errors(400, 401, 404, 409, 429),
+)
 
 
-@router.get("/{instance_id}/webhooks/deliveries")
+@router.get("/{instance_id}/webhooks/deliveries", response_model=rm.DeliveryPage)
 async def list_deliveries(
     instance_id: str,
     principal: PrincipalDep,
@@ -31,7 +38,9 @@ async def list_deliveries(
     }
 
 
-@router.post("/{instance_id}/webhooks/deliveries/{delivery_id}/retry")
+@router.post(
+    "/{instance_id}/webhooks/deliveries/{delivery_id}/retry", response_model=rm.RetriedDelivery
+)
 async def retry_delivery(
     instance_id: str, delivery_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
@@ -39,7 +48,7 @@ async def retry_delivery(
     return {"success": True, "delivery": presenters.delivery(delivery)}
 
 
-@router.post("/{instance_id}/webhooks/test")
+@router.post("/{instance_id}/webhooks/test", response_model=rm.WebhookTest)
 async def test_webhook(
     instance_id: str, principal: PrincipalDep, c: ContainerDep
 ) -> dict[str, Any]:
