@@ -17,10 +17,13 @@ from rest_compat import (
     auth,
     chats,
     contacts,
+    engine,
     health,
     instances,
     media,
     messaging,
+    numbers,
+    pairing,
     sandbox,
     stats,
     users,
@@ -75,6 +78,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         webhooks,
         stats,
         sandbox,
+        pairing,
+        numbers,
+        engine,
     ):
         app.include_router(module.router)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)

@@ -11,6 +11,7 @@ from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
+from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize import UnavailableNeonizeEngine
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
@@ -21,6 +22,8 @@ from domain.contacts import Contacts
 from domain.instances import Instances
 from domain.media import MediaLibrary
 from domain.messages import Messaging
+from domain.numbers import NumberChecks
+from domain.pairing import Pairing
 from domain.ports import Clock, IdFactory
 from domain.recorder import Recorder
 from domain.sandbox import SandboxMessaging, SandboxUseCases
@@ -28,6 +31,7 @@ from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
 from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.workers import EngineWorkerView
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,9 @@ class Container:
     webhooks: Webhooks
     dispatcher: WebhookDispatcher
     webhook_transport: HttpWebhookTransport
+    pairing: Pairing
+    numbers: NumberChecks
+    engine_workers: EngineWorkerView
 
     async def start(self) -> None:
         await self.storage.migrate()
@@ -173,4 +180,8 @@ def build(
         webhooks=Webhooks(storage.unit_of_work, instances, dispatcher, clock, ids),
         dispatcher=dispatcher,
         webhook_transport=transport,
+        pairing=Pairing(instances, connections),
+        numbers=NumberChecks(instances, connections),
+        # Until the neonize engine runs in workers, no worker exists to show.
+        engine_workers=EngineWorkerView(NoEngineWorkers()),
     )

@@ -21,7 +21,13 @@ from domain.entities import (
     User,
 )
 from domain.webhooks import WebhookDelivery
-from domain.wire import EngineContact, IncomingMessage, OutgoingMessage, WorkerInfo
+from domain.wire import (
+    EngineContact,
+    IncomingMessage,
+    NumberCheck,
+    OutgoingMessage,
+    WorkerInfo,
+)
 
 # --- storage ---------------------------------------------------------------------------
 
@@ -306,6 +312,17 @@ class WhatsAppEngine(Protocol):
     async def mark_read(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str]
     ) -> None: ...
+    async def pairing_code(self, instance_id: str, phone: str) -> str:
+        """A code to type on the phone (Linked devices > Link with phone number).
+
+        `phone` is digits in international format; the code is shown as `XXXX-XXXX`.
+        Raises Conflict unless the instance is waiting to be paired (showing a QR)."""
+        ...
+
+    async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
+        """Whether each phone (digits) has WhatsApp, one answer per phone, in order."""
+        ...
+
     async def close(self) -> None: ...
 
 

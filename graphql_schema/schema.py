@@ -23,6 +23,7 @@ from domain.times import iso, parse_iso
 from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
+from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.messages import MessageMutation, MessageQuery
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
@@ -58,6 +59,7 @@ COUNTED_FIELDS = frozenset(
         "chats", "messages", "sendText", "sendMedia", "sendFile", "markChatRead",
         "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
         "webhookDeliveries", "retryWebhookDelivery", "testWebhook",
+        "pairingCode", "checkNumbers",
     }
 )  # fmt: skip
 
@@ -101,11 +103,27 @@ class WamuxSchema(strawberry.Schema):
 
 
 Query = merge_types(
-    "Query", (AccountQuery, InstanceQuery, MessageQuery, ContactQuery, WebhookQuery, StatsQuery)
+    "Query",
+    (
+        AccountQuery,
+        InstanceQuery,
+        MessageQuery,
+        ContactQuery,
+        WebhookQuery,
+        StatsQuery,
+        EngineQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountMutation, InstanceMutation, MessageMutation, ContactMutation, WebhookMutation),
+    (
+        AccountMutation,
+        InstanceMutation,
+        MessageMutation,
+        ContactMutation,
+        WebhookMutation,
+        EngineMutation,
+    ),
 )
 
 

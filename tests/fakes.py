@@ -24,7 +24,7 @@ from domain.entities import (
 from domain.errors import ValidationFailed
 from domain.ports import USAGE_COUNTERS, FetchedFile
 from domain.webhooks import DeliveryStatus, WebhookDelivery
-from domain.wire import EngineContact, OutgoingMessage
+from domain.wire import EngineContact, NumberCheck, OutgoingMessage
 
 
 class FakeClock:
@@ -550,6 +550,8 @@ class FakeEngine:
         self.calls: list[tuple[Any, ...]] = []
         self.sent: list[OutgoingMessage] = []
         self.address_book: list[EngineContact] = []
+        self.whatsapp_numbers: set[str] = set()  # the phones check_numbers finds
+        self.next_pairing_code = "ABCD-1234"
         self.send_error: Exception | None = None
         # Runs inside `send`, before it returns or fails: lets a test look at the storage
         # as it is while the message is in WhatsApp's hands.
@@ -584,6 +586,19 @@ class FakeEngine:
 
     async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Sequence[str]) -> None:
         self.calls.append(("mark_read", instance_id, chat_jid, list(message_ids)))
+
+    async def pairing_code(self, instance_id: str, phone: str) -> str:
+        self.calls.append(("pairing_code", instance_id, phone))
+        return self.next_pairing_code
+
+    async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
+        self.calls.append(("check_numbers", instance_id, list(phones)))
+        return [
+            NumberCheck(p, f"{p}@s.whatsapp.net", True)
+            if p in self.whatsapp_numbers
+            else NumberCheck(p, None, False)
+            for p in phones
+        ]
 
     async def close(self) -> None:
         self.calls.append(("close",))

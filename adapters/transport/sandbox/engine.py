@@ -2,6 +2,14 @@
 
 Pairing is remembered in `instances/<id>/sandbox-session.json`, as a real device store
 would be, so a paired instance comes back connected after a restart.
+
+Pairing by code: while a QR is shown, `pairing_code` hands out a code in WhatsApp's shape
+and remembers the phone it was asked for; the sandbox's `scan` then stands for the phone
+accepting the code, so a scan without a phone pairs the instance as that number.
+
+Number check: the sandbox's own network is every sandbox instance connected right now
+(by its phone) plus the checking instance's seeded address book (the outside contacts
+`contacts` lists); any other number has no WhatsApp.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import os
 import random
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +33,7 @@ from typing import Any
 from domain.entities import MessageStatus
 from domain.errors import Conflict
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, IncomingMessage, OutgoingMessage
+from domain.wire import EngineContact, IncomingMessage, NumberCheck, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,16 @@ def whatsapp_qr() -> str:
     return ",".join(["2@" + b64(60), b64(32), b64(32), b64(32)])
 
 
+# whatsmeow's linking-code alphabet: Crockford-like base32 without 0, I, O and U.
+PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+
+
+def pairing_code() -> str:
+    """A code shaped like WhatsApp's: 8 characters, shown as `XXXX-XXXX`."""
+    code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
 def default_phone(instance_id: str) -> str:
     digest = int(hashlib.sha256(instance_id.encode()).hexdigest(), 16)
     return f"1555{digest % 10_000_000:07d}"
@@ -64,6 +83,7 @@ class _Connection:
     scanned: asyncio.Event = field(default_factory=asyncio.Event)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     scan: tuple[str, str | None] | None = None
+    pairing_phone: str | None = None  # the phone the last pairing code was asked for
     task: asyncio.Task[None] | None = None
 
 
@@ -326,9 +346,8 @@ class SandboxEngine:
         except (FileNotFoundError, ValueError):
             return {}
 
-    async def contacts(self, instance_id: str) -> list[EngineContact]:
-        if instance_id not in self._online:
-            raise Conflict("Instance is not connected")
+    @staticmethod
+    def _address_book(instance_id: str) -> list[EngineContact]:
         seed = int(hashlib.sha256(instance_id.encode()).hexdigest(), 16) % 1000
         book = [
             EngineContact(f"1555{seed:03d}{suffix}{_USER}", name, push_name=name.split()[0])
@@ -337,6 +356,12 @@ class SandboxEngine:
         book.append(
             EngineContact(f"120363{seed:03d}000000001@g.us", "Sandbox Group", is_group=True)
         )
+        return book
+
+    async def contacts(self, instance_id: str) -> list[EngineContact]:
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        book = self._address_book(instance_id)
         known = {c.jid for c in book}
         for jid, name in self._added_contacts(instance_id).items():
             if jid not in known:
@@ -354,13 +379,35 @@ class SandboxEngine:
         tmp.write_text(json.dumps(added), "utf-8")
         os.replace(tmp, path)
 
+    async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        outside = {c.number for c in self._address_book(instance_id) if not c.is_group}
+        online = {phone for phone, _ in self._online.values()}
+        return [
+            NumberCheck(p, p + _USER, True)
+            if p in online or p in outside
+            else NumberCheck(p, None, False)
+            for p in phones
+        ]
+
+    # --- login -------------------------------------------------------------------------
+
+    async def pairing_code(self, instance_id: str, phone: str) -> str:
+        conn = self._conns.get(instance_id)
+        if conn is None or conn.state != "qr" or conn.scanned.is_set():
+            raise Conflict("Instance is not waiting to be paired (no QR code is showing)")
+        # A new code replaces the previous one, as on WhatsApp; QR codes keep rotating.
+        conn.pairing_phone = phone
+        return pairing_code()
+
     # --- control hooks (SandboxControl) ----------------------------------------------------
 
     async def scan(self, instance_id: str, phone: str | None, push_name: str | None) -> None:
         conn = self._conns.get(instance_id)
         if conn is None or conn.state != "qr" or conn.scanned.is_set():
             raise Conflict("Instance is not showing a QR code to scan")
-        conn.scan = (phone or default_phone(instance_id), push_name)
+        conn.scan = (phone or conn.pairing_phone or default_phone(instance_id), push_name)
         conn.scanned.set()
         # Answer once the pairing is visible in the instance's status, as a caller expects.
         with contextlib.suppress(TimeoutError):
