@@ -11,8 +11,8 @@ from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
-from adapters.transport.engine_workers import NoEngineWorkers
-from adapters.transport.neonize import UnavailableNeonizeEngine
+from adapters.transport.neonize.process import WorkerTiming
+from adapters.transport.neonize.supervisor import WorkerEngine, WorkerSettings
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
@@ -24,7 +24,7 @@ from domain.media import MediaLibrary
 from domain.messages import Messaging
 from domain.numbers import NumberChecks
 from domain.pairing import Pairing
-from domain.ports import Clock, IdFactory
+from domain.ports import Clock, ConnectionListener, IdFactory
 from domain.recorder import Recorder
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.times import utc_now
@@ -90,6 +90,23 @@ class Container:
         await self.storage.close()
 
 
+def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEngine:
+    """The real WhatsApp engine: neonize clients in supervised worker processes."""
+    return WorkerEngine(
+        listener,
+        WorkerSettings(
+            instances_dir=settings.instances_dir,
+            instances_per_worker=settings.engine_worker_instances,
+            timing=WorkerTiming(
+                call_timeout_s=settings.engine_call_timeout_s,
+                restart_base_s=settings.engine_restart_delay_ms / 1000,
+                restart_max_s=settings.engine_restart_max_delay_ms / 1000,
+            ),
+            log_level=settings.log_level,
+        ),
+    )
+
+
 def build(
     settings: Settings, clock: Clock | None = None, ids: IdFactory | None = None
 ) -> Container:
@@ -115,10 +132,8 @@ def build(
             receipt_delay_s=settings.sandbox_receipt_delay_ms / 1000,
         ),
     )
-    engines = {
-        "sandbox": sandbox,
-        "neonize": UnavailableNeonizeEngine(listener, settings.instances_dir),
-    }
+    neonize = neonize_engine(settings, listener)
+    engines = {"sandbox": sandbox, "neonize": neonize}
     connections = LocalConnections(engines, sandbox, SingleNodeOwnership())  # type: ignore[arg-type]
     accounts = Accounts(
         storage.unit_of_work,
@@ -182,6 +197,5 @@ def build(
         webhook_transport=transport,
         pairing=Pairing(instances, connections),
         numbers=NumberChecks(instances, connections),
-        # Until the neonize engine runs in workers, no worker exists to show.
-        engine_workers=EngineWorkerView(NoEngineWorkers()),
+        engine_workers=EngineWorkerView(neonize),
     )

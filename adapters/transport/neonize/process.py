@@ -199,6 +199,7 @@ class WorkerProcess:
                 delay,
                 failures,
             )
+            self.pid = None  # that process is gone; the next one's pid shows once it runs
             for instance_id in list(self.started):
                 self._report(instance_id, "disconnected", reason=reason, willReconnect=True)
                 self._report(
@@ -249,7 +250,7 @@ class WorkerProcess:
                 raise WorkerStartFailed(f"no hello: {exc or type(exc).__name__}") from None
             if hello is None or hello.get("kind") != "hello":
                 await asyncio.wait_for(stderr, self._timing.shutdown_grace_s)
-                detail = " | ".join(self._stderr_tail) or "no output"
+                detail = self._stderr_tail[-1] if self._stderr_tail else "no output"
                 raise WorkerStartFailed(f"it exited before saying hello: {detail}")
             self.pid = int(hello.get("pid") or self.pid)
             self.started_at = utc_now()
