@@ -1,0 +1,539 @@
+"""The neonize side of an engine worker: one NewAClient per hosted instance.
+
+Runs INSIDE a worker process (D2's `worker.py` calls `NeonizeHost.call` per request and
+passes `emit`, which writes one protocol `event` frame). Never import this in the API process:
+neonize can end the process it runs in (see shared/notes/neonize.md).
+
+Before importing this module (or anything from neonize) a worker calls
+`adapters.transport.neonize.environment.prepare_environment()`: Go copies the environment
+when neonize's library loads, so NEONIZE_BOT_TAG must be set by then. This module calls it too,
+which is enough when it is the first neonize import of the process.
+
+Rules kept here, each because breaking it ended a process in a trial:
+- Go's client tables are unlocked maps: they are written when a client connects and when it
+  stops, and read by every other call. Connect windows and stops take the writer side of one
+  worker-wide read-write lock; every other Go call takes the reader side.
+- Store calls (contacts, LID lookups, get_me) are refused unless the client is paired and
+  running; they segfault otherwise.
+- A NewAClient lives as long as the worker: its finalizer is detached (a collected client with
+  the same uuid stops the live session) and its Go callbacks stay referenced.
+- Every event handler is wrapped: neonize swallows handler exceptions silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from adapters.transport.neonize.environment import prepare_environment
+
+prepare_environment()  # before the first neonize import loads its Go library
+
+import aiorwlock  # noqa: E402
+from neonize._binder import ProxySettings  # noqa: E402
+from neonize.aioze import events as nev  # noqa: E402
+from neonize.aioze.client import NewAClient  # noqa: E402
+from neonize.utils.enum import ClientName  # noqa: E402
+from tenacity import (  # noqa: E402
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
+
+from adapters.transport.neonize import protocol  # noqa: E402
+from adapters.transport.neonize import translate as tr  # noqa: E402
+from adapters.transport.neonize.hosted import HostedClient  # noqa: E402
+from adapters.transport.neonize.messaging import Messaging  # noqa: E402
+from domain.errors import (  # noqa: E402
+    Conflict,
+    DomainError,
+    EngineFailure,
+    NotFound,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[HostedClient, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff of a failed first connect (whatsmeow retries drops of a live session itself)."""
+
+    initial_s: float = 2.0
+    max_s: float = 120.0
+    jitter_s: float = 2.0
+
+
+class _DialFailed(Exception):
+    """The connect task ended with an error; the supervisor retries."""
+
+
+class NeonizeHost:
+    def __init__(
+        self,
+        instances_dir: Path,
+        emit: Emit,
+        *,
+        max_clients: int,
+        proxy: str | None = None,
+        retry: RetryPolicy | None = None,
+        settle_timeout_s: float = 10.0,
+        stop_timeout_s: float = 5.0,
+    ) -> None:
+        self._dir = instances_dir
+        self._emit_frame = emit
+        self._max = max_clients
+        self._proxy = proxy
+        self._retry = retry or RetryPolicy()
+        self._settle_s = settle_timeout_s
+        self._stop_s = stop_timeout_s
+        self._hosted: dict[str, HostedClient] = {}
+        self._retired: list[HostedClient] = []  # destroyed: kept so Go never calls freed code
+        self._lifecycle = asyncio.Lock()  # start/stop/logout/destroy, one at a time
+        self._go = aiorwlock.RWLock()  # writer: Go map writes; reader: every other Go call
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._messaging = Messaging(self._go, self._emit)
+        self.handler_errors = 0
+
+    # --- the request surface -------------------------------------------------------------------
+
+    async def call(self, method: str, instance: str | None, args: dict[str, Any]) -> Any:
+        self._bind_loop()
+        if instance is None:
+            raise NotFound(f"method {method!r} needs an instance")
+        if method == "start":
+            return await self._start(instance, dict(args.get("options") or {}))
+        if method == "stop":
+            return await self._stop(instance)
+        if method == "logout":
+            return await self._logout(instance)
+        if method == "destroy":
+            return await self._destroy(instance)
+        hosted = self._hosted.get(instance)
+        if hosted is None:
+            raise Conflict("Instance is not connected")
+        if method == "pairing_code":
+            return await self._pairing_code(hosted, str(args.get("phone") or ""))
+        handler = self._messaging.methods.get(method)
+        if handler is None:
+            raise NotFound(f"unknown method {method!r}")
+        return await handler(hosted, args)
+
+    def instance_ids(self) -> list[str]:
+        return list(self._hosted)
+
+    async def close(self) -> None:
+        for instance_id in list(self._hosted):
+            try:
+                await self._stop(instance_id)
+            except Exception:
+                log.exception("stopping %s at shutdown failed", instance_id)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def _start(self, instance_id: str, options: dict[str, Any]) -> None:
+        async with self._lifecycle:
+            hosted = self._hosted.get(instance_id)
+            if hosted is None:
+                if len(self._hosted) >= self._max:
+                    raise EngineFailure(f"this worker already hosts {self._max} clients")
+                hosted = self._new_client(instance_id)
+                self._hosted[instance_id] = hosted
+            hosted.options = options or hosted.options
+            if hosted.supervisor is not None and not hosted.supervisor.done():
+                return  # already running (or retrying): start is idempotent
+            hosted.stopping = hosted.terminal = False
+            hosted.wake = asyncio.Event()
+            await self._emit(instance_id, "connecting", {})
+            hosted.supervisor = asyncio.create_task(
+                self._supervise(hosted), name=f"neonize:{instance_id}"
+            )
+
+    async def _stop(self, instance_id: str) -> None:
+        async with self._lifecycle:
+            hosted = self._hosted.get(instance_id)
+            if hosted is not None:
+                await self._halt(hosted)
+
+    async def _logout(self, instance_id: str) -> None:
+        async with self._lifecycle:
+            hosted = self._hosted.get(instance_id)
+            if hosted is not None:
+                if hosted.store_usable():
+                    try:
+                        async with self._go.reader:
+                            await hosted.client.logout()  # unlinks the device on the phone
+                    except Exception as exc:
+                        log.warning("logout of %s on WhatsApp failed: %s", instance_id, exc)
+                await self._halt(hosted)
+                hosted.paired = False
+                hosted.phone = hosted.push_name = None
+            await asyncio.to_thread(_remove_store, self._dir / instance_id)
+        await self._emit(instance_id, "logged_out", {"reason": "logout requested"})
+
+    async def _destroy(self, instance_id: str) -> None:
+        async with self._lifecycle:
+            hosted = self._hosted.pop(instance_id, None)
+            if hosted is not None:
+                await self._halt(hosted)
+                self._retired.append(hosted)
+            await asyncio.to_thread(shutil.rmtree, self._dir / instance_id, True)
+
+    def _new_client(self, instance_id: str) -> HostedClient:
+        directory = self._dir / instance_id
+        directory.mkdir(parents=True, exist_ok=True)
+        client = NewAClient(str(directory / "device.db"), uuid=instance_id)
+        # Collecting a client stops its uuid in Go, outside our lock: we stop it ourselves.
+        client._stop_finalizer.detach()
+        hosted = HostedClient(instance_id=instance_id, directory=directory, client=client)
+        self._subscribe(hosted)
+        return hosted
+
+    async def _halt(self, hosted: HostedClient) -> None:
+        """Stops the Go client and waits (bounded) for its connect task and supervisor."""
+        hosted.stopping = True
+        hosted.wake.set()
+        async with self._go.writer:
+            await self._go_stop(hosted)
+        waiters = [t for t in (hosted.supervisor, hosted.task) if t is not None and not t.done()]
+        if waiters:
+            _, pending = await asyncio.wait(waiters, timeout=self._stop_s)
+            if pending:
+                # whatsmeow's QR loop can keep the Go call blocked; its thread is lost, not us.
+                log.warning("%s: neonize's connect call did not end after stop", hosted.instance_id)
+
+    async def _go_stop(self, hosted: HostedClient) -> None:
+        """Caller holds the writer lock."""
+        if hosted.go_registered:
+            hosted.go_registered = False
+            hosted.online = False
+            await hosted.client.stop()
+
+    # --- connecting, with backoff for a failed first connect -----------------------------------
+
+    async def _supervise(self, hosted: HostedClient) -> None:
+        policy = self._retry
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(
+                initial=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
+            ),
+            retry=retry_if_exception_type(_DialFailed),
+            sleep=partial(
+                self._pause, hosted
+            ),  # partials: tenacity awaits coroutine functions only
+            before_sleep=partial(self._announce_retry, hosted),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._connect_once(hosted)
+        except Exception:
+            log.exception("%s: the connection supervisor failed", hosted.instance_id)
+            self.handler_errors += 1
+
+    async def _connect_once(self, hosted: HostedClient) -> None:
+        async with self._go.writer:
+            if hosted.stopping:
+                return
+            hosted.session += 1
+            session = hosted.session
+            hosted.qr_seen = hosted.online = hosted.terminal = False
+            hosted.settled = asyncio.Event()
+            hosted.me_seen = asyncio.Event()
+            proxy = hosted.options.get("proxy") or self._proxy
+            settings = ProxySettings(proxy_address=proxy) if proxy else None
+            task = await hosted.client.connect(settings)
+            hosted.task = task
+            hosted.go_registered = True
+            # Go writes its tables at the start of the connect call, on its own thread; hold
+            # the writer side until it shows signs of life (a callback) or the call ended.
+            await self._settle(hosted, task)
+        try:
+            await asyncio.shield(task)  # never cancel it: that would call Go's Stop unlocked
+        except Exception as exc:
+            if hosted.stopping or hosted.session != session:
+                return
+            reason = tr.dial_error_reason(exc)
+            log.warning("%s: %s", hosted.instance_id, reason)
+            await self._emit(
+                hosted.instance_id, "disconnected", {"reason": reason, "willReconnect": True}
+            )
+            async with self._go.writer:
+                await self._go_stop(hosted)  # Go keeps the failed client in its tables
+            raise _DialFailed(reason) from exc
+
+    async def _settle(self, hosted: HostedClient, task: asyncio.Task[Any]) -> None:
+        settled = asyncio.ensure_future(hosted.settled.wait())
+        try:
+            await asyncio.wait(
+                {settled, task}, timeout=self._settle_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            settled.cancel()
+
+    async def _announce_retry(self, hosted: HostedClient, state: RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        await self._emit(
+            hosted.instance_id,
+            "reconnecting",
+            {"attempt": state.attempt_number, "delayMs": int(delay * 1000)},
+        )
+
+    async def _pause(self, hosted: HostedClient, delay: float) -> None:
+        """The backoff sleep; a stop ends it early (the next attempt then sees `stopping`)."""
+        try:
+            await asyncio.wait_for(hosted.wake.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+
+    # --- events from Go ------------------------------------------------------------------------
+
+    def _subscribe(self, hosted: HostedClient) -> None:
+        client = hosted.client
+        handlers: dict[type, Handler] = {
+            nev.ConnectedEv: self._on_connected,
+            nev.PairStatusEv: self._on_pair_status,
+            nev.DisconnectedEv: self._on_disconnected,
+            nev.KeepAliveTimeoutEv: self._on_keepalive_timeout,
+            nev.KeepAliveRestoredEv: self._on_keepalive_restored,
+            nev.ConnectFailureEv: self._on_connect_failure,
+            nev.LoggedOutEv: self._on_logged_out,
+            nev.StreamReplacedEv: self._on_stream_replaced,
+            nev.TemporaryBanEv: self._on_temporary_ban,
+            nev.ClientOutdatedEv: self._on_client_outdated,
+            nev.MessageEv: self._messaging.on_message,
+            nev.ReceiptEv: self._messaging.on_receipt,
+        }
+        for event_type, handler in handlers.items():
+            client.event(event_type)(self._wrap(hosted, event_type.__name__, handler))
+        client.event.qr(self._wrap(hosted, "QR", self._on_qr))
+
+        # Called on Go threads, synchronously: hand over to the loop and return at once.
+        def on_login_status(_uuid: Any, status: Any) -> None:
+            text = _c_string(status)  # now: Go frees the string when this returns
+            self._from_go(
+                lambda: self._spawn(hosted, "login status", self._on_login_status(hosted, text))
+            )
+
+        client._NewAClient__onLoginStatus = on_login_status
+        original_execute = client.event.execute
+
+        def execute(uuid: Any, binary: int, size: int, code: int) -> None:
+            if code == 0:  # Go's event loop started (it sends the device first)
+                self._from_go(lambda: _set_events(hosted))
+            original_execute(uuid, binary, size, code)
+
+        client.event.execute = execute
+
+    def _wrap(self, hosted: HostedClient, name: str, handler: Handler) -> Any:
+        async def wrapped(_client: Any, event: Any) -> None:
+            hosted.settled.set()  # any callback means Go got past its table writes
+            try:
+                await handler(hosted, event)
+            except Exception:
+                self.handler_errors += 1
+                log.exception("%s: the %s handler failed", hosted.instance_id, name)
+
+        return wrapped
+
+    def _from_go(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` on the host's loop; called from Go threads."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback)
+
+    def _spawn(self, hosted: HostedClient, name: str, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                self.handler_errors += 1
+                log.exception("%s: the %s handler failed", hosted.instance_id, name)
+
+        _keep(asyncio.ensure_future(guarded()))
+
+    async def _on_qr(self, hosted: HostedClient, code: bytes) -> None:
+        if hosted.stopping or hosted.terminal:
+            return
+        hosted.qr_seen = True
+        text = code.decode() if isinstance(code, bytes) else str(code)
+        await self._emit(hosted.instance_id, "qr", {"qrCode": text})
+
+    async def _on_login_status(self, hosted: HostedClient, status: str) -> None:
+        hosted.settled.set()
+        log.info("%s: pairing status %s", hosted.instance_id, status)
+        if status == "timeout" and hosted.qr_seen:
+            await self._terminal(hosted, "disconnected", tr.QR_TIMEOUT)
+        elif status.startswith("err") or status == "error":
+            await self._terminal(hosted, "disconnected", f"pairing_failed: {status}")
+
+    async def _on_connected(self, hosted: HostedClient, _event: Any) -> None:
+        hosted.paired = True
+        await self._mark_online(hosted)
+
+    async def _on_pair_status(self, hosted: HostedClient, event: Any) -> None:
+        if event.Status == event.SUCCESS:
+            hosted.paired = True
+            hosted.phone = event.ID.User or hosted.phone
+            await self._mark_online(hosted)
+        else:
+            await self._terminal(hosted, "disconnected", tr.pair_error_reason(event))
+
+    async def _mark_online(self, hosted: HostedClient) -> None:
+        if hosted.stopping or hosted.terminal or hosted.online:
+            return
+        hosted.online = True
+        hosted.qr_seen = False
+        me = hosted.client.me  # set by Go when its event loop starts: no store call needed
+        if me is not None and me.HasField("JID") and me.JID.User:
+            hosted.phone = me.JID.User
+        if me is not None and me.PushName:
+            hosted.push_name = me.PushName
+        await self._emit(
+            hosted.instance_id, "connected", {"phone": hosted.phone, "pushName": hosted.push_name}
+        )
+
+    async def _drop(self, hosted: HostedClient, reason: str) -> None:
+        if hosted.stopping or hosted.terminal or not hosted.online:
+            return
+        hosted.online = False
+        await self._emit(
+            hosted.instance_id, "disconnected", {"reason": reason, "willReconnect": True}
+        )
+
+    async def _on_disconnected(self, hosted: HostedClient, _event: Any) -> None:
+        await self._drop(hosted, tr.CONNECTION_LOST)
+
+    async def _on_keepalive_timeout(self, hosted: HostedClient, _event: Any) -> None:
+        await self._drop(hosted, tr.KEEPALIVE_TIMEOUT)
+
+    async def _on_keepalive_restored(self, hosted: HostedClient, _event: Any) -> None:
+        await self._mark_online(hosted)
+
+    async def _on_connect_failure(self, hosted: HostedClient, event: Any) -> None:
+        hosted.online = True  # report even when no `connected` came first
+        await self._drop(hosted, tr.connect_failure_reason(event))
+
+    async def _on_logged_out(self, hosted: HostedClient, event: Any) -> None:
+        await self._terminal(hosted, "logged_out", tr.logged_out_reason(event))
+
+    async def _on_stream_replaced(self, hosted: HostedClient, _event: Any) -> None:
+        await self._terminal(hosted, "disconnected", tr.STREAM_REPLACED)
+
+    async def _on_temporary_ban(self, hosted: HostedClient, event: Any) -> None:
+        await self._terminal(hosted, "disconnected", tr.temporary_ban_reason(event))
+
+    async def _on_client_outdated(self, hosted: HostedClient, _event: Any) -> None:
+        await self._terminal(hosted, "disconnected", tr.CLIENT_OUTDATED)
+
+    async def _terminal(self, hosted: HostedClient, kind: str, reason: str) -> None:
+        """Reports a state whatsmeow will not recover from, then frees the Go client."""
+        if hosted.stopping or hosted.terminal:
+            return
+        hosted.terminal = True
+        hosted.online = False
+        if kind == "logged_out":
+            hosted.paired = False
+            await self._emit(hosted.instance_id, "logged_out", {"reason": reason})
+        else:
+            await self._emit(
+                hosted.instance_id, "disconnected", {"reason": reason, "willReconnect": False}
+            )
+        self._spawn(hosted, "release", self._release(hosted, forget_store=kind == "logged_out"))
+
+    async def _release(self, hosted: HostedClient, *, forget_store: bool) -> None:
+        try:
+            # Let Go's event loop start first: it reads the tables once when it does.
+            try:
+                await asyncio.wait_for(hosted.me_seen.wait(), timeout=self._settle_s)
+            except TimeoutError:
+                pass
+            async with self._lifecycle:
+                if hosted.terminal and not hosted.stopping:
+                    await self._halt(hosted)
+                    if forget_store:
+                        await asyncio.to_thread(_remove_store, hosted.directory)
+        except Exception:
+            self.handler_errors += 1
+            log.exception("%s: releasing the client failed", hosted.instance_id)
+
+    # --- pairing code --------------------------------------------------------------------------
+
+    async def _pairing_code(self, hosted: HostedClient, phone: str) -> dict[str, str]:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        if not digits:
+            raise ValidationFailed("phone must be a number in international format")
+        if not (hosted.go_registered and hosted.qr_seen) or hosted.paired:
+            raise Conflict(
+                "A pairing code can only be requested while the instance is waiting to be "
+                "linked: start it and wait for its first QR code"
+            )
+        try:
+            async with self._go.reader:
+                code = await hosted.client.PairPhone(digits, True, ClientName.LINUX)
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise EngineFailure(f"WhatsApp refused a pairing code: {exc}") from exc
+        return {"code": str(code)}
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        self._loop = loop
+        # neonize posts every event to one module-global loop, set once: make it ours.
+        nev.event_global_loop = loop
+        # Each connected client holds one executor thread for good; calls need more.
+        loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=self._max * 2 + 8, thread_name_prefix="neonize")
+        )
+
+    async def _emit(self, instance_id: str, event_type: str, data: dict[str, Any]) -> None:
+        try:
+            await self._emit_frame(protocol.event(instance_id, event_type, data))
+        except Exception:
+            self.handler_errors += 1
+            log.exception("%s: emitting %s failed", instance_id, event_type)
+
+
+def _c_string(pointer: Any) -> str:
+    import ctypes
+
+    try:
+        return ctypes.string_at(pointer).decode(errors="replace") if pointer else ""
+    except Exception:
+        return ""
+
+
+def _set_events(hosted: HostedClient) -> None:
+    hosted.settled.set()
+    hosted.me_seen.set()
+
+
+_tasks: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    """Holds a fire-and-forget task until it ends (asyncio keeps only weak references)."""
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _remove_store(directory: Path) -> None:
+    for name in ("device.db", "device.db-wal", "device.db-shm", "device.db-journal"):
+        (directory / name).unlink(missing_ok=True)
