@@ -103,6 +103,7 @@ def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEn
                 restart_max_s=settings.engine_restart_max_delay_ms / 1000,
             ),
             log_level=settings.log_level,
+            proxy_url=settings.engine_proxy_url,
         ),
     )
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     engine_call_timeout_s: float = Field(60.0, gt=0)
     engine_restart_delay_ms: int = Field(1_000, ge=10)
     engine_restart_max_delay_ms: int = Field(60_000, ge=10)
+    engine_proxy_url: str | None = None  # http://, https:// or socks5:// for WhatsApp traffic
 
     @field_validator("jwt_expiration")
     @classmethod

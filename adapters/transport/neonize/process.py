@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import random
 import socket
 import subprocess
@@ -71,6 +72,7 @@ class WorkerProcess:
         listener: ConnectionListener,
         timing: WorkerTiming,
         log_level: str = "info",
+        env: dict[str, str] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.id = worker_id
@@ -87,6 +89,7 @@ class WorkerProcess:
         self._listener = listener
         self._timing = timing
         self._log_level = log_level
+        self._env = {**os.environ, **(env or {})}
         self._jitter = jitter
         self._ready = asyncio.Event()
         self._closing = False
@@ -230,6 +233,7 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                env=self._env,
                 limit=STDERR_LINE_LIMIT,
             )
         except OSError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 from adapters.transport.neonize import protocol
 from adapters.transport.neonize.process import WorkerProcess, WorkerTiming
+from adapters.transport.neonize.worker import PROXY_VARIABLE
 from domain.errors import Conflict, DomainError, EngineFailure
 from domain.ports import ConnectionListener
 from domain.wire import EngineContact, NumberCheck, OutgoingMessage, WorkerInfo
@@ -32,6 +33,7 @@ class WorkerSettings:
     instances_per_worker: int = 50
     timing: WorkerTiming = field(default_factory=WorkerTiming)
     log_level: str = "info"
+    proxy_url: str | None = None  # WhatsApp traffic through this proxy (handed over in the env)
     # The command that starts one worker; its fd, id and limits are appended. Tests swap it.
     command: tuple[str, ...] = (sys.executable, "-m", "api.cli", "engine-worker")
 
@@ -69,6 +71,7 @@ class WorkerEngine:
                     self._listener,
                     self._settings.timing,
                     self._settings.log_level,
+                    {PROXY_VARIABLE: self._settings.proxy_url or ""},
                 )
                 self._workers.append(worker)
             self._placement[instance_id] = worker

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -32,6 +31,8 @@ log = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 CLOSE_TIMEOUT_S = 10.0  # stopping clients may block in Go; never let it keep the process alive
 EXECUTOR_HEADROOM = 16  # threads beyond one per connected client, for the clients' other calls
+# The proxy for WhatsApp traffic comes in the environment, not argv: a URL may hold a password.
+PROXY_VARIABLE = "WAMUX_ENGINE_PROXY"
 
 
 class Host(Protocol):
@@ -164,11 +165,14 @@ async def serve(fd: int, host_factory: HostFactory, *, max_clients: int) -> None
 def _neonize_host(instances_dir: Path, max_clients: int) -> HostFactory:
     # Imported here: neonize's import starts the Go runtime, which the server must never do,
     # and its environment (NEONIZE_BOT_TAG) has to be set before that import.
-    host = importlib.import_module("adapters.transport.neonize.host")
-    host.prepare_environment()
+    from adapters.transport.neonize.environment import prepare_environment
+
+    prepare_environment()
+    from adapters.transport.neonize import host
 
     def make(emit: Emit) -> Host:
-        return host.NeonizeHost(instances_dir, emit, max_clients=max_clients)
+        proxy = os.environ.get(PROXY_VARIABLE) or None
+        return host.NeonizeHost(instances_dir, emit, max_clients=max_clients, proxy=proxy)
 
     return make
 
@@ -185,7 +189,7 @@ def run(
     os.dup2(2, 1)  # whatever prints to stdout (Go, neonize) lands in the log, not a channel
     logging.basicConfig(
         level=log_level.upper(),
-        format=f"%(levelname)s [{worker_id}] %(name)s: %(message)s",
+        format="%(levelname)s %(name)s: %(message)s",  # the server adds the time and worker
         stream=sys.stderr,
         force=True,
     )
