@@ -107,7 +107,7 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[MakeEngine]:
     ) -> WorkerEngine:
         engine = WorkerEngine(
             listener,
-            WorkerSettings(tmp_path / "instances", per_worker, timing, "info", command),
+            WorkerSettings(tmp_path / "instances", per_worker, timing=timing, command=command),
         )
         engines.append(engine)
         return engine
