@@ -4,7 +4,8 @@ It runs the real worker loop (adapters/transport/neonize/worker.py) in a real pr
 the real socket; only the WhatsApp side is a stand-in, scripted by instance id:
 - every instance: `start` makes its device dir and emits connecting, then a dial failure;
 - `slow*`: `contacts` never answers (a call timeout);
-- `crash*`: `add_contact` ends the process the way a Go fatal error does.
+- `crash*`: `add_contact` ends the process the way a Go fatal error does;
+- `garbage*`: `contacts` writes a frame that is not JSON onto the socket.
 It also prints to stdout, which must end up in the server's log, not on the socket.
 """
 
@@ -25,8 +26,9 @@ DIAL_ERROR = "failed to dial whatsapp web websocket: scripted"
 
 
 class ScriptedHost:
-    def __init__(self, instances_dir: Path, emit: Emit) -> None:
+    def __init__(self, instances_dir: Path, emit: Emit, fd: int) -> None:
         self._dir = instances_dir
+        self._fd = fd
         self._emit = emit
         self._instances: set[str] = set()
 
@@ -53,6 +55,8 @@ class ScriptedHost:
         if method == "contacts":
             if instance.startswith("slow"):
                 await asyncio.Event().wait()
+            if instance.startswith("garbage"):
+                os.write(self._fd, b"\x00\x00\x00\x05hello")
             return [{"jid": "4915@s.whatsapp.net", "name": "Ana", "pushName": None}]
         if method == "add_contact" and instance.startswith("crash"):
             sys.stderr.write("fatal error: concurrent map writes\n")
@@ -84,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
 
     def make(emit: Emit) -> Host:
-        return ScriptedHost(args.instances_dir, emit)
+        return ScriptedHost(args.instances_dir, emit, args.fd)
 
     return run(args.fd, args.instances_dir, args.max_clients, args.worker_id, args.log_level, make)
 

@@ -221,6 +221,19 @@ async def test_a_worker_dying_mid_call_fails_that_call_at_once(
     await until(warned, "a warning about the lost worker")
 
 
+async def test_a_worker_writing_a_broken_frame_is_replaced(make_engine: MakeEngine) -> None:
+    engine = make_engine(RecordingListener())
+    await engine.start("garbage-1", {})
+    with pytest.raises(EngineFailure, match="stopped during contacts"):
+        await engine.contacts("garbage-1")
+
+    async def replaced() -> bool:
+        (worker,) = await engine.workers()
+        return worker.status == "running" and worker.restarts == 1
+
+    await until(replaced, "a new worker")
+
+
 async def test_worker_output_reaches_the_server_log_not_the_socket(
     make_engine: MakeEngine, caplog: pytest.LogCaptureFixture
 ) -> None:

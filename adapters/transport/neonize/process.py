@@ -253,7 +253,8 @@ class WorkerProcess:
             except (TimeoutError, protocol.ProtocolError, ConnectionError) as exc:
                 raise WorkerStartFailed(f"no hello: {exc or type(exc).__name__}") from None
             if hello is None or hello.get("kind") != "hello":
-                await asyncio.wait_for(stderr, self._timing.shutdown_grace_s)
+                with contextlib.suppress(TimeoutError):  # its last words, if it has any
+                    await asyncio.wait_for(asyncio.shield(stderr), self._timing.shutdown_grace_s)
                 detail = self._stderr_tail[-1] if self._stderr_tail else "no output"
                 raise WorkerStartFailed(f"it exited before saying hello: {detail}")
             self.pid = int(hello.get("pid") or self.pid)
@@ -281,6 +282,8 @@ class WorkerProcess:
                 message = await protocol.read_frame(reader)
             except protocol.ProtocolError as exc:
                 self.log.error("engine worker %s sent a broken frame: %s", self.id, exc)
+                if self._proc is not None and self._proc.returncode is None:
+                    self._proc.kill()  # the stream cannot be trusted past this point
                 return
             except (ConnectionError, OSError):
                 return

@@ -102,7 +102,10 @@ class WorkerEngine:
             return
         worker.started.pop(instance_id, None)
         if worker.ready:
-            await worker.request("stop", instance_id)
+            try:
+                await worker.request("stop", instance_id)
+            except EngineFailure as exc:  # a worker dying meanwhile has stopped it too
+                worker.log.warning("stopping %s on the worker failed: %s", instance_id, exc)
 
     async def logout(self, instance_id: str) -> None:
         worker = self._placement.get(instance_id)
