@@ -317,6 +317,24 @@ async def test_receipts_through_dispatch_report_our_ids(rig: Any, kind: int, sta
     ]
 
 
+async def test_our_ids_survive_a_worker_restart(tmp_path: Path) -> None:
+    reset_event_loop()
+    first = make_host(tmp_path, Recorder())
+    attach(first, "i1", FakeGo())
+    outgoing = OutgoingMessage("3EB0BEFORE", f"{PHONE}@s.whatsapp.net", "hi")
+    await first.call("send", "i1", {"message": protocol.outgoing_to_wire(outgoing)})
+    await first.close()  # the worker goes away; a new one hosts the instance
+    recorder = Recorder()
+    second = make_host(tmp_path, recorder)
+    attach(second, "i1", FakeGo())
+    peer = jid(PHONE)
+    event = receipt_event(source(peer, peer), ["WA0001"], npb.Receipt.DELIVERED)
+    await handler(second._hosted["i1"], npb.Receipt)(None, event)
+    assert recorder.of("receipt")[0]["messageIds"] == ["3EB0BEFORE"]
+    await second.close()
+    reset_event_loop()
+
+
 async def test_a_receipt_from_a_lid_chat_names_the_phone_number(rig: Any) -> None:
     host, recorder, _ = rig
     lid = jid("98765432109876", "lid")
