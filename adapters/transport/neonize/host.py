@@ -50,7 +50,12 @@ from tenacity import (  # noqa: E402
 
 from adapters.transport.neonize import protocol  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
-from adapters.transport.neonize.hosted import HostedClient  # noqa: E402
+from adapters.transport.neonize.hosted import (  # noqa: E402
+    IDS_FILE,
+    STORE_FILE,
+    HostedClient,
+    IdMap,
+)
 from adapters.transport.neonize.messaging import Messaging  # noqa: E402
 from domain.errors import (  # noqa: E402
     Conflict,
@@ -61,6 +66,12 @@ from domain.errors import (  # noqa: E402
 )
 
 log = logging.getLogger(__name__)
+
+# neonize passes this logger's level to Go once per connect; unset, whatsmeow's own INFO logs
+# (login, reconnects) would not reach the worker's log.
+_go_log = logging.getLogger("neonize.utils.log")
+if _go_log.level == logging.NOTSET:
+    _go_log.setLevel(logging.INFO)
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[HostedClient, Any], Awaitable[None]]
@@ -139,6 +150,8 @@ class NeonizeHost:
                 await self._stop(instance_id)
             except Exception:
                 log.exception("stopping %s at shutdown failed", instance_id)
+        for hosted in self._hosted.values():
+            hosted.ids.close()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -155,9 +168,10 @@ class NeonizeHost:
                 return  # already running (or retrying): start is idempotent
             hosted.stopping = hosted.terminal = False
             hosted.wake = asyncio.Event()
+            hosted.run += 1
             await self._emit(instance_id, "connecting", {})
             hosted.supervisor = asyncio.create_task(
-                self._supervise(hosted), name=f"neonize:{instance_id}"
+                self._supervise(hosted, hosted.run), name=f"neonize:{instance_id}"
             )
 
     async def _stop(self, instance_id: str) -> None:
@@ -187,16 +201,22 @@ class NeonizeHost:
             hosted = self._hosted.pop(instance_id, None)
             if hosted is not None:
                 await self._halt(hosted)
+                hosted.ids.close()
                 self._retired.append(hosted)
             await asyncio.to_thread(shutil.rmtree, self._dir / instance_id, True)
 
     def _new_client(self, instance_id: str) -> HostedClient:
         directory = self._dir / instance_id
         directory.mkdir(parents=True, exist_ok=True)
-        client = NewAClient(str(directory / "device.db"), uuid=instance_id)
+        client = NewAClient(str(directory / STORE_FILE), uuid=instance_id)
         # Collecting a client stops its uuid in Go, outside our lock: we stop it ourselves.
         client._stop_finalizer.detach()
-        hosted = HostedClient(instance_id=instance_id, directory=directory, client=client)
+        hosted = HostedClient(
+            instance_id=instance_id,
+            directory=directory,
+            client=client,
+            ids=IdMap(directory / IDS_FILE),
+        )
         self._subscribe(hosted)
         return hosted
 
@@ -211,7 +231,9 @@ class NeonizeHost:
             _, pending = await asyncio.wait(waiters, timeout=self._stop_s)
             if pending:
                 # whatsmeow's QR loop can keep the Go call blocked; its thread is lost, not us.
+                # The abandoned supervisor sees a newer `run` and never connects again.
                 log.warning("%s: neonize's connect call did not end after stop", hosted.instance_id)
+        hosted.supervisor = None
 
     async def _go_stop(self, hosted: HostedClient) -> None:
         """Caller holds the writer lock."""
@@ -222,31 +244,30 @@ class NeonizeHost:
 
     # --- connecting, with backoff for a failed first connect -----------------------------------
 
-    async def _supervise(self, hosted: HostedClient) -> None:
+    async def _supervise(self, hosted: HostedClient, run: int) -> None:
         policy = self._retry
         retrying = AsyncRetrying(
             wait=wait_exponential_jitter(
                 initial=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
             ),
             retry=retry_if_exception_type(_DialFailed),
-            sleep=partial(
-                self._pause, hosted
-            ),  # partials: tenacity awaits coroutine functions only
+            # partials, not lambdas: tenacity awaits what coroutine functions return, only
+            sleep=partial(self._pause, hosted),
             before_sleep=partial(self._announce_retry, hosted),
             reraise=True,
         )
         try:
             async for attempt in retrying:
                 with attempt:
-                    await self._connect_once(hosted)
+                    await self._connect_once(hosted, run)
         except Exception:
             log.exception("%s: the connection supervisor failed", hosted.instance_id)
             self.handler_errors += 1
 
-    async def _connect_once(self, hosted: HostedClient) -> None:
+    async def _connect_once(self, hosted: HostedClient, run: int) -> None:
         async with self._go.writer:
-            if hosted.stopping:
-                return
+            if hosted.stopping or hosted.run != run:
+                return  # stopped, or a later start owns the client now
             hosted.session += 1
             session = hosted.session
             hosted.qr_seen = hosted.online = hosted.terminal = False
@@ -535,5 +556,5 @@ def _keep(task: asyncio.Future[Any]) -> None:
 
 
 def _remove_store(directory: Path) -> None:
-    for name in ("device.db", "device.db-wal", "device.db-shm", "device.db-journal"):
-        (directory / name).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (directory / (STORE_FILE + suffix)).unlink(missing_ok=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 STORE_FILE = "device.db"  # whatsmeow's SQLite device store, one per instance
+IDS_FILE = "message-ids.db"  # our message ids <-> WhatsApp's (see IdMap)
 
 
 class BoundedMap:
@@ -32,26 +34,57 @@ class BoundedMap:
 
 
 class IdMap:
-    """Our message ids <-> the ids WhatsApp gave our sends.
+    """Our message ids <-> the ids WhatsApp gave our sends, kept across worker restarts.
 
     neonize 0.5.2's send_message cannot take a message id (its Go SendMessage passes no
     SendRequestExtra.ID), so whatsmeow picks one. Receipts and quotes name WhatsApp's id;
-    the domain knows ours. The worker translates in both directions with this map.
+    the domain knows ours. The worker translates in both directions with this map, which it
+    also writes to a small SQLite file beside the device store: receipts often arrive after a
+    worker was restarted.
     """
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, path: Path | None = None, limit: int = 50_000) -> None:
+        self._limit = limit
         self._to_wa = BoundedMap(limit)
         self._to_ours = BoundedMap(limit)
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS ids (ours TEXT PRIMARY KEY, wa TEXT NOT NULL)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS ids_wa ON ids (wa)")
 
     def bind(self, ours: str, wa: str) -> None:
         self._to_wa.put(ours, wa)
         self._to_ours.put(wa, ours)
+        if self._db is not None and ours != wa:
+            self._db.execute("INSERT OR REPLACE INTO ids (ours, wa) VALUES (?, ?)", (ours, wa))
+            # keep the file bounded: forget the oldest pairs now and then
+            if len(self._to_wa) % 1000 == 0:
+                self._db.execute(
+                    "DELETE FROM ids WHERE rowid <= (SELECT MAX(rowid) FROM ids) - ?",
+                    (self._limit,),
+                )
 
     def wa(self, ours: str) -> str:
-        return self._to_wa.get(ours) or ours
+        return self._to_wa.get(ours) or self._lookup("SELECT wa FROM ids WHERE ours = ?", ours)
 
     def ours(self, wa: str) -> str:
-        return self._to_ours.get(wa) or wa
+        return self._to_ours.get(wa) or self._lookup("SELECT ours FROM ids WHERE wa = ?", wa)
+
+    def _lookup(self, query: str, key: str) -> str:
+        if self._db is None:
+            return key
+        row = self._db.execute(query, (key,)).fetchone()
+        return str(row[0]) if row else key
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 @dataclass
@@ -71,6 +104,7 @@ class HostedClient:
     options: dict[str, Any] = field(default_factory=dict)
     supervisor: asyncio.Task[None] | None = None
     task: asyncio.Task[Any] | None = None  # neonize's connect task (a blocking Go call)
+    run: int = 0  # bumped at every start: a supervisor only acts for its own run
     session: int = 0  # bumped at every connect attempt
     stopping: bool = False  # stop asked: the supervisor must not connect again
     go_registered: bool = False  # Go's tables hold this client (between connect and Stop)

@@ -42,7 +42,7 @@ def parse_jid(text: str) -> npb.JID:
     """A JID from `digits`, `+digits`, `user@server` or `user:device@server` (device dropped)."""
     value = text.strip()
     if "@" not in value:
-        digits = value.lstrip("+")
+        digits = "".join(ch for ch in value if ch not in "+-(). ")
         if not digits.isdigit():
             raise ValidationFailed(f"{text!r} is neither a JID nor a phone number")
         return make_jid(digits)
@@ -136,10 +136,20 @@ _MEDIA_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+_WRAPPERS = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+    "editedMessage",
+    "lottieStickerMessage",
+)
+
+
 def unwrap(message: e2e.Message) -> e2e.Message:
     """The inner message of the wrappers whatsmeow may leave in place."""
-    for wrapper in ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2",
-                    "documentWithCaptionMessage", "editedMessage"):  # fmt: skip
+    for wrapper in _WRAPPERS:
         if message.HasField(wrapper):
             inner = getattr(message, wrapper)
             if inner.HasField("message"):
