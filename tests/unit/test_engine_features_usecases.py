@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from adapters.transport.neonize import UNAVAILABLE_REASON, UnavailableNeonizeEngine
 from domain.entities import InstanceStatus, Principal
 from domain.errors import Conflict, EngineFailure, Forbidden, NotFound, ValidationFailed
 from domain.instances import NewInstance
@@ -194,3 +196,13 @@ async def test_admin_sees_the_workers_a_user_is_forbidden(core: Core) -> None:
     with pytest.raises(Forbidden):
         await view.list(await core.principal("a@example.com"))
     assert port.asked == 1
+
+
+async def test_the_unavailable_neonize_engine_refuses_both_with_its_reason(
+    core: Core, tmp_path: Path
+) -> None:
+    engine = UnavailableNeonizeEngine(core.listener, tmp_path)
+    for call in (engine.pairing_code("i1", "491512345678"), engine.check_numbers("i1", ["49"])):
+        with pytest.raises(EngineFailure) as err:
+            await call
+        assert err.value.message == UNAVAILABLE_REASON
