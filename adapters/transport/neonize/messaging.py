@@ -16,7 +16,7 @@ from adapters.transport.neonize.environment import prepare_environment
 prepare_environment()  # before the first neonize import loads its Go library
 
 import aiorwlock  # noqa: E402
-from neonize.utils.enum import MediaType, ReceiptType  # noqa: E402
+from neonize.utils.enum import ClientName, MediaType, ReceiptType  # noqa: E402
 
 from adapters.transport.neonize import protocol  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
@@ -43,6 +43,7 @@ class Messaging:
             "add_contact": self.add_contact,
             "mark_read": self.mark_read,
             "check_numbers": self.check_numbers,
+            "pairing_code": self.pairing_code,
         }
 
     async def _call(self, what: str, work: Callable[[], Awaitable[T]]) -> T:
@@ -173,6 +174,22 @@ class Messaging:
                 hosted.client.mark_read, *ids, chat=where, sender=who, receipt=ReceiptType.READ
             )
             await self._call("mark read", read)
+
+    # --- linking by phone number ---------------------------------------------------------------
+
+    async def pairing_code(self, hosted: HostedClient, args: dict[str, Any]) -> dict[str, str]:
+        digits = "".join(ch for ch in str(args.get("phone") or "") if ch.isdigit())
+        if not digits:
+            raise ValidationFailed("phone must be a number in international format")
+        # whatsmeow needs its connect call running (after the first QR) to pair by phone.
+        if not (hosted.go_registered and hosted.qr_seen) or hosted.paired:
+            raise Conflict(
+                "A pairing code can only be requested while the instance is waiting to be "
+                "linked: start it and wait for its first QR code"
+            )
+        link = partial(hosted.client.PairPhone, digits, True, ClientName.LINUX)
+        code = await self._call("pairing code", link)
+        return {"code": str(code)}
 
     # --- contacts and numbers ------------------------------------------------------------------
 
