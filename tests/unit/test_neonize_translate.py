@@ -110,3 +110,11 @@ def test_a_document_is_built_from_the_upload_with_its_file_name_and_caption() ->
 
 def test_an_unreadable_image_is_sent_without_a_preview() -> None:
     assert tr.jpeg_thumbnail(b"not an image") is None
+
+
+def test_a_message_kept_for_quoting_drops_its_thumbnail_and_its_own_quote() -> None:
+    photo = e2e.ImageMessage(
+        caption="look", JPEGThumbnail=b"\xff" * 5000, contextInfo=e2e.ContextInfo(stanzaID="Q0")
+    )
+    kept = tr.quotable(e2e.Message(imageMessage=photo))
+    assert kept == e2e.Message(imageMessage=e2e.ImageMessage(caption="look"))

@@ -64,7 +64,8 @@ class Messaging:
             log.debug("%s: skipped a message of another kind", hosted.instance_id)
             return
         source = ev.Info.MessageSource
-        hosted.recent.put(ev.Info.ID, Seen(chat=source.Chat, sender=source.Sender, message=body))
+        seen = Seen(chat=source.Chat, sender=source.Sender, message=tr.quotable(body))
+        hosted.recent.put(ev.Info.ID, seen)
         media = None
         media_error = None
         if tr.media_field(body) is not None:
@@ -135,7 +136,8 @@ class Messaging:
             raise ValidationFailed("a message needs text or media")
         response = await self._call("send", lambda: client.send_message(to, body))
         hosted.ids.bind(message.message_id, response.ID)
-        hosted.recent.put(response.ID, Seen(chat=to, sender=self._own_jid(hosted), message=body))
+        own = Seen(chat=to, sender=self._own_jid(hosted), message=tr.quotable(body))
+        hosted.recent.put(response.ID, own)
         log.debug("%s: sent %s as %s", hosted.instance_id, message.message_id, response.ID)
 
     def _quote(self, hosted: HostedClient, quoted_id: str, to: Any) -> Any:

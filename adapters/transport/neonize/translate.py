@@ -335,6 +335,21 @@ def quote_context(
     )
 
 
+def quotable(message: e2e.Message) -> e2e.Message:
+    """A copy small enough to keep for quoting: no thumbnail, no quote of its own."""
+    copy = e2e.Message()
+    copy.CopyFrom(message)
+    for name in ("extendedTextMessage", *_MEDIA_FIELDS):
+        if copy.HasField(name):
+            part = getattr(copy, name)
+            part.ClearField("contextInfo")
+            if name != "extendedTextMessage" and part.DESCRIPTOR.fields_by_name.get(
+                "JPEGThumbnail"
+            ):
+                part.ClearField("JPEGThumbnail")
+    return copy
+
+
 def text_message(text: str, context: e2e.ContextInfo | None = None) -> e2e.Message:
     if context is None:
         return e2e.Message(conversation=text)
