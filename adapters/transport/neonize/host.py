@@ -1,8 +1,9 @@
 """The neonize side of an engine worker: one NewAClient per hosted instance.
 
-Runs INSIDE a worker process (D2's `worker.py` calls `NeonizeHost.call` per request and
-passes `emit`, which writes one protocol `event` frame). Never import this in the API process:
-neonize can end the process it runs in (see shared/notes/neonize.md).
+Runs INSIDE an engine worker process (`worker.py` calls `NeonizeHost.call` per request and
+passes `emit`, which writes one protocol `event` frame; it also sizes the loop's default
+executor, since every connected client holds one of its threads for good). Never import this
+in the API process: neonize can end the process it runs in (see shared/notes/neonize.md).
 
 Before importing this module (or anything from neonize) a worker calls
 `adapters.transport.neonize.environment.prepare_environment()`: Go copies the environment
@@ -26,7 +27,6 @@ import asyncio
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -400,11 +400,9 @@ class NeonizeHost:
             return
         self._loop = loop
         # neonize posts every event to one module-global loop, set once: make it ours.
+        # (The worker main sizes the loop's default executor: each connected client holds
+        # one of its threads for good.)
         nev.event_global_loop = loop
-        # Each connected client holds one executor thread for good; calls need more.
-        loop.set_default_executor(
-            ThreadPoolExecutor(max_workers=self._max * 2 + 8, thread_name_prefix="neonize")
-        )
 
     async def _emit(self, instance_id: str, event_type: str, data: dict[str, Any]) -> None:
         try:
