@@ -122,6 +122,7 @@ async def test_a_message_sent_from_the_phone_is_flagged_from_me(rig: Any) -> Non
     dispatch(host._hosted["i1"], event)
     data = await _message(recorder)
     assert data["extra"] == {"fromMe": True}
+    assert data["pushName"] is None  # it would be our own name, not the contact's
     assert (data["chatJid"], data["senderJid"]) == (
         f"{PHONE}@s.whatsapp.net",
         f"{ME}@s.whatsapp.net",

@@ -244,7 +244,8 @@ def incoming_message(
         sender_jid=where.sender,
         timestamp=seconds(info.Timestamp),
         text=message_text(body),
-        push_name=info.Pushname or None,
+        # on our own messages this is our name: it must not rename the contact we wrote to
+        push_name=None if source.IsFromMe else (info.Pushname or None),
         media=media,
         quoted_message_id=quoted_message_id or quoted_id(body),
         extra=extra,
