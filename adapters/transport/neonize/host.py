@@ -181,12 +181,12 @@ class NeonizeHost:
         async with self._lifecycle:
             hosted = self._hosted.get(instance_id)
             if hosted is not None:
-                if hosted.store_usable():
-                    try:
-                        async with self._go.reader:
+                try:
+                    async with self._go.reader:
+                        if hosted.store_usable():  # checked under the lock, as every Go call
                             await hosted.client.logout()  # unlinks the device on the phone
-                    except Exception as exc:
-                        log.warning("logout of %s on WhatsApp failed: %s", instance_id, exc)
+                except Exception as exc:
+                    log.warning("logout of %s on WhatsApp failed: %s", instance_id, exc)
                 await self._halt(hosted)
                 hosted.paired = False
                 hosted.phone = hosted.push_name = None
