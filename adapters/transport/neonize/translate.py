@@ -236,6 +236,12 @@ def incoming_message(
         extra["participant"] = where.sender
     if body.HasField("audioMessage") and body.audioMessage.PTT:
         extra["ptt"] = True
+    text = message_text(body)
+    field = media_field(body)
+    if media is None and field is not None:
+        # the bytes could not be fetched: keep what can be shown, and say what is missing
+        extra["mediaKind"] = _MEDIA_FIELDS[field][0]
+        text = getattr(getattr(body, field), "caption", "") or None
     if media_error is not None:
         extra["mediaError"] = media_error
     return IncomingMessage(
@@ -243,7 +249,7 @@ def incoming_message(
         chat_jid=where.chat,
         sender_jid=where.sender,
         timestamp=seconds(info.Timestamp),
-        text=message_text(body),
+        text=text,
         # on our own messages this is our name: it must not rename the contact we wrote to
         push_name=None if source.IsFromMe else (info.Pushname or None),
         media=media,
