@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,36 @@ async def test_calls_for_an_instance_this_worker_does_not_host_are_conflicts(rig
     with pytest.raises(Conflict):
         await host.call("contacts", "nobody", {})
     assert host.instance_ids() == ["i1"]
+
+
+async def test_a_store_call_waiting_behind_a_stop_never_reaches_go(tmp_path: Path) -> None:
+    reset_event_loop()
+    host = make_host(tmp_path, Recorder())
+    go = FakeGo()
+    hosted = attach(host, "i1", go)  # paired and running
+    async with host._go.writer:  # a stop holds the writer side...
+        call = asyncio.ensure_future(host.call("contacts", "i1", {}))
+        await asyncio.sleep(0)  # let it reach the reader side (if not, it checks after: same)
+        hosted.go_registered = False  # ...and takes the client out of Go's tables
+    with pytest.raises(Conflict):
+        await call
+    assert "GetAllContacts" not in go.names()  # it would have segfaulted
+    await host.close()
+    reset_event_loop()
+
+
+async def test_logout_unlinks_on_whatsapp_stops_and_forgets_the_store(tmp_path: Path) -> None:
+    reset_event_loop()
+    recorder = Recorder()
+    host = make_host(tmp_path, recorder)
+    go = FakeGo()
+    hosted = attach(host, "i1", go)
+    hosted.store_path.write_bytes(b"whatsmeow store")
+    await host.call("logout", "i1", {})
+    assert go.names() == ["Logout", "Stop"]
+    assert not hosted.store_path.exists() and hosted.directory.exists()
+    assert recorder.of("logged_out") == [{"reason": "logout requested"}]
+    await host.call("destroy", "i1", {})
+    assert not hosted.directory.exists() and host.instance_ids() == []
+    await host.close()
+    reset_event_loop()

@@ -122,6 +122,7 @@ async def test_a_message_sent_from_the_phone_is_flagged_from_me(rig: Any) -> Non
     dispatch(host._hosted["i1"], event)
     data = await _message(recorder)
     assert data["extra"] == {"fromMe": True}
+    assert data["pushName"] is None  # it would be our own name, not the contact's
     assert (data["chatJid"], data["senderJid"]) == (
         f"{PHONE}@s.whatsapp.net",
         f"{ME}@s.whatsapp.net",
@@ -273,6 +274,8 @@ async def test_a_failed_download_still_delivers_the_message_with_the_error(rig: 
     dispatch(host._hosted["i1"], message_event("MD2", source(peer, peer), body))
     data = await _message(recorder)
     assert data["media"] is None
+    assert data["text"] == "lost"  # the caption stays readable
+    assert data["extra"]["mediaKind"] == "image"
     assert "media gone (410)" in data["extra"]["mediaError"]
 
 

@@ -25,7 +25,7 @@ async def main(data_dir, proxy):
     async def emit(message):
         events.append(message)
         print(json.dumps(message), flush=True)
-    host = NeonizeHost(Path(data_dir), emit, max_clients=4, proxy=proxy,
+    host = NeonizeHost(Path(data_dir), emit, max_clients=2, proxy=proxy,
                        retry=RetryPolicy(initial_s=0.05, max_s=0.2, jitter_s=0.05))
     def count(instance, kind):
         return sum(1 for e in events if e["instance"] == instance and e["type"] == kind)
@@ -37,7 +37,14 @@ async def main(data_dir, proxy):
     await asyncio.wait_for(until(lambda: count("a", "reconnecting") >= 2
                                  and count("b", "reconnecting") >= 2), 60)
     store = Path(data_dir) / "a" / "device.db"
-    print(json.dumps({"kind": "check", "storeCreated": store.exists()}), flush=True)
+    await host.call("start", "a", {})  # already retrying: nothing new
+    try:
+        await host.call("start", "c", {})
+        full = "accepted"
+    except Exception as exc:
+        full = type(exc).__name__ + ": " + str(exc)
+    print(json.dumps({"kind": "check", "storeCreated": store.exists(), "third": full}),
+          flush=True)
     for _ in range(3):  # stop/start cycles while the other instance keeps retrying
         await host.call("stop", "a", {})
         await host.call("start", "a", {})
@@ -77,6 +84,7 @@ async def test_a_failed_first_connect_reports_the_dial_error_and_backs_off(tmp_p
     assert checks == {
         "kind": "check",
         "storeCreated": True,
+        "third": "EngineFailure: this worker already hosts 2 clients",
         "storeRemoved": True,
         "dirRemoved": True,
         "instances": ["b"],

@@ -1,8 +1,9 @@
 """The neonize side of an engine worker: one NewAClient per hosted instance.
 
-Runs INSIDE a worker process (D2's `worker.py` calls `NeonizeHost.call` per request and
-passes `emit`, which writes one protocol `event` frame). Never import this in the API process:
-neonize can end the process it runs in (see shared/notes/neonize.md).
+Runs INSIDE an engine worker process (`worker.py` calls `NeonizeHost.call` per request and
+passes `emit`, which writes one protocol `event` frame; it also sizes the loop's default
+executor, since every connected client holds one of its threads for good). Never import this
+in the API process: neonize can end the process it runs in (see shared/notes/neonize.md).
 
 Before importing this module (or anything from neonize) a worker calls
 `adapters.transport.neonize.environment.prepare_environment()`: Go copies the environment
@@ -26,7 +27,6 @@ import asyncio
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,7 +40,6 @@ import aiorwlock  # noqa: E402
 from neonize._binder import ProxySettings  # noqa: E402
 from neonize.aioze import events as nev  # noqa: E402
 from neonize.aioze.client import NewAClient  # noqa: E402
-from neonize.utils.enum import ClientName  # noqa: E402
 from tenacity import (  # noqa: E402
     AsyncRetrying,
     RetryCallState,
@@ -50,6 +49,7 @@ from tenacity import (  # noqa: E402
 
 from adapters.transport.neonize import protocol  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
+from adapters.transport.neonize.connection_events import ConnectionEvents  # noqa: E402
 from adapters.transport.neonize.hosted import (  # noqa: E402
     IDS_FILE,
     STORE_FILE,
@@ -59,10 +59,8 @@ from adapters.transport.neonize.hosted import (  # noqa: E402
 from adapters.transport.neonize.messaging import Messaging  # noqa: E402
 from domain.errors import (  # noqa: E402
     Conflict,
-    DomainError,
     EngineFailure,
     NotFound,
-    ValidationFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -115,6 +113,7 @@ class NeonizeHost:
         self._go = aiorwlock.RWLock()  # writer: Go map writes; reader: every other Go call
         self._loop: asyncio.AbstractEventLoop | None = None
         self._messaging = Messaging(self._go, self._emit)
+        self._connection = ConnectionEvents(self._emit, self._release, self._spawn)
         self.handler_errors = 0
 
     # --- the request surface -------------------------------------------------------------------
@@ -134,8 +133,6 @@ class NeonizeHost:
         hosted = self._hosted.get(instance)
         if hosted is None:
             raise Conflict("Instance is not connected")
-        if method == "pairing_code":
-            return await self._pairing_code(hosted, str(args.get("phone") or ""))
         handler = self._messaging.methods.get(method)
         if handler is None:
             raise NotFound(f"unknown method {method!r}")
@@ -184,12 +181,12 @@ class NeonizeHost:
         async with self._lifecycle:
             hosted = self._hosted.get(instance_id)
             if hosted is not None:
-                if hosted.store_usable():
-                    try:
-                        async with self._go.reader:
+                try:
+                    async with self._go.reader:
+                        if hosted.store_usable():  # checked under the lock, as every Go call
                             await hosted.client.logout()  # unlinks the device on the phone
-                    except Exception as exc:
-                        log.warning("logout of %s on WhatsApp failed: %s", instance_id, exc)
+                except Exception as exc:
+                    log.warning("logout of %s on WhatsApp failed: %s", instance_id, exc)
                 await self._halt(hosted)
                 hosted.paired = False
                 hosted.phone = hosted.push_name = None
@@ -324,28 +321,21 @@ class NeonizeHost:
     def _subscribe(self, hosted: HostedClient) -> None:
         client = hosted.client
         handlers: dict[type, Handler] = {
-            nev.ConnectedEv: self._on_connected,
-            nev.PairStatusEv: self._on_pair_status,
-            nev.DisconnectedEv: self._on_disconnected,
-            nev.KeepAliveTimeoutEv: self._on_keepalive_timeout,
-            nev.KeepAliveRestoredEv: self._on_keepalive_restored,
-            nev.ConnectFailureEv: self._on_connect_failure,
-            nev.LoggedOutEv: self._on_logged_out,
-            nev.StreamReplacedEv: self._on_stream_replaced,
-            nev.TemporaryBanEv: self._on_temporary_ban,
-            nev.ClientOutdatedEv: self._on_client_outdated,
+            **self._connection.handlers(),
             nev.MessageEv: self._messaging.on_message,
             nev.ReceiptEv: self._messaging.on_receipt,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._wrap(hosted, event_type.__name__, handler))
-        client.event.qr(self._wrap(hosted, "QR", self._on_qr))
+        client.event.qr(self._wrap(hosted, "QR", self._connection.on_qr))
 
         # Called on Go threads, synchronously: hand over to the loop and return at once.
         def on_login_status(_uuid: Any, status: Any) -> None:
             text = _c_string(status)  # now: Go frees the string when this returns
             self._from_go(
-                lambda: self._spawn(hosted, "login status", self._on_login_status(hosted, text))
+                lambda: self._spawn(
+                    hosted, "login status", self._connection.on_login_status(hosted, text)
+                )
             )
 
         client._NewAClient__onLoginStatus = on_login_status
@@ -385,96 +375,8 @@ class NeonizeHost:
 
         _keep(asyncio.ensure_future(guarded()))
 
-    async def _on_qr(self, hosted: HostedClient, code: bytes) -> None:
-        if hosted.stopping or hosted.terminal:
-            return
-        hosted.qr_seen = True
-        text = code.decode() if isinstance(code, bytes) else str(code)
-        await self._emit(hosted.instance_id, "qr", {"qrCode": text})
-
-    async def _on_login_status(self, hosted: HostedClient, status: str) -> None:
-        hosted.settled.set()
-        log.info("%s: pairing status %s", hosted.instance_id, status)
-        if status == "timeout" and hosted.qr_seen:
-            await self._terminal(hosted, "disconnected", tr.QR_TIMEOUT)
-        elif status.startswith("err") or status == "error":
-            await self._terminal(hosted, "disconnected", f"pairing_failed: {status}")
-
-    async def _on_connected(self, hosted: HostedClient, _event: Any) -> None:
-        hosted.paired = True
-        await self._mark_online(hosted)
-
-    async def _on_pair_status(self, hosted: HostedClient, event: Any) -> None:
-        if event.Status == event.SUCCESS:
-            hosted.paired = True
-            hosted.phone = event.ID.User or hosted.phone
-            await self._mark_online(hosted)
-        else:
-            await self._terminal(hosted, "disconnected", tr.pair_error_reason(event))
-
-    async def _mark_online(self, hosted: HostedClient) -> None:
-        if hosted.stopping or hosted.terminal or hosted.online:
-            return
-        hosted.online = True
-        hosted.qr_seen = False
-        me = hosted.client.me  # set by Go when its event loop starts: no store call needed
-        if me is not None and me.HasField("JID") and me.JID.User:
-            hosted.phone = me.JID.User
-        if me is not None and me.PushName:
-            hosted.push_name = me.PushName
-        await self._emit(
-            hosted.instance_id, "connected", {"phone": hosted.phone, "pushName": hosted.push_name}
-        )
-
-    async def _drop(self, hosted: HostedClient, reason: str) -> None:
-        if hosted.stopping or hosted.terminal or not hosted.online:
-            return
-        hosted.online = False
-        await self._emit(
-            hosted.instance_id, "disconnected", {"reason": reason, "willReconnect": True}
-        )
-
-    async def _on_disconnected(self, hosted: HostedClient, _event: Any) -> None:
-        await self._drop(hosted, tr.CONNECTION_LOST)
-
-    async def _on_keepalive_timeout(self, hosted: HostedClient, _event: Any) -> None:
-        await self._drop(hosted, tr.KEEPALIVE_TIMEOUT)
-
-    async def _on_keepalive_restored(self, hosted: HostedClient, _event: Any) -> None:
-        await self._mark_online(hosted)
-
-    async def _on_connect_failure(self, hosted: HostedClient, event: Any) -> None:
-        hosted.online = True  # report even when no `connected` came first
-        await self._drop(hosted, tr.connect_failure_reason(event))
-
-    async def _on_logged_out(self, hosted: HostedClient, event: Any) -> None:
-        await self._terminal(hosted, "logged_out", tr.logged_out_reason(event))
-
-    async def _on_stream_replaced(self, hosted: HostedClient, _event: Any) -> None:
-        await self._terminal(hosted, "disconnected", tr.STREAM_REPLACED)
-
-    async def _on_temporary_ban(self, hosted: HostedClient, event: Any) -> None:
-        await self._terminal(hosted, "disconnected", tr.temporary_ban_reason(event))
-
-    async def _on_client_outdated(self, hosted: HostedClient, _event: Any) -> None:
-        await self._terminal(hosted, "disconnected", tr.CLIENT_OUTDATED)
-
-    async def _terminal(self, hosted: HostedClient, kind: str, reason: str) -> None:
-        """Reports a state whatsmeow will not recover from, then frees the Go client."""
-        if hosted.stopping or hosted.terminal:
-            return
-        hosted.terminal = True
-        hosted.online = False
-        if kind == "logged_out":
-            hosted.paired = False
-            await self._emit(hosted.instance_id, "logged_out", {"reason": reason})
-        else:
-            await self._emit(
-                hosted.instance_id, "disconnected", {"reason": reason, "willReconnect": False}
-            )
-        self._spawn(hosted, "release", self._release(hosted, forget_store=kind == "logged_out"))
-
-    async def _release(self, hosted: HostedClient, *, forget_store: bool) -> None:
+    async def _release(self, hosted: HostedClient, forget_store: bool) -> None:
+        """After a terminal state: stops the Go client, which whatsmeow will not reconnect."""
         try:
             # Let Go's event loop start first: it reads the tables once when it does.
             try:
@@ -490,26 +392,6 @@ class NeonizeHost:
             self.handler_errors += 1
             log.exception("%s: releasing the client failed", hosted.instance_id)
 
-    # --- pairing code --------------------------------------------------------------------------
-
-    async def _pairing_code(self, hosted: HostedClient, phone: str) -> dict[str, str]:
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        if not digits:
-            raise ValidationFailed("phone must be a number in international format")
-        if not (hosted.go_registered and hosted.qr_seen) or hosted.paired:
-            raise Conflict(
-                "A pairing code can only be requested while the instance is waiting to be "
-                "linked: start it and wait for its first QR code"
-            )
-        try:
-            async with self._go.reader:
-                code = await hosted.client.PairPhone(digits, True, ClientName.LINUX)
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise EngineFailure(f"WhatsApp refused a pairing code: {exc}") from exc
-        return {"code": str(code)}
-
     # --- plumbing ------------------------------------------------------------------------------
 
     def _bind_loop(self) -> None:
@@ -518,11 +400,9 @@ class NeonizeHost:
             return
         self._loop = loop
         # neonize posts every event to one module-global loop, set once: make it ours.
+        # (The worker main sizes the loop's default executor: each connected client holds
+        # one of its threads for good.)
         nev.event_global_loop = loop
-        # Each connected client holds one executor thread for good; calls need more.
-        loop.set_default_executor(
-            ThreadPoolExecutor(max_workers=self._max * 2 + 8, thread_name_prefix="neonize")
-        )
 
     async def _emit(self, instance_id: str, event_type: str, data: dict[str, Any]) -> None:
         try:

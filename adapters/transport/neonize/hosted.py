@@ -118,7 +118,7 @@ class HostedClient:
     me_seen: asyncio.Event = field(default_factory=asyncio.Event)  # Go's event loop is running
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # interrupts a backoff pause
     ids: IdMap = field(default_factory=IdMap)
-    recent: BoundedMap = field(default_factory=lambda: BoundedMap(5_000))
+    recent: BoundedMap = field(default_factory=lambda: BoundedMap(2_000))
 
     @property
     def store_path(self) -> Path:

@@ -16,7 +16,7 @@ from adapters.transport.neonize.environment import prepare_environment
 prepare_environment()  # before the first neonize import loads its Go library
 
 import aiorwlock  # noqa: E402
-from neonize.utils.enum import MediaType, ReceiptType  # noqa: E402
+from neonize.utils.enum import ClientName, MediaType, ReceiptType  # noqa: E402
 
 from adapters.transport.neonize import protocol  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
@@ -43,12 +43,26 @@ class Messaging:
             "add_contact": self.add_contact,
             "mark_read": self.mark_read,
             "check_numbers": self.check_numbers,
+            "pairing_code": self.pairing_code,
         }
 
-    async def _call(self, what: str, work: Callable[[], Awaitable[T]]) -> T:
-        """One Go call under the reader lock; neonize's errors become EngineFailure."""
+    async def _call(
+        self,
+        hosted: HostedClient,
+        what: str,
+        work: Callable[[], Awaitable[T]],
+        allowed: Callable[[], bool] | None = None,
+        refusal: str = NOT_CONNECTED,
+    ) -> T:
+        """One Go call under the reader lock; neonize's errors become EngineFailure.
+
+        `allowed` (default: paired and running) is checked under the lock, where no stop can
+        remove the client from Go's tables before the call reaches them.
+        """
         try:
             async with self._go.reader:
+                if not (allowed or hosted.store_usable)():
+                    raise Conflict(refusal)
                 return await work()
         except DomainError:
             raise
@@ -63,14 +77,16 @@ class Messaging:
             log.debug("%s: skipped a message of another kind", hosted.instance_id)
             return
         source = ev.Info.MessageSource
-        hosted.recent.put(ev.Info.ID, Seen(chat=source.Chat, sender=source.Sender, message=body))
+        seen = Seen(chat=source.Chat, sender=source.Sender, message=tr.quotable(body))
+        hosted.recent.put(ev.Info.ID, seen)
         media = None
         media_error = None
         if tr.media_field(body) is not None:
             try:
-                data = await self._call("media download", lambda: hosted.client.download_any(body))
+                download = partial(hosted.client.download_any, body)
+                data = await self._call(hosted, "media download", download)
                 media = tr.media_payload(ev.Info.ID, body, data)
-            except EngineFailure as exc:
+            except DomainError as exc:
                 media_error = str(exc)
                 log.warning("%s: %s (message %s)", hosted.instance_id, exc, ev.Info.ID)
         known = await self._phone_numbers(hosted, tr.unresolved_lids(source))
@@ -102,8 +118,9 @@ class Messaging:
             return known
         for lid in lids:
             try:
-                pn = await self._call("LID lookup", partial(hosted.client.get_pn_from_lid, lid))
-            except EngineFailure as exc:
+                lookup = partial(hosted.client.get_pn_from_lid, lid)
+                pn = await self._call(hosted, "LID lookup", lookup)
+            except DomainError as exc:
                 log.info("%s: %s", hosted.instance_id, exc)
                 continue
             if not tr.is_empty(pn):
@@ -125,16 +142,17 @@ class Messaging:
             media = message.media
             upload_class = MediaType(tr.MEDIA_UPLOAD.get(media.kind, 3))
             upload = await self._call(
-                "media upload", lambda: client.upload(media.data, upload_class)
+                hosted, "media upload", partial(client.upload, media.data, upload_class)
             )
             body = tr.media_message(media, upload, text=message.text, context=context)
         elif message.text:
             body = tr.text_message(message.text, context)
         else:
             raise ValidationFailed("a message needs text or media")
-        response = await self._call("send", lambda: client.send_message(to, body))
+        response = await self._call(hosted, "send", partial(client.send_message, to, body))
         hosted.ids.bind(message.message_id, response.ID)
-        hosted.recent.put(response.ID, Seen(chat=to, sender=self._own_jid(hosted), message=body))
+        own = Seen(chat=to, sender=self._own_jid(hosted), message=tr.quotable(body))
+        hosted.recent.put(response.ID, own)
         log.debug("%s: sent %s as %s", hosted.instance_id, message.message_id, response.ID)
 
     def _quote(self, hosted: HostedClient, quoted_id: str, to: Any) -> Any:
@@ -151,8 +169,6 @@ class Messaging:
         return tr.make_jid(hosted.phone or "")
 
     async def mark_read(self, hosted: HostedClient, args: dict[str, Any]) -> None:
-        if not hosted.store_usable():
-            raise Conflict(NOT_CONNECTED)
         chat = tr.parse_jid(str(args.get("chatJid") or ""))
         batches: dict[tuple[str, str], tuple[Any, Any, list[str]]] = {}
         for message_id in args.get("messageIds") or []:
@@ -172,14 +188,30 @@ class Messaging:
             read = partial(
                 hosted.client.mark_read, *ids, chat=where, sender=who, receipt=ReceiptType.READ
             )
-            await self._call("mark read", read)
+            await self._call(hosted, "mark read", read)
+
+    # --- linking by phone number ---------------------------------------------------------------
+
+    async def pairing_code(self, hosted: HostedClient, args: dict[str, Any]) -> dict[str, str]:
+        digits = "".join(ch for ch in str(args.get("phone") or "") if ch.isdigit())
+        if not digits:
+            raise ValidationFailed("phone must be a number in international format")
+        link = partial(hosted.client.PairPhone, digits, True, ClientName.LINUX)
+        code = await self._call(
+            hosted,
+            "pairing code",
+            link,
+            # whatsmeow pairs by phone only while its connect call runs (after the first QR)
+            allowed=lambda: hosted.go_registered and hosted.qr_seen and not hosted.paired,
+            refusal="A pairing code can only be requested while the instance is waiting to be "
+            "linked: start it and wait for its first QR code",
+        )
+        return {"code": str(code)}
 
     # --- contacts and numbers ------------------------------------------------------------------
 
     async def contacts(self, hosted: HostedClient, args: dict[str, Any]) -> list[dict[str, Any]]:
-        if not hosted.store_usable():
-            raise Conflict(NOT_CONNECTED)
-        entries = await self._call("contacts", lambda: hosted.client.contact.get_all_contacts())
+        entries = await self._call(hosted, "contacts", hosted.client.contact.get_all_contacts)
         lids = [entry.JID for entry in entries if tr.is_lid(entry.JID)]
         known = await self._phone_numbers(hosted, lids)
         out: list[dict[str, Any]] = []
@@ -196,14 +228,11 @@ class Messaging:
         return out
 
     async def add_contact(self, hosted: HostedClient, args: dict[str, Any]) -> None:
-        if not hosted.store_usable():
-            raise Conflict(NOT_CONNECTED)
         jid = tr.parse_jid(str(args.get("jid") or ""))
         name = str(args.get("name") or "")
         first = name.split()[0] if name.split() else ""
-        await self._call(
-            "add contact", lambda: hosted.client.contact.put_contact_name(jid, name, first)
-        )
+        rename = partial(hosted.client.contact.put_contact_name, jid, name, first)
+        await self._call(hosted, "add contact", rename)
 
     async def check_numbers(
         self, hosted: HostedClient, args: dict[str, Any]
@@ -214,9 +243,8 @@ class Messaging:
         if not (hosted.store_usable() and hosted.online):
             raise Conflict(NOT_CONNECTED)
         try:
-            answers = await self._call(
-                "number check", lambda: hosted.client.is_on_whatsapp(*("+" + p for p in phones))
-            )
+            query = partial(hosted.client.is_on_whatsapp, *("+" + p for p in phones))
+            answers = await self._call(hosted, "number check", query)
         except EngineFailure as exc:
             if NO_RESULTS not in str(exc):
                 raise

@@ -236,6 +236,12 @@ def incoming_message(
         extra["participant"] = where.sender
     if body.HasField("audioMessage") and body.audioMessage.PTT:
         extra["ptt"] = True
+    text = message_text(body)
+    field = media_field(body)
+    if media is None and field is not None:
+        # the bytes could not be fetched: keep what can be shown, and say what is missing
+        extra["mediaKind"] = _MEDIA_FIELDS[field][0]
+        text = getattr(getattr(body, field), "caption", "") or None
     if media_error is not None:
         extra["mediaError"] = media_error
     return IncomingMessage(
@@ -243,8 +249,9 @@ def incoming_message(
         chat_jid=where.chat,
         sender_jid=where.sender,
         timestamp=seconds(info.Timestamp),
-        text=message_text(body),
-        push_name=info.Pushname or None,
+        text=text,
+        # on our own messages this is our name: it must not rename the contact we wrote to
+        push_name=None if source.IsFromMe else (info.Pushname or None),
         media=media,
         quoted_message_id=quoted_message_id or quoted_id(body),
         extra=extra,
@@ -333,6 +340,21 @@ def quote_context(
         participant=participant,
         quotedMessage=quoted if quoted is not None else e2e.Message(conversation=""),
     )
+
+
+def quotable(message: e2e.Message) -> e2e.Message:
+    """A copy small enough to keep for quoting: no thumbnail, no quote of its own."""
+    copy = e2e.Message()
+    copy.CopyFrom(message)
+    for name in ("extendedTextMessage", *_MEDIA_FIELDS):
+        if copy.HasField(name):
+            part = getattr(copy, name)
+            part.ClearField("contextInfo")
+            if name != "extendedTextMessage" and part.DESCRIPTOR.fields_by_name.get(
+                "JPEGThumbnail"
+            ):
+                part.ClearField("JPEGThumbnail")
+    return copy
 
 
 def text_message(text: str, context: e2e.ContextInfo | None = None) -> e2e.Message:
