@@ -1,16 +1,24 @@
-"""The one place that wires adapters into use cases."""
+"""The one place that wires adapters into use cases.
+
+`build(settings)` wires the real adapters; every port can be replaced by keyword, and the
+unit tests build their use cases here with in-memory fakes, so nothing is wired twice.
+An adapter that is replaced is never constructed (building with fakes touches no disk).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
+from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize.process import WorkerTiming
 from adapters.transport.neonize.supervisor import WorkerEngine, WorkerSettings
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
@@ -24,20 +32,41 @@ from domain.media import MediaLibrary
 from domain.messages import Messaging
 from domain.numbers import NumberChecks
 from domain.pairing import Pairing
-from domain.ports import Clock, ConnectionListener, IdFactory
+from domain.ports import (
+    Clock,
+    ConnectionListener,
+    Connections,
+    EngineWorkers,
+    EventBus,
+    IdFactory,
+    MediaFetcher,
+    MediaStore,
+    Ownership,
+    PasswordHasher,
+    SecretBox,
+    Storage,
+    TokenService,
+    WebhookTransport,
+    WhatsAppEngine,
+)
 from domain.recorder import Recorder
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
 from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.wire import whatsapp_message_id
 from domain.workers import EngineWorkerView
 
 log = logging.getLogger(__name__)
 
+# Builds the engines other than the sandbox, which always runs beside them; keyed by the
+# engine name an instance stores ("neonize").
+EngineFactory = Callable[[ConnectionListener], Mapping[str, WhatsAppEngine]]
+
 
 class SystemClock:
-    def now(self):
+    def now(self) -> datetime:
         return utc_now()
 
 
@@ -48,9 +77,13 @@ def new_id() -> str:
 @dataclass
 class Container:
     settings: Settings
-    storage: SqlStorage
-    bus: InMemoryEventBus
-    connections: LocalConnections
+    storage: Storage
+    bus: EventBus
+    connections: Connections
+    recorder: Recorder
+    listener: EngineEvents
+    media_store: MediaStore
+    media_fetcher: MediaFetcher
     accounts: Accounts
     instances: Instances
     sandbox: SandboxUseCases
@@ -60,7 +93,7 @@ class Container:
     usage: Usage
     webhooks: Webhooks
     dispatcher: WebhookDispatcher
-    webhook_transport: HttpWebhookTransport
+    webhook_transport: WebhookTransport
     pairing: Pairing
     numbers: NumberChecks
     engine_workers: EngineWorkerView
@@ -108,95 +141,149 @@ def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEn
     )
 
 
+def default_engines(settings: Settings) -> EngineFactory:
+    def make(listener: ConnectionListener) -> Mapping[str, WhatsAppEngine]:
+        return {"neonize": neonize_engine(settings, listener)}
+
+    return make
+
+
+def workers_of(engines: Mapping[str, WhatsAppEngine]) -> EngineWorkers:
+    """The engine that runs worker processes (neonize's WorkerEngine), else an empty view."""
+    found = engines.get("neonize")
+    return found if isinstance(found, WorkerEngine) else NoEngineWorkers()
+
+
 def build(
-    settings: Settings, clock: Clock | None = None, ids: IdFactory | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    message_ids: IdFactory | None = None,
+    storage: Storage | None = None,
+    bus: EventBus | None = None,
+    connections: Connections | None = None,
+    engines: EngineFactory | None = None,
+    ownership: Ownership | None = None,
+    password_hasher: PasswordHasher | None = None,
+    token_service: TokenService | None = None,
+    secret_box: SecretBox | None = None,
+    media_store: MediaStore | None = None,
+    media_fetcher: MediaFetcher | None = None,
+    webhook_transport: WebhookTransport | None = None,
+    engine_workers: EngineWorkers | None = None,
 ) -> Container:
+    """Wires the use cases. Any port given by keyword replaces the real adapter.
+
+    `connections` replaces the whole connection runtime (then `engines` and `ownership` are
+    unused); `engines` replaces only the non-sandbox engines."""
     clock = clock or SystemClock()
     ids = ids or new_id
-    secret = settings.resolve_jwt_secret()
-    storage = SqlStorage(settings.sql_url())
-    bus = InMemoryEventBus()
-    recorder = Recorder(storage.unit_of_work, bus, clock, ids)
-    media_store = FileMediaStore(settings.media_dir)
-    library = MediaLibrary(storage.unit_of_work, media_store, clock, ids)
-    fetcher = HttpMediaFetcher(
+    storage = storage or SqlStorage(settings.sql_url())
+    uow = storage.unit_of_work
+    bus = bus or InMemoryEventBus()
+    recorder = Recorder(uow, bus, clock, ids)
+    media_store = media_store or FileMediaStore(settings.media_dir)
+    library = MediaLibrary(uow, media_store, clock, ids)
+    media_fetcher = media_fetcher or HttpMediaFetcher(
         settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
     )
     listener = EngineEvents(recorder, clock, library, ids)
-    sandbox = SandboxEngine(
-        listener,
-        settings.instances_dir,
-        SandboxTiming(
-            qr_delay_s=settings.sandbox_qr_delay_ms / 1000,
-            qr_interval_s=settings.sandbox_qr_interval_ms / 1000,
-            reconnect_base_s=settings.sandbox_reconnect_delay_ms / 1000,
-            receipt_delay_s=settings.sandbox_receipt_delay_ms / 1000,
-        ),
-    )
-    neonize = neonize_engine(settings, listener)
-    engines = {"sandbox": sandbox, "neonize": neonize}
-    connections = LocalConnections(engines, sandbox, SingleNodeOwnership())  # type: ignore[arg-type]
+    others: Mapping[str, WhatsAppEngine] = {}
+    if connections is None:
+        sandbox = SandboxEngine(
+            listener,
+            settings.instances_dir,
+            SandboxTiming(
+                qr_delay_s=settings.sandbox_qr_delay_ms / 1000,
+                qr_interval_s=settings.sandbox_qr_interval_ms / 1000,
+                reconnect_base_s=settings.sandbox_reconnect_delay_ms / 1000,
+                receipt_delay_s=settings.sandbox_receipt_delay_ms / 1000,
+            ),
+        )
+        others = (engines or default_engines(settings))(listener)
+        connections = LocalConnections(
+            {**others, "sandbox": sandbox}, sandbox, ownership or SingleNodeOwnership()
+        )
+    if token_service is None or secret_box is None:
+        # Read (or generated and kept in the data dir) only when a real adapter needs it.
+        secret = settings.resolve_jwt_secret()
+        token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
+        secret_box = secret_box or FernetBox(secret)
     accounts = Accounts(
-        storage.unit_of_work,
-        Argon2Passwords(),
-        JwtTokens(secret, settings.token_lifetime, clock),
-        FernetBox(secret),
-        clock,
-        ids,
-        connections,
-        media_store,
+        uow=uow,
+        hasher=password_hasher or Argon2Passwords(),
+        tokens=token_service,
+        box=secret_box,
+        clock=clock,
+        ids=ids,
+        connections=connections,
+        media_store=media_store,
         principal_ttl_s=settings.auth_cache_ttl_ms / 1000,
     )
     instances = Instances(
-        storage.unit_of_work,
-        recorder,
-        connections,
-        bus,
-        clock,
-        ids,
-        settings.whatsapp_engine,
-        media_store,
+        uow=uow,
+        recorder=recorder,
+        connections=connections,
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        default_engine=settings.whatsapp_engine,
+        media_store=media_store,
     )
     sandbox_cases = SandboxUseCases(instances, connections)
-    usage = Usage(storage.unit_of_work, recorder, instances, clock)
-    transport = HttpWebhookTransport(settings.webhook_timeout_ms / 1000)
-
+    usage = Usage(uow, recorder, instances, clock)
+    webhook_transport = webhook_transport or HttpWebhookTransport(
+        settings.webhook_timeout_ms / 1000
+    )
     dispatcher = WebhookDispatcher(
-        storage.unit_of_work,
-        transport,
-        clock,
-        poll_interval_s=settings.webhook_poll_interval_ms / 1000,
+        uow, webhook_transport, clock, poll_interval_s=settings.webhook_poll_interval_ms / 1000
     )
     recorder.on_outbox = dispatcher.wake
+    message_ids = message_ids or whatsapp_message_id
     return Container(
         settings=settings,
         storage=storage,
         bus=bus,
         connections=connections,
+        recorder=recorder,
+        listener=listener,
+        media_store=media_store,
+        media_fetcher=media_fetcher,
         accounts=accounts,
         instances=instances,
         sandbox=sandbox_cases,
         messaging=Messaging(
-            storage.unit_of_work,
-            recorder,
-            instances,
-            connections,
-            library,
-            fetcher,
-            clock,
-            ids,
-            settings.media_max_bytes,
-            usage,
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            library=library,
+            fetcher=media_fetcher,
+            clock=clock,
+            ids=ids,
+            max_media_bytes=settings.media_max_bytes,
+            usage=usage,
+            message_ids=message_ids,
         ),
-        contacts=Contacts(storage.unit_of_work, instances, connections, clock, ids),
+        contacts=Contacts(
+            uow=uow, instances=instances, connections=connections, clock=clock, ids=ids
+        ),
         sandbox_traffic=SandboxMessaging(
-            sandbox_cases, storage.unit_of_work, fetcher, clock, settings.media_max_bytes
+            sandbox=sandbox_cases,
+            uow=uow,
+            fetcher=media_fetcher,
+            clock=clock,
+            max_media_bytes=settings.media_max_bytes,
+            message_ids=message_ids,
         ),
         usage=usage,
-        webhooks=Webhooks(storage.unit_of_work, instances, dispatcher, clock, ids),
+        webhooks=Webhooks(
+            uow=uow, instances=instances, dispatcher=dispatcher, clock=clock, ids=ids
+        ),
         dispatcher=dispatcher,
-        webhook_transport=transport,
+        webhook_transport=webhook_transport,
         pairing=Pairing(instances, connections),
         numbers=NumberChecks(instances, connections),
-        engine_workers=EngineWorkerView(neonize),
+        engine_workers=EngineWorkerView(engine_workers or workers_of(others)),
     )

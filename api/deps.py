@@ -45,19 +45,14 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-# Changing or deleting the instance itself is management, not use: never counted, so
-# an owner whose maxApiCalls is used up can still raise the cap.
-_MANAGEMENT = {("PUT", "/api/instances/{instance_id}"), ("DELETE", "/api/instances/{instance_id}")}
-
-
 async def count_api_call(conn: HTTPConnection, principal: PrincipalDep) -> None:
     """Counts a call on an instance (its `apiCalls` usage and maxApiCalls limit)."""
     instance_id = conn.path_params.get("instance_id")
-    route = conn.scope.get("route")
-    if (conn.scope.get("method"), getattr(route, "path", None)) in _MANAGEMENT:
-        return
     if instance_id:
-        await container_of(conn).usage.api_call(principal, instance_id)
+        # The route's name is the operation's (update_instance, send_text): the domain
+        # decides which ones count.
+        operation = getattr(conn.scope.get("route"), "name", "")
+        await container_of(conn).usage.api_call(principal, instance_id, operation)
 
 
 CountedCall = Depends(count_api_call)

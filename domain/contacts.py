@@ -6,9 +6,9 @@ import builtins
 from dataclasses import dataclass
 
 from domain import validation as v
-from domain.entities import Contact, InstanceStatus, Page, Principal
-from domain.errors import Conflict, ValidationFailed
-from domain.instances import Instances
+from domain.entities import Contact, Page, Principal
+from domain.errors import ValidationFailed
+from domain.instances import Instances, require_connected
 from domain.phones import normalise_phone, to_jid
 from domain.ports import (
     Clock,
@@ -34,6 +34,7 @@ class ContactInput:
 class Contacts:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         instances: Instances,
         connections: Connections,
@@ -48,11 +49,7 @@ class Contacts:
 
     async def _connected_engine(self, principal: Principal, instance_id: str) -> WhatsAppEngine:
         instance = await self._instances.get(principal, instance_id)
-        if instance.status is not InstanceStatus.CONNECTED:
-            raise Conflict(
-                f"Instance {instance_id} is not connected (status: {instance.status.value})",
-                {"instanceStatus": instance.status.value},
-            )
+        require_connected(instance)
         return self._connections.engine(instance)
 
     async def from_whatsapp(

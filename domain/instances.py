@@ -22,6 +22,7 @@ from domain.entities import (
     WebhookSettings,
 )
 from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.event_log import EventQuery, parse_event_types
 from domain.limits import validate_limits
 from domain.ports import (
     Clock,
@@ -33,25 +34,10 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 from domain.recorder import Recorder
-from domain.times import iso, parse_iso, to_ms
+from domain.times import iso, parse_iso
+from domain.webhook_settings import WebhookSettingsInput, apply_webhook_settings
 
 log = logging.getLogger(__name__)
-
-MAX_RETRIES = 20
-MIN_RETRY_INTERVAL_MS = 100
-MAX_RETRY_INTERVAL_MS = 24 * 3600 * 1000
-
-
-@dataclass(frozen=True)
-class WebhookSettingsInput:
-    notify_received: bool | None = None
-    notify_sent: bool | None = None
-    notify_delivery: bool | None = None
-    notify_read: bool | None = None
-    max_retries: int | None = None
-    retry_interval: int | None = None
-    secret: str | None = None
-    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,29 +72,6 @@ class QrResult:
         return self.qr_code is None
 
 
-def _apply_webhook(target: WebhookSettings, data: WebhookSettingsInput) -> bool:
-    """Validates and applies; returns whether anything changed."""
-    before = WebhookSettings(**vars(target))
-    for name in ("notify_received", "notify_sent", "notify_delivery", "notify_read"):
-        value = getattr(data, name)
-        if value is not None:
-            setattr(target, name, bool(value))
-    if data.max_retries is not None:
-        target.max_retries = v.int_range(data.max_retries, "maxRetries", 0, MAX_RETRIES) or 0
-    if data.retry_interval is not None:
-        target.retry_interval_ms = (
-            v.int_range(
-                data.retry_interval, "retryInterval", MIN_RETRY_INTERVAL_MS, MAX_RETRY_INTERVAL_MS
-            )
-            or MIN_RETRY_INTERVAL_MS
-        )
-    if data.secret is not None:
-        target.secret = v.text(data.secret, "webhookSecret", max_len=512) or None
-    if data.headers is not None:
-        target.headers = v.headers(data.headers) or {}
-    return vars(before) != vars(target)
-
-
 def _sandbox_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -124,9 +87,20 @@ def _sandbox_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     return {"sandbox": options}
 
 
+def require_connected(instance: Instance) -> None:
+    """Sending, WhatsApp's address book and simulated traffic need a live connection."""
+    if instance.status is not InstanceStatus.CONNECTED:
+        raise Conflict(
+            f"Instance {instance.id} is not connected (status: {instance.status.value}); "
+            "pair it or wait for it to reconnect",
+            {"instanceStatus": instance.status.value},
+        )
+
+
 class Instances:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         recorder: Recorder,
         connections: Connections,
@@ -176,7 +150,7 @@ class Instances:
                 "'engine' must be 'neonize' or 'sandbox'", {"field": "engine", "value": engine_name}
             ) from None
         webhook = WebhookSettings()
-        _apply_webhook(webhook, data.webhook)
+        apply_webhook_settings(webhook, data.webhook)
         now = self._clock.now()
         instance = Instance(
             id=self._ids(),
@@ -238,7 +212,7 @@ class Instances:
                 webhook_changed |= bool(changes.webhook_enabled) != instance.webhook_enabled
                 instance.webhook_enabled = bool(changes.webhook_enabled)
             if changes.webhook is not None:
-                webhook_changed |= _apply_webhook(instance.webhook, changes.webhook)
+                webhook_changed |= apply_webhook_settings(instance.webhook, changes.webhook)
             instance.updated_at = self._clock.now()
             await txn.uow.instances.update(instance)
             if changed:
@@ -350,14 +324,10 @@ class Instances:
         limit: int | None = None,
         types: Sequence[str] | None = None,
     ) -> tuple[builtins.list[Event], bool]:
-        lim, _ = v.page(limit, 0, default=20, maximum=1000)
-        since_ms = to_ms(parse_iso(since, "since")) if since else None
-        event_types = parse_event_types(types)
+        query = EventQuery.parse(since=since, limit=limit, types=types)
         async with self._uow() as uow:
             await self._owned(uow, principal, instance_id)
-            return await uow.events.list_since(
-                instance_id, since_ms=since_ms, types=event_types, limit=lim
-            )
+            return await query.read(uow, instance_id)
 
     async def subscribe(
         self, principal: Principal, instance_id: str, types: Sequence[str] | None = None
@@ -369,21 +339,6 @@ class Instances:
             async for event in stream:
                 if event.type in wanted:
                     yield event
-
-
-def parse_event_types(types: Sequence[str] | None) -> list[EventType] | None:
-    if not types:
-        return None
-    parsed: list[EventType] = []
-    for name in types:
-        try:
-            parsed.append(EventType(name))
-        except ValueError:
-            allowed = ", ".join(t.value for t in EventType)
-            raise ValidationFailed(
-                f"Unknown event type '{name}'; expected one of: {allowed}", {"field": "types"}
-            ) from None
-    return parsed
 
 
 def _iso_now(clock: Clock) -> str:

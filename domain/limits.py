@@ -7,11 +7,11 @@ from typing import Any
 from domain import validation as v
 from domain.errors import ValidationFailed
 
-# limit name -> the counter it caps, and the spec's name of that counter in payloads
+# limit name -> the counter it caps (its API name is in domain.counters.SPEC_NAMES)
 LIMITS = {
-    "maxMessagesSent": ("messages_sent", "messagesSent"),
-    "maxMediaSent": ("media_sent", "mediaSent"),
-    "maxApiCalls": ("api_calls", "apiCalls"),
+    "maxMessagesSent": "messages_sent",
+    "maxMediaSent": "media_sent",
+    "maxApiCalls": "api_calls",
 }
 
 

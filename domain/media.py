@@ -1,15 +1,35 @@
-"""Stored media: bytes in the media store, metadata in the database."""
+"""Stored media: bytes in the media store, metadata in the database; the size cap."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 
 from domain.entities import Media
+from domain.errors import ValidationFailed
 from domain.ports import Clock, IdFactory, MediaStore, UnitOfWorkFactory
 
 
 def media_url(media_id: str) -> str:
     return f"/api/media/{media_id}"
+
+
+def too_large(field: str, limit: int) -> ValidationFailed:
+    """The one refusal of a file over the media size cap (MEDIA_MAX_BYTES)."""
+    return ValidationFailed(f"'{field}' is larger than the {limit} bytes allowed", {"field": field})
+
+
+async def read_capped(
+    read: Callable[[int], Awaitable[bytes]], declared_size: int | None, limit: int
+) -> bytes:
+    """Reads an uploaded file through `read(n)`, never more than `limit` + 1 bytes (the one
+    more tells it is too large), refusing at once a file whose declared size is over."""
+    if declared_size is not None and declared_size > limit:
+        raise too_large("file", limit)
+    data = await read(limit + 1)
+    if len(data) > limit:
+        raise too_large("file", limit)
+    return data
 
 
 class MediaLibrary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,9 +21,9 @@ from domain.entities import (
     Page,
     Principal,
 )
-from domain.errors import Conflict, DomainError, EngineFailure, NotFound, ValidationFailed
-from domain.instances import Instances
-from domain.media import MediaLibrary, media_url
+from domain.errors import DomainError, EngineFailure, NotFound, ValidationFailed
+from domain.instances import Instances, require_connected
+from domain.media import MediaLibrary, media_url, read_capped, too_large
 from domain.phones import to_jid
 from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
 from domain.recorder import InstanceTransaction, Recorder
@@ -90,6 +90,7 @@ def sent_payload(m: Message) -> dict[str, object]:
 class Messaging:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         recorder: Recorder,
         instances: Instances,
@@ -114,17 +115,23 @@ class Messaging:
         self._usage = usage
         self._message_ids = message_ids
 
+    async def read_upload(
+        self,
+        read: Callable[[int], Awaitable[bytes]],
+        declared_size: int | None,
+        file_name: str | None,
+        mime_type: str | None,
+    ) -> Upload:
+        """An uploaded file, read no further than the media size cap allows."""
+        data = await read_capped(read, declared_size, self._max_media)
+        return Upload(data, file_name, mime_type)
+
     # --- sending -------------------------------------------------------------------------
 
     async def _connected(self, principal: Principal, instance_id: str) -> Instance:
         instance = await self._instances.get(principal, instance_id)
         await self._usage.precheck(instance, {"messages_sent": 1})
-        if instance.status is not InstanceStatus.CONNECTED:
-            raise Conflict(
-                f"Instance {instance_id} is not connected (status: {instance.status.value}); "
-                "pair it or wait for it to reconnect before sending",
-                {"instanceStatus": instance.status.value},
-            )
+        require_connected(instance)
         return instance
 
     async def send_text(
@@ -187,9 +194,7 @@ class Messaging:
         if not upload.data:
             raise ValidationFailed("'file' is empty", {"field": "file"})
         if len(upload.data) > self._max_media:
-            raise ValidationFailed(
-                f"'file' is larger than the {self._max_media} bytes allowed", {"field": "file"}
-            )
+            raise too_large("file", self._max_media)
         name = clean_file_name(upload.file_name, "file")
         mime = guess_mime(name, upload.mime_type)
         await self._usage.precheck(instance, {"messages_sent": 1, "media_sent": 1})

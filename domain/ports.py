@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from domain.counters import USAGE_COUNTERS as USAGE_COUNTERS
 from domain.entities import (
     ActivityLog,
     ChatSummary,
@@ -20,7 +21,7 @@ from domain.entities import (
     MessageStatus,
     User,
 )
-from domain.webhooks import WebhookDelivery
+from domain.webhooks import AttemptResult, WebhookDelivery
 from domain.wire import (
     EngineContact,
     IncomingMessage,
@@ -159,17 +160,6 @@ class WebhookRepository(Protocol):
         ...
 
 
-USAGE_COUNTERS = (
-    "messages_sent",
-    "messages_received",
-    "media_sent",
-    "media_received",
-    "media_bytes",
-    "api_calls",
-    "webhook_sent",
-)
-
-
 class UsageRepository(Protocol):
     """Per-instance, per-UTC-day counters; every change is an atomic increment."""
 
@@ -215,6 +205,15 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Storage(Protocol):
+    """A storage backend: hands out units of work; migrated on start, closed on stop."""
+
+    def unit_of_work(self) -> UnitOfWork: ...
+    async def migrate(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 # --- security --------------------------------------------------------------------------
@@ -347,6 +346,9 @@ class Connections(Protocol):
     async def destroy(self, instance: Instance) -> None: ...
     def engine(self, instance: Instance) -> WhatsAppEngine: ...
     def sandbox(self) -> SandboxControl: ...
+    async def close(self) -> None:
+        """Stops every connection of this node (shutdown)."""
+        ...
 
 
 class EngineWorkers(Protocol):
@@ -362,12 +364,25 @@ class Ownership(Protocol):
     async def release(self, instance_id: str) -> None: ...
 
 
+# --- webhooks --------------------------------------------------------------------------
+
+
+class WebhookTransport(Protocol):
+    """Posts one webhook body; reports the answer (or the failure) rather than raising."""
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
+    async def close(self) -> None: ...
+
+
 # --- events ----------------------------------------------------------------------------
 
 
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]: ...
+    async def close(self) -> None:
+        """Ends every subscription (shutdown)."""
+        ...
 
 
 class Clock(Protocol):

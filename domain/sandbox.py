@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from domain import validation as v
 from domain.entities import Engine, Instance, InstanceStatus, MessageStatus, Principal
 from domain.errors import Conflict, NotFound, ValidationFailed
-from domain.instances import Instances
+from domain.instances import Instances, require_connected
+from domain.media import too_large
 from domain.messages import MAX_TEXT, clean_file_name, guess_mime
 from domain.phones import normalise_phone, to_jid
 from domain.ports import Clock, Connections, MediaFetcher, SandboxControl, UnitOfWorkFactory
@@ -71,6 +72,7 @@ class SandboxMessaging:
 
     def __init__(
         self,
+        *,
         sandbox: SandboxUseCases,
         uow: UnitOfWorkFactory,
         fetcher: MediaFetcher,
@@ -101,11 +103,7 @@ class SandboxMessaging:
         if payload is None and not text:
             raise ValidationFailed("Give a 'body', a 'media', or both", {"field": "body"})
         instance = await self._sandbox.require(principal, instance_id)
-        if instance.status is not InstanceStatus.CONNECTED:
-            raise Conflict(
-                f"Instance {instance_id} is not connected",
-                {"instanceStatus": instance.status.value},
-            )
+        require_connected(instance)
         message_id = self._message_ids()
         message = IncomingMessage(
             message_id=message_id,
@@ -143,9 +141,7 @@ class SandboxMessaging:
         if not data:
             raise ValidationFailed("'media' is empty", {"field": "media"})
         if len(data) > self._max_media:
-            raise ValidationFailed(
-                f"'media' is larger than {self._max_media} bytes", {"field": "media"}
-            )
+            raise too_large("media", self._max_media)
         file_name = clean_file_name(name, "file")
         mime = guess_mime(file_name, declared)
         return MediaPayload(data, mime, file_name, media_kind(mime), caption)

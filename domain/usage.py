@@ -6,33 +6,34 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from domain.counters import SPEC_NAMES, summed
 from domain.entities import EventType, Instance, InstanceStatus, Principal
 from domain.errors import Forbidden, LimitExceeded, ValidationFailed
 from domain.instances import Instances
 from domain.limits import LIMITS
-from domain.ports import USAGE_COUNTERS, Clock, UnitOfWork, UnitOfWorkFactory
+from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.recorder import Recorder
 
-SPEC_NAMES = {
-    "messages_sent": "messagesSent",
-    "messages_received": "messagesReceived",
-    "media_sent": "mediaSent",
-    "media_received": "mediaReceived",
-    "media_bytes": "totalMediaSize",
-    "api_calls": "apiCalls",
-    "webhook_sent": "webhookSent",
-}
+# Every call on an instance counts toward its apiCalls (and maxApiCalls), except managing
+# the instance itself: an owner whose maxApiCalls is used up can still raise the cap.
+# Named as the use cases are; each API names its operations the same way.
+MANAGEMENT_CALLS = frozenset({"update_instance", "delete_instance"})
+
 PERIOD_DAYS = {"today": 1, "week": 7, "month": 30, "year": 365, "all": None}
-
-
-def spec_usage(counters: dict[str, int]) -> dict[str, int]:
-    return {SPEC_NAMES[name]: counters.get(name, 0) for name in USAGE_COUNTERS}
 
 
 @dataclass(frozen=True)
 class InstanceUsage:
     instance: Instance
     counters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class UserUsage:
+    """A user's instances with their counters, and those counters summed."""
+
+    instances: list[InstanceUsage]
+    total: dict[str, int]
 
 
 class Usage:
@@ -58,7 +59,7 @@ class Usage:
         """
         today = self.today()
         capped: set[str] = set()
-        for limit, (counter, _) in LIMITS.items():
+        for limit, counter in LIMITS.items():
             maximum = instance.limits.get(limit)
             if maximum is None:
                 continue
@@ -83,7 +84,7 @@ class Usage:
         async with self._uow() as uow:
             used = await uow.usage.day(instance.id, self.today())
         for limit in capped:
-            counter = LIMITS[limit][0]
+            counter = LIMITS[limit]
             if counters.get(counter) and used[counter] + counters[counter] > instance.limits[limit]:
                 raise await self.refuse(instance, limit)
 
@@ -93,7 +94,9 @@ class Usage:
         async with self._recorder.transaction(instance.id) as txn:
             used = await txn.uow.usage.day(instance.id, today)
             usage = {
-                LIMITS[name][1]: used[LIMITS[name][0]] for name in LIMITS if name in instance.limits
+                SPEC_NAMES[LIMITS[name]]: used[LIMITS[name]]
+                for name in LIMITS
+                if name in instance.limits
             }
             if await txn.uow.usage.first_notice(instance.id, today, limit):
                 await txn.log("limit_exceeded", {"limit": limit, "usage": usage})
@@ -101,7 +104,7 @@ class Usage:
                     EventType.LIMIT_EXCEEDED, {"exceededLimits": [limit], "usage": usage}, instance
                 )
             await txn.commit()
-        counter, spec_name = LIMITS[limit]
+        counter = LIMITS[limit]
         return LimitExceeded(
             f"Daily limit {limit} ({instance.limits[limit]}) reached for instance {instance.id}; "
             "it resets at 00:00 UTC",
@@ -109,12 +112,17 @@ class Usage:
                 "limit": limit,
                 "max": instance.limits[limit],
                 "used": used[counter],
-                "counter": spec_name,
+                "counter": SPEC_NAMES[counter],
             },
         )
 
-    async def api_call(self, principal: Principal, instance_id: str) -> None:
-        """Counts one API call on an instance; 429 once the instance's maxApiCalls is reached."""
+    async def api_call(self, principal: Principal, instance_id: str, operation: str) -> None:
+        """Counts one API call on an instance; 429 once the instance's maxApiCalls is reached.
+
+        `operation` is the call's name (`send_text`, `update_instance`): management calls
+        (MANAGEMENT_CALLS) are not counted."""
+        if operation in MANAGEMENT_CALLS:
+            return
         async with self._uow() as uow:
             # One transaction for the ownership check and the count: this runs on every call.
             instance = await self._instances.owned(uow, principal, instance_id)
@@ -144,12 +152,13 @@ class Usage:
         days = PERIOD_DAYS[name]
         return None if days is None else self.today() - timedelta(days=days - 1)
 
-    async def for_user(self, principal: Principal, period: str | None) -> list[InstanceUsage]:
+    async def for_user(self, principal: Principal, period: str | None) -> UserUsage:
         since = self._since(period, "month", ("week", "month", "year", "all"))
         async with self._uow() as uow:
             mine = await uow.instances.list(user_id=principal.user_id)
             totals = await uow.usage.totals([i.id for i in mine], since)
-        return [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
+        rows = [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
+        return UserUsage(rows, summed([r.counters for r in rows]))
 
     async def for_instance(
         self, principal: Principal, instance_id: str, period: str | None
@@ -158,8 +167,7 @@ class Usage:
         await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             daily = await uow.usage.daily(instance_id, since)
-        total = {name: sum(day[name] for _, day in daily) for name in USAGE_COUNTERS}
-        return total, daily
+        return summed([day for _, day in daily]), daily
 
     async def for_system(self, principal: Principal) -> dict[str, Any]:
         if not principal.is_admin:
@@ -168,7 +176,7 @@ class Usage:
             instances = await uow.instances.list()
             users, user_total = await uow.users.list(limit=1_000_000, skip=0)
             totals = await uow.usage.totals(None, None)
-        usage = {name: sum(t.get(name, 0) for t in totals.values()) for name in USAGE_COUNTERS}
+        usage = summed(list(totals.values()))
         recently = self._clock.now() - timedelta(days=30)
         owners_online = {i.user_id for i in instances if i.status is InstanceStatus.CONNECTED}
         active_users = [

@@ -64,6 +64,7 @@ def _role(value: str, field: str = "role") -> Role:
 class Accounts:
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         hasher: PasswordHasher,
         tokens: TokenService,

@@ -12,13 +12,13 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Protocol
 
 from domain import validation as v
 from domain.entities import Instance, Page, Principal
 from domain.errors import Conflict, NotFound, ValidationFailed
-from domain.instances import Instances, parse_event_types
-from domain.ports import Clock, IdFactory, UnitOfWorkFactory
+from domain.event_log import parse_event_types
+from domain.instances import Instances
+from domain.ports import Clock, IdFactory, UnitOfWorkFactory, WebhookTransport
 from domain.times import iso, to_ms
 from domain.webhooks import (
     TEST_EVENT,
@@ -32,10 +32,6 @@ from domain.webhooks import (
 log = logging.getLogger(__name__)
 
 BATCH = 50  # deliveries of one instance read per query
-
-
-class WebhookTransport(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
 
 
 class WebhookDispatcher:
@@ -182,6 +178,7 @@ class Webhooks:
 
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         instances: Instances,
         dispatcher: WebhookDispatcher,

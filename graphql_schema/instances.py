@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.errors import ValidationFailed
+from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
 from domain.times import iso, iso_ms, parse_iso
 from graphql_schema.context import Info
@@ -148,13 +149,14 @@ class InstanceQuery:
         types: list[str] | None = None,
     ) -> EventPage:
         c = info.context.container
+        since_text = iso(since)
         events, has_more = await c.instances.events(
-            await info.context.principal(), str(id), since=iso(since), limit=limit, types=types
+            await info.context.principal(), str(id), since=since_text, limit=limit, types=types
         )
-        latest = events[-1].timestamp_ms if events else None
+        latest = latest_timestamp_ms(events, since_text)
         return EventPage(
             events=[Event.from_entity(e) for e in events],
-            latest_timestamp=_dt(iso_ms(latest)) if latest is not None else since,
+            latest_timestamp=_dt(iso_ms(latest)) if latest is not None else None,
             count=len(events),
             has_more=has_more,
         )

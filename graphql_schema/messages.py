@@ -10,7 +10,6 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
 from domain.errors import ValidationFailed
-from domain.messages import Upload as FileUpload
 from domain.sandbox import SimulatedMedia
 from graphql_schema.context import Info
 from graphql_schema.types import Chat, ChatPage, Message, MessagePage, Pagination
@@ -27,23 +26,15 @@ class SimulatedMediaInput:
         return SimulatedMedia(self.mime_type, self.file_name, self.base64, self.url)
 
 
-async def read_upload(file: object, limit: int) -> FileUpload:
-    """The uploaded part, read up to `limit` bytes (one more tells it is too large)."""
+def uploaded_file(file: object) -> UploadFile:
+    """The file part of a GraphQL multipart request, or a clear 400."""
     if not isinstance(file, UploadFile):
         raise ValidationFailed(
             "'file' must be a file part of a multipart request "
             "(GraphQL multipart request spec: operations, map, file)",
             {"field": "file"},
         )
-    too_large = ValidationFailed(
-        f"'file' is larger than the {limit} bytes allowed", {"field": "file"}
-    )
-    if file.size is not None and file.size > limit:
-        raise too_large
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise too_large
-    return FileUpload(data, file.filename, file.content_type)
+    return file
 
 
 @strawberry.type
@@ -143,7 +134,10 @@ class MessageMutation:
     ) -> Message:
         c = info.context.container
         principal = await info.context.principal()  # before reading a stranger's upload
-        upload = await read_upload(file, c.settings.media_max_bytes)
+        part = uploaded_file(file)
+        upload = await c.messaging.read_upload(
+            part.read, part.size, part.filename, part.content_type
+        )
         sent = await c.messaging.send_file(
             principal, str(instance_id), phone, upload, caption, quoted_message_id
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +51,12 @@ def graphql_error_extensions(error: BaseException | None) -> dict[str, Any] | No
     return None
 
 
-# Root fields that act on one instance: each call counts toward its apiCalls and
-# maxApiCalls, exactly like the REST endpoints under /api/instances/{id} and /api/whatsapp/{id}.
-COUNTED_FIELDS = frozenset(
+# Root fields that act on one instance, like the REST endpoints under /api/instances/{id}
+# and /api/whatsapp/{id}: each is reported to Usage.api_call, which decides what counts.
+INSTANCE_FIELDS = frozenset(
     {
         "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
-        "reconnectInstance", "logoutInstance",
+        "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
         "chats", "messages", "sendText", "sendMedia", "sendFile", "markChatRead",
         "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
         "webhookDeliveries", "retryWebhookDelivery", "testWebhook",
@@ -66,7 +67,7 @@ COUNTED_FIELDS = frozenset(
 
 class CountInstanceCalls(SchemaExtension):
     def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
-        if info.path.prev is None and info.field_name in COUNTED_FIELDS:
+        if info.path.prev is None and info.field_name in INSTANCE_FIELDS:
             instance_id = kwargs.get("instanceId") or kwargs.get("instance_id") or kwargs.get("id")
             if instance_id:
                 return self._counted(_next, root, info, str(instance_id), *args, **kwargs)
@@ -77,7 +78,9 @@ class CountInstanceCalls(SchemaExtension):
         _next: Any, root: Any, info: Any, instance_id: str, *args: Any, **kwargs: Any
     ) -> Any:
         context = info.context
-        await context.container.usage.api_call(await context.principal(), instance_id)
+        # The field's name in the use cases' words: updateInstance -> update_instance.
+        operation = re.sub(r"([A-Z])", r"_\1", info.field_name).lower()
+        await context.container.usage.api_call(await context.principal(), instance_id, operation)
         return await await_maybe(_next(root, info, *args, **kwargs))
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any, NewType
 
 import strawberry
 
-from domain.usage import spec_usage
+from domain.counters import DAILY_COUNTERS, spec_usage
 from graphql_schema.context import Info
 
 # Counters grow past GraphQL's 32-bit Int (totalMediaSize is in bytes), so they use Long;
@@ -20,20 +21,14 @@ LONG_SCALAR = strawberry.scalar(
     parse_value=int,
 )
 
-_FIELDS = {
-    "messagesSent": "messages_sent",
-    "messagesReceived": "messages_received",
-    "mediaSent": "media_sent",
-    "mediaReceived": "media_received",
-    "totalMediaSize": "total_media_size",
-    "apiCalls": "api_calls",
-    "webhookSent": "webhook_sent",
-}
-_DAILY = ("messagesSent", "messagesReceived", "mediaSent", "mediaReceived")
+
+def _fields(spec: dict[str, int]) -> dict[str, Any]:
+    """The API document's counter names as this schema's Python field names."""
+    return {_snake(name): value for name, value in spec.items()}
 
 
-def _fields(spec: dict[str, int], names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    return {_FIELDS[k]: v for k, v in spec.items() if names is None or k in names}
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", r"_\1", name).lower()
 
 
 @strawberry.type(description="Usage counters, summed over the period asked for.")
@@ -101,16 +96,18 @@ class StatsQuery:
     @strawberry.field(description="Usage of the caller's instances; period week|month|year|all.")
     async def user_stats(self, info: Info, period: str | None = None) -> UserStats:
         c = info.context.container
-        rows = await c.usage.for_user(await info.context.principal(), period)
-        instances = [(r.instance, spec_usage(r.counters)) for r in rows]
-        total = {k: sum(spec[k] for _, spec in instances) for k in spec_usage({})}
+        usage = await c.usage.for_user(await info.context.principal(), period)
         return UserStats(
-            total=UserStatsTotal(**_fields(total), instance_count=len(instances)),
+            total=UserStatsTotal(
+                **_fields(spec_usage(usage.total)), instance_count=len(usage.instances)
+            ),
             instances=[
                 InstanceUsageRow(
-                    instance_id=strawberry.ID(instance.id), name=instance.name, **_fields(spec)
+                    instance_id=strawberry.ID(r.instance.id),
+                    name=r.instance.name,
+                    **_fields(spec_usage(r.counters)),
                 )
-                for instance, spec in instances
+                for r in usage.instances
             ],
         )
 
@@ -125,7 +122,7 @@ class StatsQuery:
             await info.context.principal(), str(instance_id), period
         )
         days = [
-            DailyUsage(date=_midnight(day), **_fields(spec_usage(counters), _DAILY))
+            DailyUsage(date=_midnight(day), **_fields(spec_usage(counters, DAILY_COUNTERS)))
             for day, counters in daily
         ]
         return InstanceStats(usage=InstanceUsage(**_fields(spec_usage(total)), daily_stats=days))

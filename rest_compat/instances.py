@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from domain import validation as v
+from domain.event_log import latest_timestamp_ms
 from domain.instances import QrResult
-from domain.times import iso_ms, parse_iso
+from domain.times import iso_ms
 from rest_compat import presenters
 from rest_compat.qr import qr_response
 from rest_compat.schemas import InstanceChangesBody, NewInstanceBody
@@ -127,13 +128,10 @@ async def instance_events(
     events, has_more = await c.instances.events(
         principal, instance_id, since=since, limit=limit, types=v.csv(types)
     )
-    if events:
-        latest: str | None = iso_ms(events[-1].timestamp_ms)
-    else:
-        latest = iso_ms(int(parse_iso(since, "since").timestamp() * 1000)) if since else None
+    latest = latest_timestamp_ms(events, since)
     return {
         "events": [presenters.event(e) for e in events],
-        "latestTimestamp": latest,
+        "latestTimestamp": iso_ms(latest) if latest is not None else None,
         "count": len(events),
         "hasMore": has_more,
     }

@@ -5,8 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
-from domain.errors import ValidationFailed
-from domain.messages import Upload
 from rest_compat.schemas import SendMediaBody, SendTextBody
 
 router = APIRouter(prefix="/api/whatsapp", tags=["messaging"], dependencies=[CountedCall])
@@ -48,17 +46,7 @@ async def send_file(
     caption: str | None = Form(None),
     quoted_message_id: str | None = Form(None, alias="quotedMessageId"),
 ) -> dict[str, str]:
-    limit = c.settings.media_max_bytes
-    if file.size is not None and file.size > limit:
-        raise ValidationFailed(
-            f"'file' is larger than the {limit} bytes allowed", {"field": "file"}
-        )
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationFailed(
-            f"'file' is larger than the {limit} bytes allowed", {"field": "file"}
-        )
-    upload = Upload(data, file.filename, file.content_type)
+    upload = await c.messaging.read_upload(file.read, file.size, file.filename, file.content_type)
     sent = await c.messaging.send_file(
         principal, instance_id, phone, upload, caption, quoted_message_id
     )

@@ -8,12 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import ContainerDep, PrincipalDep
+from domain.counters import DAILY_COUNTERS, spec_usage
 from domain.times import iso
-from domain.usage import spec_usage
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
-
-_DAILY = ("messagesSent", "messagesReceived", "mediaSent", "mediaReceived")
 
 
 @router.get("/user")
@@ -22,14 +20,13 @@ async def user_stats(
     c: ContainerDep,
     period: str | None = Query(None, description="week|month|year|all"),
 ) -> dict[str, Any]:
-    rows = await c.usage.for_user(principal, period)
+    usage = await c.usage.for_user(principal, period)
     instances: list[dict[str, Any]] = [
         {"instanceId": r.instance.id, "name": r.instance.name, **spec_usage(r.counters)}
-        for r in rows
+        for r in usage.instances
     ]
-    keys = list(spec_usage({}))
-    total = {k: sum(i[k] for i in instances) for k in keys}
-    return {"total": {**total, "instanceCount": len(instances)}, "instances": instances}
+    total = {**spec_usage(usage.total), "instanceCount": len(instances)}
+    return {"total": total, "instances": instances}
 
 
 @router.get("/instances/{instance_id}")
@@ -40,10 +37,9 @@ async def instance_stats(
     period: str | None = Query(None, description="today|week|month|all"),
 ) -> dict[str, Any]:
     total, daily = await c.usage.for_instance(principal, instance_id, period)
-    days = []
-    for day, counters in daily:
-        spec = spec_usage(counters)
-        days.append({"date": iso_day(day), **{k: spec[k] for k in _DAILY}})
+    days = [
+        {"date": iso_day(day), **spec_usage(counters, DAILY_COUNTERS)} for day, counters in daily
+    ]
     return {"usage": {**spec_usage(total), "dailyStats": days}}
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from adapters.transport.sandbox import SandboxEngine
 from domain.entities import Instance
-from domain.ports import Ownership, WhatsAppEngine
+from domain.ports import Ownership, SandboxControl, WhatsAppEngine
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,12 @@ class SingleNodeOwnership:
 
 class LocalConnections:
     def __init__(
-        self, engines: dict[str, WhatsAppEngine], sandbox: SandboxEngine, ownership: Ownership
+        self,
+        engines: Mapping[str, WhatsAppEngine],
+        sandbox: SandboxControl,
+        ownership: Ownership,
     ) -> None:
-        self._engines = engines
+        self._engines = dict(engines)
         self._sandbox = sandbox
         self._ownership = ownership
 
@@ -51,7 +54,7 @@ class LocalConnections:
         await self.engine(instance).destroy(instance.id)
         await self._ownership.release(instance.id)
 
-    def sandbox(self) -> SandboxEngine:
+    def sandbox(self) -> SandboxControl:
         return self._sandbox
 
     async def close(self) -> None:

@@ -1,20 +1,23 @@
-"""Use cases wired to in-memory fakes."""
+"""Use cases built by `api.bootstrap.build()` on in-memory fakes: the same wiring as the server."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from api.bootstrap import build
+from api.settings import Settings
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
 from domain.entities import Principal
 from domain.instances import Instances
-from domain.media import MediaLibrary
 from domain.messages import Messaging
 from domain.recorder import Recorder
 from domain.usage import Usage
 from domain.users import Accounts, NewUser
+from domain.webhook_delivery import WebhookDispatcher, Webhooks
 from tests.fakes import (
     FakeClock,
     FakeConnections,
@@ -26,10 +29,26 @@ from tests.fakes import (
     PlainBox,
     PlainHasher,
     RecordingBus,
+    RecordingTransport,
     SequentialIds,
 )
 
 MAX_MEDIA_BYTES = 1024
+
+# A directory that does not exist and cannot be created: an adapter that touched the disk
+# while the unit tests build on fakes would fail loudly instead of writing somewhere.
+NO_DISK = Path("/nonexistent/wamux-unit-tests")
+
+
+def unit_settings() -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=NO_DISK,
+        jwt_secret="unit-test-secret",
+        whatsapp_engine="sandbox",
+        media_max_bytes=MAX_MEDIA_BYTES,
+        auth_cache_ttl_ms=0,
+    )
 
 
 @dataclass
@@ -46,6 +65,10 @@ class Core:
     fetcher: FakeFetcher
     messaging: Messaging
     contacts: Contacts
+    usage: Usage
+    webhooks: Webhooks
+    dispatcher: WebhookDispatcher
+    transport: RecordingTransport
 
     @property
     def engine(self) -> FakeEngine:
@@ -60,50 +83,39 @@ class Core:
 
 @pytest.fixture
 def core() -> Core:
-    storage, clock, bus, ids = MemoryStorage(), FakeClock(), RecordingBus(), SequentialIds()
-    connections = FakeConnections()
-    recorder = Recorder(storage.unit_of_work, bus, clock, ids)
-    media_store = MemoryMediaStore()
-    accounts = Accounts(
-        storage.unit_of_work,
-        PlainHasher(),
-        FakeTokens(),
-        PlainBox(),
-        clock,
-        ids,
-        connections,
-        media_store,
-    )
-    instances = Instances(
-        storage.unit_of_work, recorder, connections, bus, clock, ids, "sandbox", media_store
-    )
-    library = MediaLibrary(storage.unit_of_work, media_store, clock, ids)
-    fetcher = FakeFetcher()
-    usage = Usage(storage.unit_of_work, recorder, instances, clock)
-    messaging = Messaging(
-        storage.unit_of_work,
-        recorder,
-        instances,
-        connections,
-        library,
-        fetcher,
-        clock,
-        ids,
-        MAX_MEDIA_BYTES,
-        usage,
+    storage, clock, bus = MemoryStorage(), FakeClock(), RecordingBus()
+    connections, media_store, fetcher = FakeConnections(), MemoryMediaStore(), FakeFetcher()
+    transport = RecordingTransport()
+    c = build(
+        unit_settings(),
+        clock=clock,
+        ids=SequentialIds(),
         message_ids=SequentialIds("3EB0"),
+        storage=storage,
+        bus=bus,
+        connections=connections,
+        password_hasher=PlainHasher(),
+        token_service=FakeTokens(),
+        secret_box=PlainBox(),
+        media_store=media_store,
+        media_fetcher=fetcher,
+        webhook_transport=transport,
     )
     return Core(
-        storage,
-        clock,
-        bus,
-        connections,
-        recorder,
-        accounts,
-        instances,
-        EngineEvents(recorder, clock, library, ids),
-        media_store,
-        fetcher,
-        messaging,
-        Contacts(storage.unit_of_work, instances, connections, clock, ids),
+        storage=storage,
+        clock=clock,
+        bus=bus,
+        connections=connections,
+        recorder=c.recorder,
+        accounts=c.accounts,
+        instances=c.instances,
+        listener=c.listener,
+        media_store=media_store,
+        fetcher=fetcher,
+        messaging=c.messaging,
+        contacts=c.contacts,
+        usage=c.usage,
+        webhooks=c.webhooks,
+        dispatcher=c.dispatcher,
+        transport=transport,
     )

@@ -93,9 +93,16 @@ async def test_cached_key_stops_working_as_soon_as_it_is_rotated(core: Core) -> 
         NewUser("c@example.com", "password-123"), check_password=True
     )
     cached = Accounts(
-        core.storage.unit_of_work, PlainHasher(), FakeTokens(), PlainBox(), core.clock,
-        lambda: "id-x", core.connections, MemoryMediaStore(), principal_ttl_s=60.0,
-    )  # fmt: skip
+        uow=core.storage.unit_of_work,
+        hasher=PlainHasher(),
+        tokens=FakeTokens(),
+        box=PlainBox(),
+        clock=core.clock,
+        ids=lambda: "id-x",
+        connections=core.connections,
+        media_store=MemoryMediaStore(),
+        principal_ttl_s=60.0,
+    )
     principal = await cached.principal_from_api_key(api_key)
     assert (await cached.principal_from_api_key(api_key)).user_id == principal.user_id
     await cached.rotate_api_key(principal)

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
 from domain.webhook_delivery import WebhookDispatcher
-from domain.webhooks import AttemptResult, DeliveryStatus, WebhookDelivery
-from tests.fakes import FakeClock, MemoryStorage, MemoryUnitOfWork
+from domain.webhooks import DeliveryStatus, WebhookDelivery
+from tests.fakes import FakeClock, MemoryStorage, MemoryUnitOfWork, RecordingTransport
 
 NOW = datetime(2023, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.posted: list[str] = []
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
-        self.posted.append(headers["X-Webhook-Id"])
-        return AttemptResult(200, None, 1)
 
 
 def delivery(delivery_id: str, instance_id: str) -> WebhookDelivery:
@@ -98,10 +88,7 @@ async def test_a_wake_while_the_worker_finds_nothing_is_not_lost() -> None:
     try:
         await add(storage, delivery("first", "inst"))
         dispatcher.wake("inst")
-        for _ in range(200):
-            if len(transport.posted) == 2:
-                break
-            await asyncio.sleep(0.005)
+        await transport.wait_for(2)  # a lost wake-up would leave "second" waiting for a poll
         assert raced == [True]
         assert transport.posted == ["first", "second"]
         assert {d.id: d.status for d in storage.state.webhooks.values()} == {

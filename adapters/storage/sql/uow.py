@@ -14,9 +14,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from adapters.storage.sql.messaging import SqlContacts, SqlMedia, SqlMessages
-from adapters.storage.sql.repositories import SqlActivity, SqlEvents, SqlInstances, SqlUsers
-from adapters.storage.sql.webhooks import SqlUsage, SqlWebhooks
+from adapters.storage.sql.activity import SqlActivity
+from adapters.storage.sql.contacts import SqlContacts
+from adapters.storage.sql.events import SqlEvents
+from adapters.storage.sql.instances import SqlInstances
+from adapters.storage.sql.media import SqlMedia
+from adapters.storage.sql.messages import SqlMessages
+from adapters.storage.sql.usage import SqlUsage
+from adapters.storage.sql.users import SqlUsers
+from adapters.storage.sql.webhooks import SqlWebhooks
 from domain.ports import (
     ActivityRepository,
     ContactRepository,

@@ -1,4 +1,4 @@
-"""SQL repositories for messages, contacts and media metadata."""
+"""SQL repository of messages and the chat list built from them."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.storage.sql.tables import (
-    contacts,
-    limit_notices,
-    media,
-    messages,
-    usage_daily,
-    webhook_deliveries,
-)
-from domain.entities import ChatSummary, Contact, Media, Message, MessageStatus
+from adapters.storage.sql.tables import messages
+from domain.entities import ChatSummary, Message, MessageStatus
 
 _MESSAGE_FIELDS = (
     "id", "instance_id", "remote_jid", "from_me", "message_type", "content", "message_id",
@@ -161,89 +154,3 @@ class SqlMessages:
             )
             .values(status=status.value, status_updated_at=at, updated_at=at)
         )
-
-
-_CONTACT_FIELDS = (
-    "id", "instance_id", "number", "remote_jid", "is_group", "name", "push_name",
-    "profile_picture", "about", "last_activity", "created_at", "updated_at",
-)  # fmt: skip
-
-
-def _contact(row: Any) -> Contact:
-    return Contact(**{name: getattr(row, name) for name in _CONTACT_FIELDS})
-
-
-class SqlContacts:
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
-
-    async def get(self, instance_id: str, remote_jid: str) -> Contact | None:
-        query = select(contacts).where(
-            contacts.c.instance_id == instance_id, contacts.c.remote_jid == remote_jid
-        )
-        row = (await self._s.execute(query)).first()
-        return _contact(row) if row else None
-
-    async def upsert(self, contact: Contact) -> None:
-        values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
-        existing = await self.get(contact.instance_id, contact.remote_jid)
-        if existing is None:
-            await self._s.execute(insert(contacts).values(**values))
-            return
-        for key in ("id", "instance_id", "remote_jid", "created_at"):
-            values.pop(key)
-        await self._s.execute(update(contacts).where(contacts.c.id == existing.id).values(**values))
-
-    async def list(
-        self,
-        instance_id: str,
-        *,
-        search: str | None,
-        only_groups: bool,
-        limit: int,
-        skip: int,
-    ) -> tuple[list[Contact], int]:
-        where = [contacts.c.instance_id == instance_id]
-        if only_groups:
-            where.append(contacts.c.is_group.is_(True))
-        if search:
-            term = search.casefold()
-            where.append(
-                or_(
-                    func.lower(contacts.c.name).contains(term, autoescape=True),
-                    func.lower(contacts.c.push_name).contains(term, autoescape=True),
-                    contacts.c.number.contains(term, autoescape=True),
-                )
-            )
-        condition = and_(*where)
-        total = (
-            await self._s.execute(select(func.count()).select_from(contacts).where(condition))
-        ).scalar_one()
-        rows = await self._s.execute(
-            select(contacts)
-            .where(condition)
-            .order_by(
-                func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number),
-                contacts.c.id,
-            )
-            .limit(limit)
-            .offset(skip)
-        )
-        return [_contact(r) for r in rows], total
-
-
-class SqlMedia:
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
-
-    async def add(self, item: Media) -> None:
-        await self._s.execute(insert(media).values(**vars(item)))
-
-    async def get(self, media_id: str) -> Media | None:
-        row = (await self._s.execute(select(media).where(media.c.id == media_id))).first()
-        return Media(**row._mapping) if row else None
-
-
-async def delete_instance_messaging(session: AsyncSession, instance_id: str) -> None:
-    for table in (messages, contacts, media, webhook_deliveries, usage_daily, limit_notices):
-        await session.execute(delete(table).where(table.c.instance_id == instance_id))

@@ -1,0 +1,67 @@
+"""SQL repository of the activity log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.storage.sql.tables import activity_logs
+from domain.entities import ActivityLog
+
+
+class SqlActivity:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, log: ActivityLog) -> None:
+        await self._s.execute(
+            insert(activity_logs).values(
+                id=log.id,
+                instance_id=log.instance_id,
+                action=log.action,
+                details=log.details,
+                created_at=log.created_at,
+            )
+        )
+
+    async def list(
+        self,
+        instance_id: str,
+        *,
+        actions: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[ActivityLog], int]:
+        where = [activity_logs.c.instance_id == instance_id]
+        if actions:
+            where.append(activity_logs.c.action.in_(list(actions)))
+        if start is not None:
+            where.append(activity_logs.c.created_at >= start)
+        if end is not None:
+            where.append(activity_logs.c.created_at <= end)
+        condition = and_(*where)
+        total = (
+            await self._s.execute(select(func.count()).select_from(activity_logs).where(condition))
+        ).scalar_one()
+        rows = await self._s.execute(
+            select(activity_logs)
+            .where(condition)
+            .order_by(activity_logs.c.created_at.desc(), activity_logs.c.id.desc())
+            .limit(limit)
+            .offset(skip)
+        )
+        return [
+            ActivityLog(
+                id=r.id,
+                instance_id=r.instance_id,
+                action=r.action,
+                details=r.details or {},
+                created_at=r.created_at,
+            )
+            for r in rows
+        ], total

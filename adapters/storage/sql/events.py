@@ -1,0 +1,62 @@
+"""SQL repository of the event log (the polling cursor reads it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.storage.sql.tables import events
+from domain.entities import Event, EventType
+
+
+class SqlEvents:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, event: Event) -> None:
+        await self._s.execute(
+            insert(events).values(
+                id=event.id,
+                instance_id=event.instance_id,
+                type=event.type.value,
+                data=event.data,
+                timestamp_ms=event.timestamp_ms,
+            )
+        )
+
+    async def last_timestamp_ms(self, instance_id: str) -> int | None:
+        query = select(func.max(events.c.timestamp_ms)).where(events.c.instance_id == instance_id)
+        return (await self._s.execute(query)).scalar_one_or_none()
+
+    async def list_since(
+        self,
+        instance_id: str,
+        *,
+        since_ms: int | None,
+        types: Sequence[EventType] | None,
+        limit: int,
+    ) -> tuple[list[Event], bool]:
+        query = select(events).where(events.c.instance_id == instance_id)
+        if since_ms is not None:
+            query = query.where(events.c.timestamp_ms > since_ms)
+        if types:
+            query = query.where(events.c.type.in_([t.value for t in types]))
+        rows = list(
+            await self._s.execute(
+                query.order_by(events.c.timestamp_ms, events.c.seq).limit(limit + 1)
+            )
+        )
+        found = [
+            Event(
+                id=r.id,
+                instance_id=r.instance_id,
+                type=EventType(r.type),
+                data=r.data,
+                timestamp_ms=r.timestamp_ms,
+                seq=r.seq,
+            )
+            for r in rows[:limit]
+        ]
+        return found, len(rows) > limit

@@ -1,0 +1,99 @@
+"""SQL repository of the per-day usage counters and the once-per-day limit notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.storage.sql.tables import limit_notices, usage_daily
+from domain.ports import USAGE_COUNTERS
+
+
+class SqlUsage:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    def _dialect(self) -> Any:
+        dialect = self._s.bind.dialect.name if self._s.bind is not None else "sqlite"
+        return postgresql if dialect == "postgresql" else sqlite
+
+    def _upsert(self, values: dict[str, Any], increments: dict[str, int]) -> Any:
+        stmt = self._dialect().insert(usage_daily).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=[usage_daily.c.instance_id, usage_daily.c.day],
+            set_={name: usage_daily.c[name] + amount for name, amount in increments.items()},
+        )
+
+    async def add(self, instance_id: str, day: date, counters: dict[str, int]) -> None:
+        increments = {k: v for k, v in counters.items() if v}
+        if not increments:
+            return
+        values = {name: increments.get(name, 0) for name in USAGE_COUNTERS}
+        await self._s.execute(
+            self._upsert({"instance_id": instance_id, "day": day.isoformat(), **values}, increments)
+        )
+
+    async def try_add(
+        self, instance_id: str, day: date, counter: str, amount: int, maximum: int
+    ) -> int | None:
+        # The increment takes the row's write lock first, so check-and-add is atomic.
+        await self.add(instance_id, day, {counter: amount})
+        current = (await self.day(instance_id, day))[counter]
+        if current > maximum:
+            await self.add(instance_id, day, {counter: -amount})
+            return None
+        return current
+
+    async def day(self, instance_id: str, day: date) -> dict[str, int]:
+        t = usage_daily
+        row = (
+            await self._s.execute(
+                select(t).where(t.c.instance_id == instance_id, t.c.day == day.isoformat())
+            )
+        ).first()
+        return {name: int(getattr(row, name)) if row else 0 for name in USAGE_COUNTERS}
+
+    async def daily(
+        self, instance_id: str, since: date | None
+    ) -> list[tuple[date, dict[str, int]]]:
+        t = usage_daily
+        query = select(t).where(t.c.instance_id == instance_id)
+        if since is not None:
+            query = query.where(t.c.day >= since.isoformat())
+        rows = await self._s.execute(query.order_by(t.c.day))
+        return [
+            (date.fromisoformat(r.day), {n: int(getattr(r, n)) for n in USAGE_COUNTERS})
+            for r in rows
+        ]
+
+    async def totals(
+        self, instance_ids: Sequence[str] | None, since: date | None
+    ) -> dict[str, dict[str, int]]:
+        t = usage_daily
+        query = select(
+            t.c.instance_id, *[func.sum(t.c[n]).label(n) for n in USAGE_COUNTERS]
+        ).group_by(t.c.instance_id)
+        if instance_ids is not None:
+            query = query.where(t.c.instance_id.in_(list(instance_ids)))
+        if since is not None:
+            query = query.where(t.c.day >= since.isoformat())
+        rows = await self._s.execute(query)
+        return {r.instance_id: {n: int(getattr(r, n) or 0) for n in USAGE_COUNTERS} for r in rows}
+
+    async def first_notice(self, instance_id: str, day: date, limit: str) -> bool:
+        # One statement: two refusals racing (PostgreSQL has no BEGIN IMMEDIATE) cannot both
+        # see no row and then both insert, the second failing on the primary key.
+        stmt = (
+            self._dialect()
+            .insert(limit_notices)
+            .values(instance_id=instance_id, day=day.isoformat(), limit_name=limit)
+            .on_conflict_do_nothing()
+        )
+        result = cast(CursorResult[Any], await self._s.execute(stmt))
+        return result.rowcount == 1

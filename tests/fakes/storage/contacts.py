@@ -1,0 +1,60 @@
+"""The fake ContactRepository."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from domain.entities import Contact
+from tests.fakes.storage.state import require_instance
+
+
+def _sort_name(c: Contact) -> str:
+    """COALESCE(name, push_name, number): an empty string is a value, only None is skipped."""
+    if c.name is not None:
+        return c.name
+    return c.push_name if c.push_name is not None else c.number
+
+
+class MemoryContacts:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self.t = t
+
+    async def get(self, instance_id: str, remote_jid: str) -> Contact | None:
+        contacts = self.t["contacts"].values()
+        found = (c for c in contacts if c.instance_id == instance_id and c.remote_jid == remote_jid)
+        return copy.deepcopy(next(found, None))
+
+    async def upsert(self, contact: Contact) -> None:
+        existing = await self.get(contact.instance_id, contact.remote_jid)
+        stored = copy.deepcopy(contact)
+        if existing is None:
+            require_instance(self.t, contact.instance_id)
+            if contact.id in self.t["contacts"]:
+                raise ValueError("unique id")
+        else:
+            stored.id, stored.created_at = existing.id, existing.created_at
+        self.t["contacts"][stored.id] = stored
+
+    async def list(
+        self,
+        instance_id: str,
+        *,
+        search: str | None,
+        only_groups: bool,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[Contact], int]:
+        term = search.lower() if search else None
+
+        def matches(c: Contact) -> bool:
+            fields = (c.name, c.push_name, c.number)
+            return term is None or any(term in f.lower() for f in fields if f is not None)
+
+        found = [
+            c
+            for c in self.t["contacts"].values()
+            if c.instance_id == instance_id and (c.is_group or not only_groups) and matches(c)
+        ]
+        found.sort(key=lambda c: (_sort_name(c), c.id))
+        return copy.deepcopy(found[skip : skip + limit]), len(found)

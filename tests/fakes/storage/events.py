@@ -1,0 +1,41 @@
+"""The fake EventRepository."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from domain.entities import Event, EventType
+
+
+class MemoryEvents:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self.t = t
+
+    async def add(self, event: Event) -> None:
+        stored = copy.deepcopy(event)
+        stored.seq = len(self.t["events"]) + 1
+        self.t["events"].append(stored)
+
+    async def last_timestamp_ms(self, instance_id: str) -> int | None:
+        stamps = [e.timestamp_ms for e in self.t["events"] if e.instance_id == instance_id]
+        return max(stamps) if stamps else None
+
+    async def list_since(
+        self,
+        instance_id: str,
+        *,
+        since_ms: int | None,
+        types: Sequence[EventType] | None,
+        limit: int,
+    ) -> tuple[list[Event], bool]:
+        found = [
+            e
+            for e in self.t["events"]
+            if e.instance_id == instance_id
+            and (since_ms is None or e.timestamp_ms > since_ms)
+            and (not types or e.type in types)
+        ]
+        found.sort(key=lambda e: (e.timestamp_ms, e.seq))
+        return copy.deepcopy(found[:limit]), len(found) > limit
