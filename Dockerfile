@@ -1,8 +1,15 @@
 # wamux: WhatsApp multi-instance API. Data (SQLite file, device stores) lives in /data.
-FROM python:3.11-slim
+# Debian 12 (glibc 2.36): neonize's Go library needs glibc >= 2.34 and has no musl build.
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
+
+# libmagic1: neonize detects media types with python-magic; ffmpeg (with ffprobe): neonize
+# probes and converts audio and video before sending them.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmagic1 ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -19,7 +19,8 @@ from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.engine_workers import NoEngineWorkers
-from adapters.transport.neonize import UnavailableNeonizeEngine
+from adapters.transport.neonize.process import WorkerTiming
+from adapters.transport.neonize.supervisor import WorkerEngine, WorkerSettings
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
@@ -122,11 +123,35 @@ class Container:
         await self.storage.close()
 
 
+def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEngine:
+    """The real WhatsApp engine: neonize clients in supervised worker processes."""
+    return WorkerEngine(
+        listener,
+        WorkerSettings(
+            instances_dir=settings.instances_dir,
+            instances_per_worker=settings.engine_worker_instances,
+            timing=WorkerTiming(
+                call_timeout_s=settings.engine_call_timeout_s,
+                restart_base_s=settings.engine_restart_delay_ms / 1000,
+                restart_max_s=settings.engine_restart_max_delay_ms / 1000,
+            ),
+            log_level=settings.log_level,
+            proxy_url=settings.engine_proxy_url,
+        ),
+    )
+
+
 def default_engines(settings: Settings) -> EngineFactory:
     def make(listener: ConnectionListener) -> Mapping[str, WhatsAppEngine]:
-        return {"neonize": UnavailableNeonizeEngine(listener, settings.instances_dir)}
+        return {"neonize": neonize_engine(settings, listener)}
 
     return make
+
+
+def workers_of(engines: Mapping[str, WhatsAppEngine]) -> EngineWorkers:
+    """The engine that runs worker processes (neonize's WorkerEngine), else an empty view."""
+    found = engines.get("neonize")
+    return found if isinstance(found, WorkerEngine) else NoEngineWorkers()
 
 
 def build(
@@ -164,6 +189,7 @@ def build(
         settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
     )
     listener = EngineEvents(recorder, clock, library, ids)
+    others: Mapping[str, WhatsAppEngine] = {}
     if connections is None:
         sandbox = SandboxEngine(
             listener,
@@ -259,5 +285,5 @@ def build(
         webhook_transport=webhook_transport,
         pairing=Pairing(instances, connections),
         numbers=NumberChecks(instances, connections),
-        engine_workers=EngineWorkerView(engine_workers or NoEngineWorkers()),
+        engine_workers=EngineWorkerView(engine_workers or workers_of(others)),
     )

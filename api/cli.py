@@ -1,4 +1,4 @@
-"""`wamux serve | migrate | create-user`: the console entry point."""
+"""`wamux serve | migrate | create-user | engine-worker`: the console entry point."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from api.settings import Settings
 
@@ -67,7 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--first-name", default="")
     create.add_argument("--last-name", default="")
     create.add_argument("--role", choices=["user", "admin"], default="user")
+    worker = sub.add_parser(
+        "engine-worker", help="internal: a neonize engine worker (the server starts these)"
+    )
+    worker.add_argument("--fd", type=int, required=True, help="the inherited socket")
+    worker.add_argument("--worker-id", required=True)
+    worker.add_argument("--instances-dir", type=Path, required=True)
+    worker.add_argument("--max-clients", type=int, required=True)
+    worker.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    if args.command == "engine-worker":
+        # Before Settings: the server hands the worker everything it needs on the command line.
+        from adapters.transport.neonize.worker import run
+
+        return run(args.fd, args.instances_dir, args.max_clients, args.worker_id, args.log_level)
 
     try:
         settings = Settings()

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     webhook_timeout_ms: int = Field(10_000, ge=100)
     webhook_poll_interval_ms: int = Field(1_000, ge=10)
 
+    # The neonize engine's worker processes (README: "Engine workers").
+    engine_worker_instances: int = Field(50, ge=1, le=1000)
+    engine_call_timeout_s: float = Field(60.0, gt=0)
+    engine_restart_delay_ms: int = Field(1_000, ge=10)
+    engine_restart_max_delay_ms: int = Field(60_000, ge=10)
+    engine_proxy_url: str | None = None  # http://, https:// or socks5:// for WhatsApp traffic
+
     @field_validator("jwt_expiration")
     @classmethod
     def _check_expiration(cls, value: str) -> str:

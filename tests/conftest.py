@@ -27,6 +27,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "sandbox_qr_delay_ms": 50,
         "sandbox_qr_interval_ms": 20_000,
         "sandbox_reconnect_delay_ms": 50,
+        # neonize workers dial through a closed local port: refused at once, nothing leaves.
+        "engine_proxy_url": "http://127.0.0.1:9",
         "_env_file": None,
     }
     values.update(overrides)
