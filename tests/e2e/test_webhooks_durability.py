@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Client, ServerProcess, StartServer
+from tests.realserver import free_port
 from tests.webhook_checks import WEBHOOK_EVENTS, check_body, hmac_hex, node_verify
-from tests.webhook_receiver import WebhookReceiver, free_port
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
