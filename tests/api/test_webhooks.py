@@ -489,8 +489,9 @@ async def test_failed_attempts_are_retried_after_retry_interval(
     assert [r.answered for r in got] == [500, 500, 200, 200]
     assert got[0].body == got[1].body == got[2].body  # the same bytes every time
     gaps = [later.at - earlier.at for earlier, later in zip(got, got[1:3], strict=False)]
+    # never before the interval; no upper bound on a loaded machine (the exact spacing is
+    # checked from nextAttemptAt in test_retry_interval_spacing.py)
     assert all(gap >= 0.27 for gap in gaps), gaps
-    assert all(gap < 2.0 for gap in gaps), gaps
 
     done = await wait_delivery(api, h, iid, str(first.id), lambda d: d["status"] != "pending")
     assert done["status"] == "succeeded" and done["attempts"] == 3
