@@ -15,16 +15,45 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_PASSWORD = "admin123"
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The `ms` package's grammar (what jsonwebtoken's `expiresIn` reads a string with): a number,
+# optional spaces, an optional case-insensitive unit; a year is 365.25 days, as in `ms`.
+_DURATION = re.compile(
+    r"^(?P<n>-?(?:\d+)?\.?\d+) *(?P<unit>milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m"
+    r"|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "y": 365.25 * 86400,
+}
 
 
 def parse_duration(value: str) -> timedelta:
-    """'24h', '30m', '7d', '3600' (seconds) -> timedelta, as JWT_EXPIRATION is written."""
-    match = _DURATION.match(value)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"JWT_EXPIRATION must look like 24h, 30m, 7d or 3600, not {value!r}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    """JWT_EXPIRATION as jsonwebtoken's `expiresIn` reads it -> timedelta.
+
+    A bare number is seconds (an environment variable is always text, so a number there is
+    jsonwebtoken's numeric `expiresIn`); anything else is the `ms` package's format: "2 days",
+    "1.5h", "24H", "7d", "1y", "100ms", "2.5 hrs". Zero or negative lifetimes are refused.
+    """
+    text = value.strip()
+    match = _DURATION.match(text) if len(text) <= 100 else None
+    if match is None:
+        raise ValueError(
+            f"JWT_EXPIRATION must be a number of seconds or a duration such as 24h, 2 days, "
+            f"1.5h or 7d (units ms, s, m, h, d, w, y), not {value!r}"
+        )
+    unit = (match.group("unit") or "s").lower()
+    # "msecs", "milliseconds" -> "ms"; every other long name starts with its unit's letter
+    key = "ms" if unit.startswith(("ms", "milli")) else unit[0]
+    seconds = float(match.group("n")) * _UNIT_SECONDS[key]
+    if seconds <= 0:
+        raise ValueError(f"JWT_EXPIRATION must be a positive duration, not {value!r}")
+    return timedelta(seconds=seconds)
 
 
 class Settings(BaseSettings):

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,14 +33,16 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from tests.realserver import RealServer, ServerFailed  # noqa: E402
+
 LUA = HERE / "send_text.lua"
 BASELINE = HERE / "baseline_app.py"
-HOST = "127.0.0.1"
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-password-123"
 # not a paired sandbox instance: the sandbox answers it with delivered and read receipts later
 RECIPIENT = "79001234567"
-# how long to wait after the run for the background receipts to reach the newest message
+# how long to wait after the run for the background receipts to reach every message
 RECEIPT_WAIT_S = 120
 
 
@@ -49,106 +50,40 @@ class BenchError(Exception):
     pass
 
 
-# --- servers ------------------------------------------------------------------------------------
+# --- servers (tests/realserver.py: the harness the e2e tests use too) ----------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def proc_status(self, key: str) -> int | None:
-        """A kB figure of /proc/<pid>/status (VmHWM: peak resident set), in bytes."""
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        match = re.search(rf"^{key}:\s+(\d+)\s+kB", text, re.M)
-        return int(match.group(1)) * 1024 if match else None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, port: int) -> Server:
-    log = cwd / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-    return Server(name, proc, port, log)
-
-
-def wait_healthy(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise BenchError(
-                f"{server.name} exited with {server.proc.returncode} while starting:\n"
-                f"{server.log_tail()}"
-            )
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise BenchError(
-        f"{server.name} did not answer /healthz in {timeout:.0f}s:\n{server.log_tail()}"
+def start_wamux(tmp: Path, extra: dict[str, str] | None = None) -> RealServer:
+    server = RealServer(
+        tmp / "wamux-data",
+        tmp,
+        "wamux",
+        extra,
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        jwt_secret="bench-jwt-secret-" + "x" * 32,
     )
+    server.spawn()
+    return server
 
 
-def start_wamux(tmp: Path, extra: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    data = tmp / "wamux-data"
-    data.mkdir()
-    env = {
-        **os.environ,
-        "HOST": HOST,
-        "PORT": str(port),
-        "DATA_DIR": str(data),
-        "WHATSAPP_ENGINE": "sandbox",
-        "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
-        "ADMIN_EMAIL": ADMIN_EMAIL,
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "LOG_LEVEL": "warning",
-        "SANDBOX_QR_DELAY_MS": "50",
-        "PYTHONPATH": str(ROOT),
-    }
-    for var in ("DATABASE_URL", "SQLITE_DATABASE_URL", "DATABASE_PROVIDER", "UPLOADS_DIR"):
-        env.pop(var, None)  # a developer's .env-style overrides must not leak in
-    env.update(extra or {})
-    return start("wamux", [sys.executable, "-m", "api", "serve"], env, tmp, port)
+def start_baseline(tmp: Path) -> RealServer:
+    server = RealServer(
+        tmp / "baseline-data", tmp, "baseline", command=[sys.executable, str(BASELINE)]
+    )
+    server.spawn()
+    return server
 
 
-def start_baseline(tmp: Path) -> Server:
-    port = free_port()
-    cmd = [sys.executable, str(BASELINE), "--host", HOST, "--port", str(port)]
-    return start("baseline", cmd, dict(os.environ), tmp, port)
+def wait_healthy(server: RealServer, timeout: float = 60.0) -> None:
+    try:
+        server.wait_healthy(timeout)
+    except ServerFailed as exc:
+        raise BenchError(str(exc)) from None
+
+
+def stop(server: RealServer) -> None:
+    server.stop(signal.SIGINT)  # uvicorn's graceful shutdown
 
 
 # --- wamux setup --------------------------------------------------------------------------------
@@ -174,9 +109,9 @@ def wait_status(client: httpx.Client, instance_id: str, wanted: str, timeout: fl
     raise BenchError(f"instance {instance_id} is {status!r}, not {wanted!r}, after {timeout}s")
 
 
-def pair_instance(server: Server) -> tuple[str, str]:
+def pair_instance(server: RealServer) -> tuple[str, str]:
     """Log in, create a sandbox instance, pair it; returns (api key, instance id)."""
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
         login = expect(
             client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
             200,
@@ -271,7 +206,7 @@ def _threads_of(pid: int) -> int:
 def run_wrk(
     wrk: str,
     target: str,
-    server: Server,
+    server: RealServer,
     path: str,
     api_key: str | None,
     args: argparse.Namespace,
@@ -286,7 +221,7 @@ def run_wrk(
         "--latency",
         "-s",
         str(LUA),
-        server.url,
+        server.base_url,
         "--",
         path,
         RECIPIENT,
@@ -333,31 +268,41 @@ def run_wrk(
 # --- checks -------------------------------------------------------------------------------------
 
 
-def stored_messages(server: Server, api_key: str, instance_id: str) -> dict[str, Any]:
-    """The count of messages stored for RECIPIENT, and how their receipts have come in."""
+def statuses(client: httpx.Client, path: str, total: int) -> Counter[str]:
+    """How many of the stored messages are at each status, right now."""
+    found: Counter[str] = Counter()
+    for skip in range(0, total, 1000):
+        page = expect(client.get(path, params={"limit": 1000, "skip": skip}), 200)
+        found.update(m["status"] for m in page["messages"])
+    return found
+
+
+def receipts(server: RealServer, api_key: str, instance_id: str) -> dict[str, Any]:
+    """Messages stored for RECIPIENT and their statuses as the last send has just been
+    answered; then waits (up to RECEIPT_WAIT_S) until every one has reached `read`."""
     path = f"/api/instances/{instance_id}/chats/{RECIPIENT}/messages"
-    with httpx.Client(base_url=server.url, headers={"x-api-key": api_key}, timeout=30) as client:
-        first = expect(client.get(path, params={"limit": 1}), 200)
-        total = first["pagination"]["total"]
-        # the sandbox answers each message with "delivered" then "read" in the background;
-        # wait (bounded) for the newest one to be read before looking at them all
+    headers = {"x-api-key": api_key}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
         started = time.monotonic()
-        newest_read = None
-        while first["messages"] and time.monotonic() - started < RECEIPT_WAIT_S:
-            if first["messages"][0]["status"] == "read":
-                newest_read = time.monotonic() - started
-                break
-            time.sleep(0.1)
-            first = expect(client.get(path, params={"limit": 1}), 200)
-        statuses: Counter[str] = Counter()
-        for skip in range(0, total, 1000):
-            page = expect(client.get(path, params={"limit": 1000, "skip": skip}), 200)
-            statuses.update(m["status"] for m in page["messages"])
+        total = expect(client.get(path, params={"limit": 1}), 200)["pagination"]["total"]
+        at_last_answer = statuses(client, path, total)
+        now = at_last_answer
+        all_read_after = 0.0 if now["read"] == total else None
+        while all_read_after is None and time.monotonic() - started < RECEIPT_WAIT_S:
+            time.sleep(0.5)
+            now = statuses(client, path, total)
+            if now["read"] == total:
+                all_read_after = time.monotonic() - started
     return {
         "total": total,
-        "statuses": dict(statuses),
-        "newest_read_after_s": None if newest_read is None else round(newest_read, 3),
+        "at_last_answer": dict(at_last_answer),
+        "final": dict(now),
+        "all_read_after_s": None if all_read_after is None else round(all_read_after, 3),
     }
+
+
+def cpu_ms_per(seconds: float | None, count: int) -> float | None:
+    return None if seconds is None or count == 0 else round(seconds * 1000 / count, 3)
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -412,8 +357,20 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
     v = report["verification"]
     print(
         f"stored messages: {v['stored']} for {v['ok_200']} answers 200 "
-        f"({'OK' if v['stored_matches'] else 'MISMATCH'}); non-2xx: {v['non_2xx']}; "
-        f"receipts: {v['receipt_statuses']} (newest read after {v['newest_read_after_s']}s)"
+        f"({'OK' if v['stored_matches'] else 'MISMATCH'}); non-2xx: {v['non_2xx']}"
+    )
+    print(
+        f"statuses as the last send was answered: {v['statuses_at_last_answer']}; every "
+        + (
+            f"message read {v['all_read_after_s']}s after that"
+            if v["all_read"]
+            else f"message NOT read within {RECEIPT_WAIT_S}s: {v['statuses_final']}"
+        )
+    )
+    cpu = report["cpu"]
+    print(
+        f"wamux CPU per send: {cpu['wamux_ms_per_send_during_run']} ms while sending, "
+        f"{cpu['wamux_ms_per_send_with_receipts']} ms with its receipts"
     )
     rss = report["rss"]
     print(f"peak RSS (VmHWM): wamux {mib(rss['wamux_peak'])}, baseline {mib(rss['baseline_peak'])}")
@@ -444,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    servers: list[Server] = []
+    servers: list[RealServer] = []
 
     def log(*parts: object) -> None:
         print(*parts, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -462,26 +419,30 @@ def main(argv: list[str] | None = None) -> int:
             api_key, instance_id = pair_instance(wamux)
             log(f"instance {instance_id} connected; {args.messages} messages to {RECIPIENT} ...")
 
+            cpu_before = wamux.cpu_seconds()
             w, w_out = run_wrk(
                 wrk, "wamux send", wamux, f"/api/whatsapp/{instance_id}/send", api_key, args
             )
+            cpu_sent = wamux.cpu_seconds()
+            # the baseline runs only once wamux is idle: its receipts must not compete with it
+            log("waiting for every message to reach read ...")
+            stored = receipts(wamux, api_key, instance_id)
+            cpu_read = wamux.cpu_seconds()
             wamux_peak = wamux.proc_status("VmHWM")
             log("baseline ...")
             b, b_out = run_wrk(wrk, "baseline", baseline, "/send", None, args)
             baseline_peak = baseline.proc_status("VmHWM")
             if args.wrk_output:
                 log(w_out + "\n" + b_out)
-            stored = stored_messages(wamux, api_key, instance_id)
-            wamux_peak = wamux.proc_status("VmHWM") or wamux_peak
             for s in servers:
-                if s.proc.poll() is not None:
+                if not s.running:
                     raise BenchError(f"{s.name} died during the run:\n{s.log_tail()}")
         except BenchError as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
         finally:
             for s in reversed(servers):
-                s.stop()
+                stop(s)
 
     verification = {
         "stored": stored["total"],
@@ -489,8 +450,20 @@ def main(argv: list[str] | None = None) -> int:
         "stored_matches": stored["total"] == w.ok,
         "all_answered": all(r.sent == r.messages == r.requests == args.messages for r in (w, b)),
         "non_2xx": w.non_2xx + b.non_2xx,
-        "receipt_statuses": stored["statuses"],
-        "newest_read_after_s": stored["newest_read_after_s"],
+        "statuses_at_last_answer": stored["at_last_answer"],
+        "statuses_final": stored["final"],
+        "all_read": stored["final"].get("read", 0) == stored["total"],
+        "all_read_after_s": stored["all_read_after_s"],
+    }
+    # CPU of the wamux process (user + system, /proc) per answered send: while wrk ran, and
+    # with the background receipts of those sends too
+    cpu = {
+        "wamux_ms_per_send_during_run": cpu_ms_per(
+            None if cpu_sent is None or cpu_before is None else cpu_sent - cpu_before, w.messages
+        ),
+        "wamux_ms_per_send_with_receipts": cpu_ms_per(
+            None if cpu_read is None or cpu_before is None else cpu_read - cpu_before, w.messages
+        ),
     }
     report = {
         "config": {
@@ -507,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             "p99": round(w.p99_ms / b.p99_ms, 2) if b.p99_ms else None,
         },
         "verification": verification,
+        "cpu": cpu,
         "rss": {"wamux_peak": wamux_peak, "baseline_peak": baseline_peak},
     }
     if args.json:
@@ -517,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = (
         verification["stored_matches"]
         and verification["all_answered"]
+        and verification["all_read"]
         and w.errors == 0
         and b.errors == 0
     )

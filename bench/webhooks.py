@@ -1,14 +1,17 @@
 """Webhook delivery throughput and enqueue-to-delivered latency, against a local receiver.
 
-Starts the real server (sandbox engine, SQLite in a temporary directory), pairs --instances
-instances whose webhooks point at a receiver running in this process on 127.0.0.1, then:
+Starts the real server (sandbox engine, SQLite in a temporary directory) and a receiver in a
+process of its own (bench/webhook_receiver.py), both on 127.0.0.1, pairs --instances instances
+whose webhooks point at that receiver, then:
 
 1. latency: produces --events incoming messages at a steady pace and measures, for each
    `message_received` delivery, arrival time minus the event's own timestamp (p50/p90/p99);
 2. throughput: holds the receiver's answers while --backlog events queue up, releases it and
    measures how fast the outbox drains (deliveries/s);
 3. baseline: the same receiver hit directly by this process's HTTP client, to show what the
-   receiver and client alone can do in the same run.
+   receiver and a Python client alone can do in the same run.
+
+Fails (exit 1) unless every event arrived exactly once (a repeated X-Webhook-Id is a failure).
 
     .venv/bin/python bench/webhooks.py [--instances 20] [--events 600] [--backlog 2000]
 """
@@ -21,92 +24,63 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from send_text import (
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from send_text import (  # noqa: E402
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    HOST,
     BenchError,
     expect,
-    free_port,
     start_wamux,
+    stop,
     wait_healthy,
     wait_status,
 )
 
+from tests.realserver import HOST, RealServer  # noqa: E402
 
-@dataclass
+
 class Receiver:
-    """A minimal keep-alive HTTP/1.1 server; records arrivals, can hold its answers."""
+    """bench/webhook_receiver.py in its own process, driven over its /_bench/ endpoints."""
 
-    port: int = field(default_factory=free_port)
-    arrivals: list[tuple[float, str, dict]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    duplicates: int = 0
+    def __init__(self, tmp: Path) -> None:
+        self.server = RealServer(
+            tmp / "receiver",
+            tmp,
+            "receiver",
+            command=[sys.executable, str(HERE / "webhook_receiver.py")],
+        )
+        self.port = self.server.port
+        self.url = self.server.base_url
+        self.server.spawn()
+        wait_healthy(self.server)
+        self.client = httpx.AsyncClient(base_url=self.url, timeout=30)
 
-    def start(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.open = asyncio.Event()
-        ready = threading.Event()
+    async def hold(self) -> None:
+        expect(await self.client.post("/_bench/hold"), 200)
 
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.call_soon(self.open.set)
-            server = self.loop.run_until_complete(
-                asyncio.start_server(self._serve, HOST, self.port)
-            )
-            ready.set()
-            self.loop.run_forever()
-            server.close()
+    async def release(self) -> None:
+        expect(await self.client.post("/_bench/release"), 200)
 
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        ready.wait(10)
+    async def count(self, event: str) -> tuple[int, int]:
+        """(deliveries of `event` with a new X-Webhook-Id, repeated ids of any event)."""
+        found = expect(await self.client.get("/_bench/count", params={"event": event}), 200)
+        return int(found["count"]), int(found["duplicates"])
 
-    def hold(self) -> None:
-        self.loop.call_soon_threadsafe(self.open.clear)
+    async def arrivals(self, event: str) -> list[tuple[float, str, str, str]]:
+        found = expect(await self.client.get("/_bench/arrivals"), 200)
+        return [tuple(a) for a in found if a[2] == event]  # type: ignore[misc]
 
-    def release(self) -> None:
-        self.loop.call_soon_threadsafe(self.open.set)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                headers = {}
-                for line in head.decode("latin-1").split("\r\n")[1:]:
-                    if ":" in line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                await self.open.wait()
-                now = time.time()
-                delivery_id = headers.get("x-webhook-id", "")
-                if delivery_id in self.ids:
-                    self.duplicates += 1
-                else:
-                    self.ids.add(delivery_id)
-                    self.arrivals.append((now, delivery_id, json.loads(body) if body else {}))
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    def received(self, event: str) -> list[tuple[float, str, dict]]:
-        return [a for a in list(self.arrivals) if a[2].get("event") == event]
+    async def close(self) -> None:
+        await self.client.aclose()
+        stop(self.server)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,12 +117,10 @@ async def produce(
 
 async def wait_for(receiver: Receiver, event: str, total: int, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
-    while len(receiver.received(event)) < total:
+    while (got := (await receiver.count(event))[0]) < total:
         if time.monotonic() > deadline:
-            raise BenchError(
-                f"only {len(receiver.received(event))}/{total} {event} deliveries arrived"
-            )
-        await asyncio.sleep(0.05)
+            raise BenchError(f"only {got}/{total} {event} deliveries arrived")
+        await asyncio.sleep(0.1)
 
 
 async def baseline(receiver: Receiver, requests: int) -> float:
@@ -160,7 +132,8 @@ async def baseline(receiver: Receiver, requests: int) -> float:
 
         async def one(n: int) -> None:
             async with gate:
-                r = await client.post(url, content=body, headers={"x-webhook-id": f"baseline-{n}"})
+                headers = {"x-webhook-id": f"baseline-{n}"}
+                r = await client.post(url, content=body, headers=headers)
                 r.raise_for_status()
 
         await asyncio.gather(*(one(n) for n in range(requests)))
@@ -194,39 +167,40 @@ def setup(base: str, receiver_port: int, count: int) -> tuple[str, list[str]]:
     return key, instances
 
 
-async def run(args: argparse.Namespace) -> dict[str, float]:
-    receiver = Receiver()
-    receiver.start()
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="wamux-bench-webhooks-"))
+    receiver = Receiver(tmp)
     server = start_wamux(
         tmp, extra={"WEBHOOK_TIMEOUT_MS": "120000", "WEBHOOK_POLL_INTERVAL_MS": "200"}
     )
     try:
         wait_healthy(server)
-        key, instances = await asyncio.to_thread(setup, server.url, receiver.port, args.instances)
+        key, instances = await asyncio.to_thread(
+            setup, server.base_url, receiver.port, args.instances
+        )
 
         # 1. latency at a steady, moderate pace
-        produced = await produce(server.url, key, instances, args.events, args.rate)
+        produced = await produce(server.base_url, key, instances, args.events, args.rate)
         await wait_for(receiver, "message_received", args.events, 120)
         latencies = []
-        for arrived, _, payload in receiver.received("message_received"):
-            stamp = datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")).timestamp()
+        for arrived, _, _, stamp_text in await receiver.arrivals("message_received"):
+            stamp = datetime.fromisoformat(stamp_text.replace("Z", "+00:00")).timestamp()
             latencies.append((arrived - stamp) * 1000)
 
         # 2. throughput: a backlog drained at once
-        receiver.hold()
-        await asyncio.sleep(0.5)
-        queued_in = await produce(server.url, key, instances, args.backlog, None)
-        before = len(receiver.received("message_received"))
+        await receiver.hold()
+        queued_in = await produce(server.base_url, key, instances, args.backlog, None)
+        before, _ = await receiver.count("message_received")
         released = time.monotonic()
-        receiver.release()
+        await receiver.release()
         await wait_for(receiver, "message_received", args.events + args.backlog, 300)
         drained = time.monotonic() - released
-        drained_count = len(receiver.received("message_received")) - before
+        after, duplicates = await receiver.count("message_received")
 
-        # 3. the receiver on its own
+        # 3. the receiver on its own, posted to by this process
         direct = await baseline(receiver, args.backlog)
         rss = server.proc_status("VmHWM") or 0
+        _, duplicates = await receiver.count("message_received")
         return {
             "instances": args.instances,
             "latency_events": len(latencies),
@@ -237,14 +211,15 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             "latency_mean_ms": statistics.fmean(latencies),
             "backlog": args.backlog,
             "backlog_queued_s": queued_in,
-            "drain_deliveries_per_s": drained_count / drained,
+            "drain_deliveries_per_s": (after - before) / drained,
             "baseline_receiver_per_s": direct,
-            "duplicates": receiver.duplicates,
+            "delivered_once": after == args.events + args.backlog,
+            "duplicates": duplicates,
             "wamux_peak_rss_mib": rss / 2**20,
         }
     finally:
-        server.stop()
-        receiver.stop()
+        stop(server)
+        await receiver.close()
 
 
 def main() -> int:
@@ -260,9 +235,10 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
+    failed = result["duplicates"] != 0 or not result["delivered_once"]
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
+        return 1 if failed else 0
     print(f"webhooks to a local receiver, {result['instances']} instances (sandbox, SQLite)")
     print(
         f"  latency (enqueue -> delivered), {result['latency_events']} events at "
@@ -279,6 +255,13 @@ def main() -> int:
     print(
         f"  duplicates seen by X-Webhook-Id: {result['duplicates']}; wamux peak RSS {rss:.0f} MiB"
     )
+    if failed:
+        print(
+            "bench failed: every event must arrive exactly once "
+            f"(duplicates {result['duplicates']}, all delivered: {result['delivered_once']})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

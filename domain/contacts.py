@@ -98,7 +98,7 @@ class Contacts:
         else:
             jid = to_jid(raw if "@" in raw else normalise_phone(raw, "number"), "number")
             is_group = False
-        picture = v.url(data.profile_picture, "profilePicture") if data.profile_picture else None
+        picture = v.loose_url(data.profile_picture, "profilePicture")
         await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             contact = await self._merge(

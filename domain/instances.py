@@ -191,18 +191,21 @@ class Instances:
             instance = await self._owned(txn.uow, principal, instance_id)
             changed: list[str] = []
             if changes.name is not None:
-                instance.name = v.text(changes.name, "name", max_len=100, required=True) or ""
-                changed.append("name")
+                name = v.text(changes.name, "name", max_len=100, required=True) or ""
+                if name != instance.name:
+                    instance.name = name
+                    changed.append("name")
             if changes.description is not None:
-                instance.description = (
-                    v.text(changes.description, "description", max_len=1000) or None
-                )
-                changed.append("description")
+                description = v.text(changes.description, "description", max_len=1000) or None
+                if description != instance.description:
+                    instance.description = description
+                    changed.append("description")
             if changes.limits is not None:
                 # Given limits replace the old ones; a null value removes that cap.
-                merged = {**instance.limits, **changes.limits}
-                instance.limits = validate_limits(merged) or {}
-                changed.append("limits")
+                limits = validate_limits({**instance.limits, **changes.limits}) or {}
+                if limits != instance.limits:
+                    instance.limits = limits
+                    changed.append("limits")
             webhook_changed = False
             if changes.webhook_url is not None:
                 url = v.url(changes.webhook_url, "webhookUrl")
@@ -213,6 +216,8 @@ class Instances:
                 instance.webhook_enabled = bool(changes.webhook_enabled)
             if changes.webhook is not None:
                 webhook_changed |= apply_webhook_settings(instance.webhook, changes.webhook)
+            if not changed and not webhook_changed:
+                return instance  # nothing to store: updatedAt keeps telling the last change
             instance.updated_at = self._clock.now()
             await txn.uow.instances.update(instance)
             if changed:

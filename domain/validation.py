@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from domain.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -65,6 +68,21 @@ def url(value: str | None, field: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or len(stripped) > 2048:
         raise fail(field, f"'{field}' must be an http:// or https:// URL")
     return stripped
+
+
+def loose_url(value: str | None, field: str, *, max_len: int = 2048) -> str | None:
+    """Free text that is usually a URL (a contact's profilePicture): kept as given.
+
+    The API document's own example is "url-to-picture", so anything that is not an http(s)
+    URL is logged, never refused.
+    """
+    kept = text(value, field, max_len=max_len)
+    if not kept:
+        return None
+    parts = urlsplit(kept)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        log.warning("'%s' is kept as given but is not an http(s) URL: %.80r", field, kept)
+    return kept
 
 
 def int_range(value: int | None, field: str, low: int, high: int) -> int | None:

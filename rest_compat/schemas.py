@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from domain.contacts import ContactInput
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
@@ -46,7 +55,29 @@ class UserChangesBody(Body):
         )
 
 
-class WebhookSettingsBody(Body):
+class ExactBody(Body):
+    """A body where a field this endpoint does not take is refused, naming it, not ignored.
+
+    Used where a client may reasonably send a field that means something elsewhere (the flat
+    create fields, `engine`): silently dropping it would report success for a change not made.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = {f.alias or name for name, f in cls.model_fields.items()}
+            known |= set(cls.model_fields)
+            unknown = sorted(str(k) for k in data if k not in known)
+            if unknown:
+                accepted = ", ".join(sorted(f.alias or n for n, f in cls.model_fields.items()))
+                raise ValueError(
+                    f"unknown field(s) {', '.join(unknown)}; this body takes {accepted}"
+                )
+        return data
+
+
+class WebhookSettingsBody(ExactBody):
     notify_received: StrictBool | None = Field(None, alias="notifyReceived")
     notify_sent: StrictBool | None = Field(None, alias="notifySent")
     notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
@@ -116,13 +147,45 @@ class NewInstanceBody(Body):
         )
 
 
-class InstanceChangesBody(Body):
+class InstanceChangesBody(ExactBody):
+    """PUT /api/instances/{id}: the document's nested `webhookSettings`, and the flat webhook
+    fields that create takes (nested wins when both give the same setting)."""
+
     name: StrictStr | None = None
     description: StrictStr | None = None
     webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
     webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
     webhook_settings: WebhookSettingsBody | None = Field(None, alias="webhookSettings")
+    notify_received: StrictBool | None = Field(None, alias="notifyReceived")
+    notify_sent: StrictBool | None = Field(None, alias="notifySent")
+    notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
+    notify_read: StrictBool | None = Field(None, alias="notifyRead")
+    max_retries: StrictInt | None = Field(None, alias="maxRetries")
+    retry_interval: StrictInt | None = Field(
+        None, alias="retryInterval", description="milliseconds"
+    )
+    webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
+    headers: dict[StrictStr, StrictStr] | None = None
     limits: dict[str, Any] | None = None
+
+    def _webhook(self) -> WebhookSettingsInput | None:
+        flat = WebhookSettingsInput(
+            notify_received=self.notify_received,
+            notify_sent=self.notify_sent,
+            notify_delivery=self.notify_delivery,
+            notify_read=self.notify_read,
+            max_retries=self.max_retries,
+            retry_interval=self.retry_interval,
+            secret=self.webhook_secret,
+            headers=self.headers,
+        )
+        if self.webhook_settings is not None:
+            nested = self.webhook_settings.to_domain()
+            given = {k: value for k, value in vars(nested).items() if value is not None}
+            flat = dataclasses.replace(flat, **given)
+        if all(value is None for value in vars(flat).values()):
+            return None
+        return flat
 
     def to_domain(self) -> InstanceChanges:
         return InstanceChanges(
@@ -130,7 +193,7 @@ class InstanceChangesBody(Body):
             description=self.description,
             webhook_url=self.webhook_url,
             webhook_enabled=self.webhook_enabled,
-            webhook=self.webhook_settings.to_domain() if self.webhook_settings else None,
+            webhook=self._webhook(),
             limits=self.limits,
         )
 

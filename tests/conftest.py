@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.bootstrap import build
 from api.settings import Settings
 
 ADMIN_EMAIL = "admin@example.com"
@@ -114,8 +115,12 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Starts apps (lifespan included) on a SQLite file in tmp_path; closes them at the end."""
     stack: list[Any] = []
 
-    async def start(data_dir: Path | None = None, **overrides: Any) -> Api:
-        app = create_app(make_settings(data_dir or tmp_path, **overrides))
+    async def start(
+        data_dir: Path | None = None, ports: dict[str, Any] | None = None, **overrides: Any
+    ) -> Api:
+        """`ports` replace adapters by bootstrap.build()'s keywords; `overrides` are settings."""
+        settings = make_settings(data_dir or tmp_path, **overrides)
+        app = create_app(settings, build(settings, **ports) if ports else None)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

@@ -11,22 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.realserver import free_port
+
+__all__ = ["Headers", "Received", "Reply", "WebhookReceiver", "free_port"]
+
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (right now)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Headers:

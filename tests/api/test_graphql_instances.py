@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.signals import reconnect_delay_passed
 
 WEBHOOK_FIELDS = (
     "notifyReceived notifySent notifyDelivery notifyRead maxRetries retryInterval secret headers"
@@ -457,10 +458,15 @@ async def test_instance_qr_refreshes_while_unpaired(api_factory) -> None:  # typ
     inst = await create(api, headers)
     await wait_status(api, headers, inst["id"], "qr")
     first = data_of(await api.gql(QR, {"id": inst["id"]}, headers=headers), "instanceQr")["qrCode"]
-    await asyncio.sleep(0.35)
+    deadline = asyncio.get_running_loop().time() + 10.0
+    while True:  # until three codes have been shown, however long the machine takes
+        logs = (await activity(api, headers, inst["id"], actions=["qr_received"]))["logs"]
+        if len(logs) >= 3:
+            break
+        assert asyncio.get_running_loop().time() < deadline, logs
+        await asyncio.sleep(0.02)
     second = data_of(await api.gql(QR, {"id": inst["id"]}, headers=headers), "instanceQr")["qrCode"]
     assert first.startswith("2@") and second.startswith("2@") and first != second
-    logs = (await activity(api, headers, inst["id"], actions=["qr_received"]))["logs"]
     attempts = sorted(log["details"]["attempt"] for log in logs)
     assert len(attempts) >= 3 and attempts[:3] == [1, 2, 3]
 
@@ -668,7 +674,7 @@ async def test_logout_instance(api: Api) -> None:
     again = await events(api, headers, iid, types=["disconnected"])
     assert len(again["events"]) == len(page["events"])
     # It stays logged out: nothing reconnects it by itself.
-    await asyncio.sleep(0.3)
+    await reconnect_delay_passed(api, headers)
     assert (await status_of(api, headers, iid))["status"] == "logged_out"
 
 
@@ -786,7 +792,7 @@ async def test_sandbox_disconnect_with_logout_reason_does_not_reconnect(api: Api
     iid = inst["id"]
     out = await api.gql(DISCONNECT, {"id": iid, "reason": "logout"}, headers=headers)
     assert data_of(out, "sandboxDisconnect")["status"] == "logged_out"
-    await asyncio.sleep(0.3)
+    await reconnect_delay_passed(api, headers)
     assert await status_of(api, headers, iid) == {
         "ready": False,
         "status": "logged_out",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from tests.clocked_app import clock_at, clocked_api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Api
 
 
@@ -63,15 +66,18 @@ async def test_missing_or_bad_credentials_are_401(api: Api) -> None:
         assert r.json()["error"] == "unauthorized"
 
 
-async def test_expired_token_is_401(api_factory) -> None:  # type: ignore[no-untyped-def]
-    api = await api_factory(jwt_expiration="1")
-    token = (await api.login())["token"]
-    import asyncio
-
-    await asyncio.sleep(2.1)
-    r = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 401
-    assert "expired" in r.json()["message"].lower()
+async def test_expired_token_is_401(tmp_path: Path) -> None:
+    # The app's clock stands two hours back: a one-hour token it issues expired an hour ago.
+    clock = clock_at(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2))
+    async with clocked_api(tmp_path, clock, jwt_expiration="1h") as api:
+        token = (await api.login())["token"]
+        r = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+        assert "expired" in r.json()["message"].lower()
+        clock.advance(hours=2)  # now: a fresh token works
+        token = (await api.login())["token"]
+        r = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
 
 
 async def test_rotate_api_key_invalidates_the_old_one(api: Api) -> None:

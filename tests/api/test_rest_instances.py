@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from tests.conftest import Api
+from tests.signals import reconnect_delay_passed
 
 SPEC_BODY: dict[str, Any] = {
     "name": "主要 WhatsApp",
@@ -216,16 +217,18 @@ async def test_qr_refreshes_while_unpaired(api_factory) -> None:  # type: ignore
     first = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()[
         "qrCode"
     ]
-    await asyncio.sleep(0.35)
+    url = f"/api/instances/{inst['id']}/activity?actions=qr_received"
+    deadline = asyncio.get_running_loop().time() + 10.0
+    while True:  # until three codes have been shown, however long the machine takes
+        logs = (await api.client.get(url, headers=headers)).json()["logs"]
+        if len(logs) >= 3:
+            break
+        assert asyncio.get_running_loop().time() < deadline, logs
+        await asyncio.sleep(0.02)
     second = (await api.client.get(f"/api/instances/{inst['id']}/qr", headers=headers)).json()[
         "qrCode"
     ]
     assert first != second
-    logs = (
-        await api.client.get(
-            f"/api/instances/{inst['id']}/activity?actions=qr_received", headers=headers
-        )
-    ).json()["logs"]
     attempts = sorted(log["details"]["attempt"] for log in logs)
     assert len(attempts) >= 3 and attempts[:3] == [1, 2, 3]
 
@@ -303,8 +306,8 @@ async def test_disconnect_with_logout_reason_does_not_reconnect(api: Api) -> Non
         f"/api/sandbox/{inst['id']}/disconnect", json={"reason": "logout"}, headers=headers
     )
     assert r.status_code == 200
-    await asyncio.sleep(0.3)
-    status = await api.wait_status(inst["id"], headers, "logged_out")
+    await reconnect_delay_passed(api, headers)  # a reconnect would have happened by now
+    status = await api.wait_status(inst["id"], headers, "logged_out", within=0)
     assert status["ready"] is False
     r = await api.client.post(f"/api/sandbox/{inst['id']}/disconnect", json={}, headers=headers)
     assert r.status_code == 409

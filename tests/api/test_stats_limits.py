@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.instances import InstanceChanges, WebhookSettingsInput
 from domain.ports import USAGE_COUNTERS
 from tests.conftest import Api
 
@@ -636,7 +637,16 @@ async def test_max_api_calls_caps_every_instance_call_rest_and_graphql(
         notices = await wait_until(
             lambda: asyncio.sleep(0, rx.events("limit_exceeded")), "the limit_exceeded webhook"
         )
-        await asyncio.sleep(0.3)  # any duplicate would have been delivered by now
+        # Any duplicate would come before a marker queued after it (one instance's
+        # deliveries go out in order). The API refuses this instance's calls now, so the
+        # marker, a settings change, goes through the use case itself.
+        principal = await api.container.accounts.principal_from_api_key(h["x-api-key"])
+        await api.container.instances.update(
+            principal, iid, InstanceChanges(webhook=WebhookSettingsInput(retry_interval=4321))
+        )
+        await wait_until(
+            lambda: asyncio.sleep(0, rx.events("webhook_updated")), "the marker webhook"
+        )
         assert len(rx.events("limit_exceeded")) == 1
         assert notices[0]["data"] == {
             "instanceId": iid,

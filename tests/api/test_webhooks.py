@@ -152,6 +152,31 @@ async def wait_delivery(
         await asyncio.sleep(0.02)
 
 
+async def flush(
+    api: Api, h: dict[str, str], iid: str, rx: WebhookReceiver, *, keep: bool = False
+) -> None:
+    """Stands in for "wait a little and see that nothing else comes". Changes a setting, which
+    queues one `webhook_updated` delivery behind every earlier delivery of the instance, and
+    waits for it: one instance's deliveries go out in order, so nothing queued before it can
+    still arrive. Unless `keep`, that marker is then taken out of rx.requests, so the test's
+    assertions see only its own traffic."""
+    r = await api.client.get(f"/api/instances/{iid}", headers=h)
+    assert r.status_code == 200, r.text
+    interval = r.json()["webhookSettings"]["retryInterval"] + 1
+    seen = len(rx.requests)
+    r = await api.client.put(
+        f"/api/instances/{iid}", json={"webhookSettings": {"retryInterval": interval}}, headers=h
+    )
+    assert r.status_code == 200, r.text
+
+    def marker_in(requests: list[Received]) -> bool:
+        return any(x.event == "webhook_updated" for x in requests[seen:])
+
+    await rx.wait_for(marker_in, within=10.0)
+    if not keep:
+        rx.requests.remove(next(x for x in rx.requests[seen:] if x.event == "webhook_updated"))
+
+
 def summary(requests: list[Received]) -> list[tuple[str | None, dict[str, Any]]]:
     return [(r.event, r.json()["data"]) for r in requests]
 
@@ -342,7 +367,8 @@ async def test_notify_flags_select_events(
     listed_b = await settle(api, h, b["id"])
     got_a = await rx_a.wait_count(len(listed_a))
     got_b = await rx_b.wait_count(len(listed_b))
-    await asyncio.sleep(0.2)  # nothing else trickles in
+    await flush(api, h, a["id"], rx_a)  # nothing else trickles in
+    await flush(api, h, b["id"], rx_b)
     # ... but each receiver got only what its flags asked for.
     assert [(r.event, r.json()["data"].get("status")) for r in rx_a.requests] == [
         ("qr_received", None),
@@ -375,11 +401,11 @@ async def test_disabled_or_urlless_webhooks_send_nothing(
         await send(api, h, inst["id"], "out")
         found = await wait_events(api, h, inst["id"], has_status("read"))
         assert len(eligible(found)) >= 6, found
-    await asyncio.sleep(0.3)
-    assert rx.requests == []
+    # Nothing was queued (a delivery is queued with its event), so nothing can come later.
     for inst in (off, no_url):
         page = await deliveries(api, h, inst["id"])
         assert page["deliveries"] == [] and page["pagination"]["total"] == 0
+    assert rx.requests == []
 
 
 async def test_settings_change_sends_webhook_updated_to_the_new_url(
@@ -419,11 +445,13 @@ async def test_settings_change_sends_webhook_updated_to_the_new_url(
     await incoming(api, h, iid, "not wanted any more")
     await send(api, h, iid, "still wanted")
     await settle(api, h, iid)
-    await asyncio.sleep(0.1)
+    await flush(api, h, iid, new)
     assert [r.event for r in new.requests] == ["webhook_updated", "message_sent"]
     assert [r.event for r in old.requests] == ["qr_received", "connected"]
-    (listed,) = (await deliveries(api, h, iid, event="webhook_updated"))["deliveries"]
+    # the settings change, and the flush marker after it (listed newest first)
+    marker, listed = (await deliveries(api, h, iid, event="webhook_updated"))["deliveries"]
     assert listed["url"] == new.url and listed["status"] == "succeeded"
+    assert marker["url"] == new.url  # (its outcome may still be being recorded)
 
 
 # --- retries -------------------------------------------------------------------------------
@@ -461,8 +489,9 @@ async def test_failed_attempts_are_retried_after_retry_interval(
     assert [r.answered for r in got] == [500, 500, 200, 200]
     assert got[0].body == got[1].body == got[2].body  # the same bytes every time
     gaps = [later.at - earlier.at for earlier, later in zip(got, got[1:3], strict=False)]
+    # never before the interval; no upper bound on a loaded machine (the exact spacing is
+    # checked from nextAttemptAt in test_retry_interval_spacing.py)
     assert all(gap >= 0.27 for gap in gaps), gaps
-    assert all(gap < 2.0 for gap in gaps), gaps
 
     done = await wait_delivery(api, h, iid, str(first.id), lambda d: d["status"] != "pending")
     assert done["status"] == "succeeded" and done["attempts"] == 3
@@ -484,23 +513,23 @@ async def test_exhausted_delivery_fails_then_manual_retry_succeeds(
     assert failed["status"] == "failed" and failed["attempts"] == 2 and failed["maxAttempts"] == 2
     assert failed["lastError"] == "HTTP 500" and failed["lastStatusCode"] == 500
     assert failed["deliveredAt"] is None and failed["nextAttemptAt"] is None
-    await asyncio.sleep(0.4)
+    rx.status = 200  # the receiver recovers
+    await flush(api, h, iid, rx)  # a third attempt would come before this marker
     assert len(rx.requests) == 2  # given up: no third attempt
     assert (await deliveries(api, h, iid, status="failed"))["pagination"]["total"] == 1
 
-    rx.status = 200  # the receiver recovers
     r = await api.client.post(
         f"/api/instances/{iid}/webhooks/deliveries/{delivery_id}/retry", headers=h
     )
     assert r.status_code == 200, r.text
     assert r.json()["success"] is True and r.json()["delivery"]["id"] == delivery_id
     assert r.json()["delivery"]["status"] == "pending"
-    got = await rx.wait_count(3, within=2.0)
+    got = await rx.wait_count(3, within=10.0)
     assert got[2].id == delivery_id and got[2].body == got[0].body and got[2].answered == 200
     done = await wait_delivery(api, h, iid, str(delivery_id), lambda d: d["status"] != "pending")
     assert done["status"] == "succeeded" and done["attempts"] == 3
     assert done["lastStatusCode"] == 200 and done["lastError"] is None
-    await asyncio.sleep(0.2)
+    await flush(api, h, iid, rx)
     assert len(rx.requests) == 3
 
 
@@ -576,8 +605,8 @@ async def test_receiver_down_then_up_gets_every_event_once_in_order(
 
     await rx.start()
     await rx.wait_count(7, within=5.0)
+    await flush(api, h, iid, rx, keep=True)  # no late duplicates: the marker comes after all
     listed = await settle(api, h, iid)
-    await asyncio.sleep(0.3)  # no late duplicates
     assert rx.id_counts() == {d["id"]: 1 for d in listed}
     assert rx.ids() == [d["id"] for d in listed]
     assert all(d["status"] == "succeeded" for d in listed)
@@ -706,8 +735,9 @@ async def test_test_endpoint_reports_the_live_result(
     assert request.headers["X-Webhook-Signature"] == hmac_hex(SECRET, request.body)
     assert request.headers["X-A"] == "b" and request.id == result["delivery"]["id"]
     assert result["delivery"]["status"] == "succeeded" and result["delivery"]["attempts"] == 1
-    await asyncio.sleep(0.4)
-    assert len(rx.requests) == 1, [r.event for r in rx.requests]  # sent once, not again
+    # (sent once, not again: below, the webhook_updated queued once webhooks are enabled
+    # arrives with no second webhook_test before it)
+    assert len(rx.requests) == 1, [r.event for r in rx.requests]
     (listed,) = (await deliveries(api, h, iid, event="webhook_test"))["deliveries"]
     assert listed["id"] == request.id and listed["status"] == "succeeded"
     assert listed["lastStatusCode"] == 200 and listed["payload"] == body
@@ -720,7 +750,7 @@ async def test_test_endpoint_reports_the_live_result(
     r = await api.client.post(f"/api/instances/{iid}/webhooks/test", headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["success"] is True and r.json()["delivery"]["status"] == "succeeded"
-    await asyncio.sleep(0.4)
+    await flush(api, h, iid, rx)
     assert [r.event for r in rx.requests] == ["webhook_test", "webhook_updated", "webhook_test"]
     tests = (await deliveries(api, h, iid, event="webhook_test"))["deliveries"]
     assert [(d["status"], d["attempts"]) for d in tests] == [("succeeded", 1)] * 2
@@ -850,5 +880,5 @@ async def test_deliveries_listing_filters_pages_and_guards(
     assert r.status_code == 404, r.text
     # None of that changed anything.
     assert (await deliveries(api, h, iid, status="failed"))["deliveries"][0]["attempts"] == 1
-    await asyncio.sleep(0.2)
+    await flush(api, h, iid, rx)
     assert len(rx.requests) == 6

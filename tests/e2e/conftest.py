@@ -1,19 +1,15 @@
 """End-to-end fixtures: the real server (`python -m api serve`) as a subprocess on 127.0.0.1.
 
 Each server runs in its own process with its own port, on a data dir under tmp_path, with
-cwd=tmp_path so no `.env` file is read. Tests talk to it only over HTTP and websockets.
+cwd there so no `.env` file is read (tests/realserver.py, shared with bench/). Tests talk to
+it only over HTTP and websockets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,109 +18,39 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.realserver import RealServer, ServerFailed
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 JWT_SECRET = "e2e-secret-" + "x" * 40
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
 GQL_WS_PROTOCOL = "graphql-transport-ws"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerProcess:
-    """One `python -m api serve` process; its stderr goes to a file for failure messages."""
+class ServerProcess(RealServer):
+    """`python -m api serve` for one test (tests/realserver.py), failing the test if it
+    does not come up."""
 
     def __init__(self, data_dir: Path, log_dir: Path, index: int, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
-        self.stderr_path = log_dir / f"server-{index}.stderr"
-        self.stdout_path = log_dir / f"server-{index}.stdout"
-        self._env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def stderr(self) -> str:
-        try:
-            return self.stderr_path.read_text("utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def _spawn(self, env: dict[str, str]) -> None:
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api", "serve"],
-                cwd=self.data_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
+        super().__init__(
+            data_dir,
+            log_dir,
+            f"server-{index}",
+            {"SANDBOX_RECONNECT_DELAY_MS": "50", **env},
+            admin_email=ADMIN_EMAIL,
+            admin_password=ADMIN_PASSWORD,
+            jwt_secret=JWT_SECRET,
+        )
 
     async def start(self) -> None:
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
-            ),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "DATA_DIR": str(self.data_dir),
-            "WHATSAPP_ENGINE": "sandbox",
-            "JWT_SECRET": JWT_SECRET,
-            "ADMIN_EMAIL": ADMIN_EMAIL,
-            "ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "SANDBOX_QR_DELAY_MS": "50",
-            "SANDBOX_RECONNECT_DELAY_MS": "50",
-            "LOG_LEVEL": "warning",
-            **self._env,
-        }
-        self._spawn(env)
-        proc = self.proc
-        assert proc is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT_S
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
-            while True:
-                code = proc.poll()
-                if code is not None:
-                    pytest.fail(
-                        f"server exited with code {code} before answering /healthz; "
-                        f"stderr:\n{self.stderr()}"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    r = await client.get("/healthz")
-                    if r.status_code == 200:
-                        return
-                if loop.time() > deadline:
-                    await self.stop(signal.SIGKILL)
-                    pytest.fail(
-                        f"server did not answer /healthz within {START_TIMEOUT_S}s; "
-                        f"stderr:\n{self.stderr()}"
-                    )
-                await asyncio.sleep(0.05)
-
-    async def stop(self, sig: int = signal.SIGTERM) -> int | None:
-        """Sends `sig` (SIGKILL after STOP_TIMEOUT_S if it lingers); returns the exit code."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return proc.returncode if proc else None
-        proc.send_signal(sig)
+        self.spawn()
         try:
-            return await asyncio.to_thread(proc.wait, STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return await asyncio.to_thread(proc.wait, STOP_TIMEOUT_S)
+            await self.wait_healthy_async()
+        except ServerFailed as exc:
+            pytest.fail(str(exc))
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    async def stop(self, sig: int = signal.SIGTERM) -> int | None:  # type: ignore[override]
+        """Sends `sig` (SIGKILL if it lingers); returns the exit code."""
+        return await self.astop(sig)
 
 
 class Client:

@@ -1,9 +1,13 @@
-"""GraphQL subscriptions over graphql-transport-ws against a real server process."""
+"""GraphQL subscriptions over graphql-transport-ws against a real server process.
+
+No sleep stands in for synchronisation: a subscription is known to be live, or to have
+streamed everything older, once it streams a marker event the test itself caused (Markers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 from typing import Any
 
@@ -48,6 +52,8 @@ async def collect(ws: Any, wanted: dict[str, int], within_s: float = 10.0) -> di
         if remaining <= 0:
             raise AssertionError(f"timed out waiting for events; got {got}")
         message = await gql_ws_recv(ws, remaining)
+        if message["type"] == "complete" and message["id"] not in got:
+            continue  # the end of a refused subscription
         assert message["type"] == "next", message
         assert message["id"] in got, message
         assert "errors" not in message["payload"], message
@@ -55,23 +61,124 @@ async def collect(ws: Any, wanted: dict[str, int], within_s: float = 10.0) -> di
     return got
 
 
+async def next_event(ws: Any, within_s: float, expected: set[str]) -> tuple[str, dict[str, Any]]:
+    """The next event streamed to one of the `expected` subscriptions; the end of a refused
+    subscription is skipped, anything else fails."""
+    while True:
+        message = await gql_ws_recv(ws, within_s)
+        if message["type"] == "complete" and message["id"] not in expected:
+            continue
+        assert message["type"] == "next", message
+        assert message["id"] in expected, f"streamed to an unexpected subscription: {message}"
+        assert "errors" not in message["payload"], message
+        return message["id"], message["payload"]["data"]["instanceEvents"]
+
+
+class Markers:
+    """Synchronisation by signal: each marker is a settings change sent through REST, which
+    emits one `webhook_updated` event whose id the test reads back. A subscription that
+    streams a marker is live, and has streamed everything published before that marker (one
+    server process sends a socket's messages in the order the events were published)."""
+
+    def __init__(self, client: Client, instance_id: str, headers: dict[str, str]) -> None:
+        self.client = client
+        self.instance_id = instance_id
+        self.headers = headers
+        self.count = itertools.count(1)
+
+    async def send(self) -> dict[str, Any]:
+        """Emits one marker; returns its event as the polling endpoint has it."""
+        r = await self.client.http.put(
+            f"/api/instances/{self.instance_id}",
+            json={"webhookSettings": {"retryInterval": 100_000 + next(self.count)}},
+            headers=self.headers,
+        )
+        assert r.status_code == 200, r.text
+        found = await self.client.all_events(
+            self.instance_id, self.headers, types="webhook_updated"
+        )
+        return found[-1]
+
+    async def read_through(
+        self,
+        ws: Any,
+        marker: dict[str, Any],
+        live: set[str],
+        also: set[str] | None = None,
+        within_s: float = 20.0,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Reads until every subscription in `live` streamed `marker`; returns what each
+        subscription streamed meanwhile, the marker included. Streams to subscriptions in
+        `also` are taken too; to any other, they fail the test."""
+        expected = live | (also or set())
+        got: dict[str, list[dict[str, Any]]] = {}
+        waiting = set(live)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while waiting:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"marker {marker['id']} never reached {waiting}: {got}")
+            sub_id, event = await next_event(ws, remaining, expected)
+            got.setdefault(sub_id, []).append(event)
+            if event["id"] == marker["id"]:
+                waiting.discard(sub_id)
+        return got
+
+    async def until_live(self, ws: Any, subscriptions: set[str]) -> dict[str, Any]:
+        """Sends markers until every subscription streamed one, then one last marker read
+        through on all of them; returns that last marker (nothing older is in flight)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20.0
+        seen: set[str] = set()
+        while seen != subscriptions:
+            assert loop.time() < deadline, f"only {seen} of {subscriptions} went live"
+            await self.send()
+            with contextlib.suppress(TimeoutError):
+                # only paces the next marker: the outcome comes from what is streamed
+                while seen != subscriptions:
+                    sub_id, _ = await next_event(ws, 0.2, subscriptions)
+                    seen.add(sub_id)
+        last = await self.send()
+        await self.read_through(ws, last, subscriptions)
+        return last
+
+    async def until_ended(self, ws: Any, live: set[str], ended: str) -> None:
+        """After a `complete` for `ended`: markers until one reaches `live` and not `ended`."""
+        for _ in range(100):
+            got = await self.read_through(ws, await self.send(), live, also={ended})
+            if ended not in got:
+                return
+        raise AssertionError(f"{ended} kept streaming after it was completed")
+
+    async def nothing_else(self, ws: Any, live: set[str]) -> None:
+        """Only a fresh marker reaches the `live` subscriptions, and nothing reaches any
+        other: whatever was published before it has been streamed by then."""
+        marker = await self.send()
+        got = await self.read_through(ws, marker, live)
+        assert set(got) == live, got
+        for sub_id, events in got.items():
+            assert [e["id"] for e in events] == [marker["id"]], (sub_id, events)
+
+
 async def test_subscription_streams_live_events(start_server, client_for) -> None:
-    server = await start_server()
+    # one QR code per pairing attempt: no refresh lands between the test's own steps
+    server = await start_server(SANDBOX_QR_INTERVAL_MS="600000")
     client: Client = client_for(server)
     token = await client.login()
     headers = {"Authorization": f"Bearer {token}"}
     instance_id = await client.new_instance(headers, "live")
     await client.wait_status(instance_id, headers, "qr")
-    before = await client.latest_timestamp(instance_id, headers)
-    assert before is not None  # the first qr_received
+    markers = Markers(client, instance_id, headers)
 
     ws = await gql_ws_open(server)
     try:
         ack = await gql_ws_init(ws, {"Authorization": f"Bearer {token}"})
         assert ack["type"] == "connection_ack", ack
         await gql_ws_send(ws, subscribe_message("all", instance_id, None))
-        await gql_ws_send(ws, subscribe_message("only-connected", instance_id, ["connected"]))
-        await asyncio.sleep(0.5)  # let both subscriptions reach the event bus
+        filtered = ["connected", "webhook_updated"]
+        await gql_ws_send(ws, subscribe_message("filtered", instance_id, filtered))
+        before = (await markers.until_live(ws, {"all", "filtered"}))["timestamp"]
 
         # A manual reconnect shows a fresh QR code (the instance is not paired yet) ...
         r = await client.http.post(f"/api/instances/{instance_id}/reconnect", headers=headers)
@@ -82,7 +189,7 @@ async def test_subscription_streams_live_events(start_server, client_for) -> Non
         await client.disconnect(instance_id, headers, "network hiccup")
         await client.wait_status(instance_id, headers, "connected")
 
-        got = await collect(ws, {"all": 4, "only-connected": 2})
+        got = await collect(ws, {"all": 4, "filtered": 2})
         live = got["all"]
         assert [e["type"] for e in live] == [
             "qr_received",
@@ -99,7 +206,7 @@ async def test_subscription_streams_live_events(start_server, client_for) -> Non
         assert [e["id"] for e in live] == [e["id"] for e in polled]
         assert live == polled
 
-        only = got["only-connected"]
+        only = got["filtered"]
         assert [e["type"] for e in only] == ["connected", "connected"]
         polled_connected = await client.all_events(
             instance_id, headers, since=before, types="connected"
@@ -108,22 +215,18 @@ async def test_subscription_streams_live_events(start_server, client_for) -> Non
         assert [e["id"] for e in only] == [live[1]["id"], live[3]["id"]]
 
         # Nothing else is in flight on either subscription.
-        with pytest.raises(TimeoutError):
-            extra = await gql_ws_recv(ws, 0.5)
-            raise AssertionError(f"unexpected message {extra}")
+        await markers.nothing_else(ws, {"all", "filtered"})
 
         # A completed subscription stops; the other one keeps streaming.
         await gql_ws_send(ws, {"id": "all", "type": "complete"})
-        await asyncio.sleep(0.2)
+        await markers.until_ended(ws, {"filtered"}, "all")
         await client.disconnect(instance_id, headers, "second hiccup")
         await client.wait_status(instance_id, headers, "connected")
-        got = await collect(ws, {"only-connected": 1})
-        assert got["only-connected"][0]["type"] == "connected"
+        got = await collect(ws, {"filtered": 1})
+        assert got["filtered"][0]["type"] == "connected"
         last = await client.all_events(instance_id, headers, since=before, types="connected")
-        assert got["only-connected"][0]["id"] == last[-1]["id"]
-        with pytest.raises(TimeoutError):
-            extra = await gql_ws_recv(ws, 0.5)
-            raise AssertionError(f"unexpected message after complete: {extra}")
+        assert got["filtered"][0]["id"] == last[-1]["id"]
+        await markers.nothing_else(ws, {"filtered"})
 
         # SIGTERM with a subscription open: the server closes the socket and exits promptly.
         loop = asyncio.get_running_loop()
@@ -179,23 +282,23 @@ async def test_subscription_rejects_bad_credentials(start_server, client_for) ->
         assert errors, message
         assert "not found" in errors[0]["message"].lower(), errors
 
-        # Events of that instance never reach the other user's socket.
+        # Events of that instance never reach the other user's socket: the drop below is
+        # published before the markers of the user's own instance, so a leak would be read
+        # (and refused) before the markers get through.
         await client.disconnect(instance_id, admin, "hiccup")
         await client.wait_status(instance_id, admin, "connected")
-        with contextlib.suppress(TimeoutError):
-            while True:
-                message = await gql_ws_recv(ws, 0.5)
-                assert message["type"] == "complete" and message["id"] == "foreign", message
 
         # The connection itself is still usable for the user's own instance.
         own = await client.new_instance(other, "theirs")
         await client.wait_status(own, other, "qr")
-        await gql_ws_send(ws, subscribe_message("own", own, ["connected"]))
-        await asyncio.sleep(0.5)
+        await gql_ws_send(ws, subscribe_message("own", own, ["connected", "webhook_updated"]))
+        markers = Markers(client, own, other)
+        await markers.until_live(ws, {"own"})
         await client.scan(own, other)
         got = await collect(ws, {"own": 1})
         assert got["own"][0]["type"] == "connected"
         assert got["own"][0]["data"]["instanceId"] == own
+        await markers.nothing_else(ws, {"own"})
     finally:
         await ws.close()
 

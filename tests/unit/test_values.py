@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from api.settings import Settings, parse_duration
+from api.settings import Settings
 from domain.errors import ValidationFailed
 from domain.phones import normalise_phone, to_jid
 from domain.times import iso, iso_ms, parse_iso, to_ms
@@ -43,16 +42,6 @@ def test_iso_round_trip_in_milliseconds() -> None:
     assert iso_ms(to_ms(moment)) == "2023-01-01T12:05:00.123Z"
     assert iso(parse_iso("2023-01-01T14:05:00+02:00", "x")) == "2023-01-01T12:05:00.000Z"
     assert iso(parse_iso("2023-01-01T12:05:00 00:00", "x")) == "2023-01-01T12:05:00.000Z"
-
-
-def test_durations() -> None:
-    assert parse_duration("24h") == timedelta(hours=24)
-    assert parse_duration("30m") == timedelta(minutes=30)
-    assert parse_duration("7d") == timedelta(days=7)
-    assert parse_duration("3600") == timedelta(hours=1)
-    for bad in ("", "0", "1y", "-5m", "abc"):
-        with pytest.raises(ValueError):
-            parse_duration(bad)
 
 
 def test_sqlite_url_forms(tmp_path: Path) -> None:
