@@ -7,7 +7,7 @@ from datetime import datetime
 
 from domain.entities import Contact, EventType, Message, MessageStatus
 from domain.media import MediaLibrary, media_url
-from domain.messages import WHATSAPP_TYPES, status_event
+from domain.messages import WHATSAPP_TYPES, sent_payload, status_event
 from domain.ports import Clock, IdFactory
 from domain.recorder import InstanceTransaction, Recorder
 from domain.wire import IncomingMessage
@@ -33,15 +33,17 @@ class MessageEvents:
             media = await self._library.keep(instance_id, m.data, m.mime_type, m.file_name)
         now = self._clock.now()
         kind = incoming.media.kind if incoming.media else "text"
+        # Sent from the owner's phone (or another linked device): ours, already on its way.
+        from_me = bool(incoming.extra.get("fromMe"))
         message = Message(
             id=self._ids(),
             instance_id=instance_id,
             remote_jid=incoming.chat_jid,
-            from_me=False,
+            from_me=from_me,
             message_type=kind,
             content=incoming.text,
             message_id=incoming.message_id,
-            status=MessageStatus.RECEIVED,
+            status=MessageStatus.SENT if from_me else MessageStatus.RECEIVED,
             created_at=now,
             updated_at=now,
             has_media=media is not None,
@@ -53,6 +55,7 @@ class MessageEvents:
             media_size=media.size if media else None,
             quoted_message_id=incoming.quoted_message_id,
             metadata={
+                **incoming.extra,  # the engine's own facts: LIDs, participant, ptt...
                 "pushName": incoming.push_name,
                 "timestamp": incoming.timestamp,
                 "sender": incoming.sender_jid,
@@ -65,21 +68,29 @@ class MessageEvents:
                 return  # lost a race with a delete or a duplicate since the check above
             await txn.uow.messages.add(message)
             await self._touch_contact(txn, instance_id, incoming, now)
+            direction = "sent" if from_me else "received"
             await txn.uow.usage.add(
                 instance_id,
                 now.date(),
                 {
-                    "messages_received": 1,
-                    "media_received": 1 if media else 0,
+                    f"messages_{direction}": 1,
+                    f"media_{direction}": 1 if media else 0,
                     "media_bytes": media.size if media else 0,
                 },
             )
-            await txn.log(
-                "message_received", {"messageId": message.message_id, "from": message.remote_jid}
-            )
-            await txn.emit(
-                EventType.MESSAGE_RECEIVED, received_payload(message, incoming), instance
-            )
+            if from_me:
+                await txn.log(
+                    "message_sent", {"messageId": message.message_id, "to": message.remote_jid}
+                )
+                await txn.emit(EventType.MESSAGE_SENT, sent_payload(message), instance)
+            else:
+                await txn.log(
+                    "message_received",
+                    {"messageId": message.message_id, "from": message.remote_jid},
+                )
+                await txn.emit(
+                    EventType.MESSAGE_RECEIVED, received_payload(message, incoming), instance
+                )
             await txn.commit()
 
     async def _is_new(self, instance_id: str, message_id: str) -> bool:
@@ -102,7 +113,7 @@ class MessageEvents:
                 created_at=now,
                 updated_at=now,
             )
-        if incoming.push_name and not contact.is_group:
+        if incoming.push_name and not contact.is_group and not incoming.extra.get("fromMe"):
             contact.push_name = incoming.push_name
         contact.last_activity = now
         contact.updated_at = now
@@ -149,5 +160,9 @@ def received_payload(m: Message, incoming: IncomingMessage) -> dict[str, object]
         "caption": m.caption,
         "quotedMessageId": m.quoted_message_id,
         "participant": incoming.sender_jid if incoming.sender_jid != incoming.chat_jid else None,
-        "metadata": {"pushName": incoming.push_name, "timestamp": incoming.timestamp},
+        "metadata": {
+            **{k: v for k, v in incoming.extra.items() if k.endswith(("Lid", "LidUnresolved"))},
+            "pushName": incoming.push_name,
+            "timestamp": incoming.timestamp,
+        },
     }

@@ -151,3 +151,35 @@ async def test_logged_out_by_the_phone_shows_logged_out_with_the_reason(rig: Rig
 
     await eventually(lambda: instance().status is InstanceStatus.LOGGED_OUT)
     assert "401" in (instance().status_reason or "") and instance().will_reconnect is False
+
+
+async def test_a_message_sent_from_the_phone_is_stored_as_sent_by_us(rig: Rig) -> None:
+    peer, me = jid(PHONE), jid("15550001111")
+    event = message_event(
+        "PH1", source(peer, me, from_me=True), e2e.Message(conversation="from my phone")
+    )
+    dispatch(rig.host._hosted[rig.inst.id], event)
+    await eventually(lambda: len(rig.stored()) == 1)
+    [stored] = rig.stored()
+    assert stored.from_me and stored.status is MessageStatus.SENT
+    assert (stored.remote_jid, stored.content) == (JID, "from my phone")
+    [payload] = rig.events(EventType.MESSAGE_SENT)
+    assert payload["fromMe"] is True and payload["to"] == JID
+    assert rig.events(EventType.MESSAGE_RECEIVED) == []
+    # our own push name never becomes the contact's name
+    assert all(c.push_name is None for c in rig.core.storage.state.contacts.values())
+
+
+async def test_a_lid_sender_is_shown_by_phone_number_with_the_lid_in_metadata(rig: Rig) -> None:
+    lid = jid("98765432109876", "lid")
+    event = message_event(
+        "L1", source(lid, lid, sender_alt=jid(PHONE)), e2e.Message(conversation="via lid")
+    )
+    dispatch(rig.host._hosted[rig.inst.id], event)
+    await eventually(lambda: len(rig.stored()) == 1)
+    [stored] = rig.stored()
+    assert stored.remote_jid == JID and stored.metadata["sender"] == JID
+    assert stored.metadata["senderLid"] == "98765432109876@lid"
+    [payload] = rig.events(EventType.MESSAGE_RECEIVED)
+    assert (payload["from"], payload["remoteJid"]) == (JID, JID)
+    assert payload["metadata"]["senderLid"] == "98765432109876@lid"
