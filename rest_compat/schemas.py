@@ -102,11 +102,9 @@ class WebhookSettingsBody(ExactBody):
         )
 
 
-class NewInstanceBody(Body):
-    name: StrictStr
-    description: StrictStr | None = None
-    webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
-    webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
+class FlatWebhookFields(BaseModel):
+    """The webhook settings as flat fields, as create takes them (and PUT too)."""
+
     notify_received: StrictBool | None = Field(None, alias="notifyReceived")
     notify_sent: StrictBool | None = Field(None, alias="notifySent")
     notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
@@ -117,6 +115,25 @@ class NewInstanceBody(Body):
     )
     webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
     headers: dict[StrictStr, StrictStr] | None = None
+
+    def flat_webhook(self) -> WebhookSettingsInput:
+        return WebhookSettingsInput(
+            notify_received=self.notify_received,
+            notify_sent=self.notify_sent,
+            notify_delivery=self.notify_delivery,
+            notify_read=self.notify_read,
+            max_retries=self.max_retries,
+            retry_interval=self.retry_interval,
+            secret=self.webhook_secret,
+            headers=self.headers,
+        )
+
+
+class NewInstanceBody(Body, FlatWebhookFields):
+    name: StrictStr
+    description: StrictStr | None = None
+    webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
+    webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
     engine: StrictStr | None = Field(None, description="'neonize' (real WhatsApp) or 'sandbox'")
     limits: dict[str, Any] | None = Field(
         None, description="per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
@@ -131,23 +148,14 @@ class NewInstanceBody(Body):
             description=self.description,
             webhook_url=self.webhook_url,
             webhook_enabled=self.webhook_enabled,
-            webhook=WebhookSettingsInput(
-                notify_received=self.notify_received,
-                notify_sent=self.notify_sent,
-                notify_delivery=self.notify_delivery,
-                notify_read=self.notify_read,
-                max_retries=self.max_retries,
-                retry_interval=self.retry_interval,
-                secret=self.webhook_secret,
-                headers=self.headers,
-            ),
+            webhook=self.flat_webhook(),
             engine=self.engine,
             sandbox=self.sandbox,
             limits=self.limits,
         )
 
 
-class InstanceChangesBody(ExactBody):
+class InstanceChangesBody(ExactBody, FlatWebhookFields):
     """PUT /api/instances/{id}: the document's nested `webhookSettings`, and the flat webhook
     fields that create takes (nested wins when both give the same setting)."""
 
@@ -156,29 +164,10 @@ class InstanceChangesBody(ExactBody):
     webhook_url: StrictStr | None = Field(None, alias="webhookUrl")
     webhook_enabled: StrictBool | None = Field(None, alias="webhookEnabled")
     webhook_settings: WebhookSettingsBody | None = Field(None, alias="webhookSettings")
-    notify_received: StrictBool | None = Field(None, alias="notifyReceived")
-    notify_sent: StrictBool | None = Field(None, alias="notifySent")
-    notify_delivery: StrictBool | None = Field(None, alias="notifyDelivery")
-    notify_read: StrictBool | None = Field(None, alias="notifyRead")
-    max_retries: StrictInt | None = Field(None, alias="maxRetries")
-    retry_interval: StrictInt | None = Field(
-        None, alias="retryInterval", description="milliseconds"
-    )
-    webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
-    headers: dict[StrictStr, StrictStr] | None = None
     limits: dict[str, Any] | None = None
 
     def _webhook(self) -> WebhookSettingsInput | None:
-        flat = WebhookSettingsInput(
-            notify_received=self.notify_received,
-            notify_sent=self.notify_sent,
-            notify_delivery=self.notify_delivery,
-            notify_read=self.notify_read,
-            max_retries=self.max_retries,
-            retry_interval=self.retry_interval,
-            secret=self.webhook_secret,
-            headers=self.headers,
-        )
+        flat = self.flat_webhook()
         if self.webhook_settings is not None:
             nested = self.webhook_settings.to_domain()
             given = {k: value for k, value in vars(nested).items() if value is not None}
