@@ -6,6 +6,7 @@ The host's protocol frames go through `protocol.deliver` into the domain's real 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from adapters.transport.neonize import protocol
 from adapters.transport.neonize.host import NeonizeHost
 from domain.entities import EventType, Instance, InstanceStatus, MessageStatus, Principal
-from domain.instances import NewInstance
+from domain.instances import InstanceChanges, NewInstance
 from domain.wire import OutgoingMessage
 from tests.unit.conftest import Core
 from tests.unit.neonize_support import (
@@ -33,6 +34,8 @@ from tests.unit.neonize_support import (
     reset_event_loop,
     source,
 )
+from tests.unit.test_neonize_connection import LOGOUTS, TERMINALS
+from tests.unit.test_neonize_events import MEDIA_CASES
 
 PHONE = "4915112345678"
 JID = f"{PHONE}@s.whatsapp.net"
@@ -183,3 +186,81 @@ async def test_a_lid_sender_is_shown_by_phone_number_with_the_lid_in_metadata(ri
     [payload] = rig.events(EventType.MESSAGE_RECEIVED)
     assert (payload["from"], payload["remoteJid"]) == (JID, JID)
     assert payload["metadata"]["senderLid"] == "98765432109876@lid"
+
+
+@pytest.mark.parametrize(("field", "fields", "kind", "mime", "caption"), MEDIA_CASES)
+async def test_each_media_kind_is_stored_with_its_type_and_bytes(
+    rig: Rig, field: str, fields: dict[str, Any], kind: str, mime: str, caption: str | None
+) -> None:
+    payload = bytes(range(256)) * 3
+    rig.go.downloads["/v/x"] = payload
+    peer = jid(PHONE)
+    body = media_part(field, **fields)
+    dispatch(rig.host._hosted[rig.inst.id], message_event("M-" + kind, source(peer, peer), body))
+    await eventually(lambda: len(rig.stored()) == 1)
+    [stored] = rig.stored()
+    assert (stored.message_type, stored.mime_type, stored.caption) == (kind, mime, caption)
+    assert stored.has_media and stored.media_size == len(payload)
+    _, data = await rig.core.messaging.media(rig.owner, stored.media_id)
+    assert data == payload
+    [announced] = rig.events(EventType.MESSAGE_RECEIVED)
+    assert announced["hasMedia"] is True and announced["mediaUrl"] == stored.media_url
+
+
+@pytest.mark.parametrize(("reason", "text"), LOGOUTS)
+async def test_each_logout_reason_shows_logged_out_without_reconnecting(
+    rig: Rig, reason: int, text: str
+) -> None:
+    dispatch(rig.host._hosted[rig.inst.id], npb.LoggedOut(OnConnect=False, Reason=reason))
+
+    def instance() -> Instance:
+        return rig.core.storage.state.instances[rig.inst.id]
+
+    await eventually(lambda: instance().status is InstanceStatus.LOGGED_OUT)
+    assert (instance().status_reason or "").startswith(text)
+    assert instance().will_reconnect is False
+    # the event keeps the document's shape ("logout"); the why is in the status and activity
+    [announced] = rig.events(EventType.DISCONNECTED)
+    assert announced["reason"] == "logout" and announced["willReconnect"] is False
+    [logged] = [a for a in rig.core.storage.state.activity.values() if a.action == "logged_out"]
+    assert logged.details["reason"].startswith(text)
+
+
+@pytest.mark.parametrize(("event", "prefix"), TERMINALS)
+async def test_each_terminal_disconnect_is_shown_with_its_reason_and_no_retry(
+    rig: Rig, event: Any, prefix: str
+) -> None:
+    dispatch(rig.host._hosted[rig.inst.id], event)
+
+    def instance() -> Instance:
+        return rig.core.storage.state.instances[rig.inst.id]
+
+    await eventually(lambda: instance().status is InstanceStatus.DISCONNECTED)
+    assert (instance().status_reason or "").startswith(prefix)
+    assert instance().will_reconnect is False
+    [announced] = rig.events(EventType.DISCONNECTED)
+    assert announced["reason"].startswith(prefix)
+
+
+async def test_the_webhook_body_shows_the_phone_number_and_keeps_the_lid(rig: Rig) -> None:
+    await rig.core.instances.update(
+        rig.owner,
+        rig.inst.id,
+        InstanceChanges(webhook_url="https://hooks.example.com/wa", webhook_enabled=True),
+    )
+    lid = jid("98765432109876", "lid")
+    event = message_event(
+        "WH1", source(lid, lid, sender_alt=jid(PHONE)), e2e.Message(conversation="hook me")
+    )
+    dispatch(rig.host._hosted[rig.inst.id], event)
+
+    def received() -> list[Any]:
+        deliveries = rig.core.storage.state.webhooks.values()
+        return [d for d in deliveries if d.event == "message_received"]
+
+    await eventually(lambda: len(received()) == 1)
+    body = json.loads(received()[0].body)
+    assert body["event"] == "message_received"
+    data = body["data"]
+    assert (data["from"], data["body"]) == (JID, "hook me")
+    assert data["metadata"]["senderLid"] == "98765432109876@lid"
