@@ -8,6 +8,7 @@ from domain.errors import ValidationFailed
 
 _USER_SERVER = "s.whatsapp.net"
 _GROUP_SERVER = "g.us"
+_LID_SERVER = "lid"  # WhatsApp's hidden-number addressing; the engine maps it to a phone JID
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
@@ -25,16 +26,18 @@ def normalise_phone(value: str, field: str = "phone") -> str:
 
 
 def to_jid(value: str, field: str = "phone") -> str:
-    """A phone number or a JID -> a JID (`<digits>@s.whatsapp.net` or `<id>@g.us`)."""
+    """A phone number or a JID -> a JID (`<digits>@s.whatsapp.net`, `<id>@g.us` or
+    `<digits>@lid`: WhatsApp addresses many chats by LID, so replies to them must work)."""
     text = value.strip()
     if "@" in text:
         user, _, server = text.partition("@")
-        if server == _USER_SERVER and user.isdigit():
+        if server in (_USER_SERVER, _LID_SERVER) and user.isdigit():
             return text
         if server == _GROUP_SERVER and re.fullmatch(r"[0-9]+(-[0-9]+)?", user):
             return text
         raise ValidationFailed(
-            f"'{field}' must be a phone number, <digits>@s.whatsapp.net or <id>@g.us",
+            f"'{field}' must be a phone number, <digits>@s.whatsapp.net, <digits>@lid"
+            " or <id>@g.us",
             {"field": field, "value": value},
         )
     return f"{normalise_phone(text, field)}@{_USER_SERVER}"

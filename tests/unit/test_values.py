@@ -25,7 +25,9 @@ def test_phone_forms_normalise(raw: str, digits: str) -> None:
     assert to_jid(raw) == f"{digits}@s.whatsapp.net"
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "12", "+", "1" * 16, "79001234567@evil.com", "x@g.us"])
+@pytest.mark.parametrize(
+    "bad", ["", "abc", "12", "+", "1" * 16, "79001234567@evil.com", "x@g.us", "ab@lid"]
+)
 def test_bad_phones_are_rejected(bad: str) -> None:
     with pytest.raises(ValidationFailed):
         to_jid(bad)
@@ -34,6 +36,7 @@ def test_bad_phones_are_rejected(bad: str) -> None:
 def test_jids_pass_through() -> None:
     assert to_jid("79001234567@s.whatsapp.net") == "79001234567@s.whatsapp.net"
     assert to_jid("120363025246125244@g.us") == "120363025246125244@g.us"
+    assert to_jid("98765432109876@lid") == "98765432109876@lid"  # replies to LID chats
 
 
 def test_iso_round_trip_in_milliseconds() -> None:
