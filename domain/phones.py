@@ -36,8 +36,7 @@ def to_jid(value: str, field: str = "phone") -> str:
         if server == _GROUP_SERVER and re.fullmatch(r"[0-9]+(-[0-9]+)?", user):
             return text
         raise ValidationFailed(
-            f"'{field}' must be a phone number, <digits>@s.whatsapp.net, <digits>@lid"
-            " or <id>@g.us",
+            f"'{field}' must be a phone number, <digits>@s.whatsapp.net, <digits>@lid or <id>@g.us",
             {"field": field, "value": value},
         )
     return f"{normalise_phone(text, field)}@{_USER_SERVER}"
