@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
 class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    seen: list[tuple[str, str | None]] = []
 
     def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Host")))
         if self.path == "/slow":
             time.sleep(3)
         if self.path == "/stream-big":
@@ -37,13 +40,21 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def local_http(routes: dict[str, tuple[int, dict[str, str], bytes]]) -> Iterator[str]:
-    handler = type("Handler", (_Handler,), {"routes": routes})
+def local_http(
+    routes: dict[str, tuple[int, dict[str, str], bytes]],
+    seen: list[tuple[str, str | None]] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """Serves `routes` (over TLS with `tls`); each request's (path, Host) goes into `seen`."""
+    handler = type("Handler", (_Handler,), {"routes": routes, "seen": [] if seen is None else seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
