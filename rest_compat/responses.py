@@ -302,7 +302,11 @@ QR_IMAGES: dict[int | str, dict[str, Any]] = {
 
 MEDIA_FILE: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The stored file, served with its own type (image/jpeg, ...)",
+        "description": (
+            "The stored file, served with its own type (image/jpeg, ...): inline for images,"
+            " audio and video (not SVG), as an attachment otherwise; always with"
+            " `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`"
+        ),
         "content": {"*/*": BINARY},
     }
 }

@@ -260,3 +260,38 @@ async def test_deleting_the_instance_deletes_its_media(api: Api, tmp_path) -> No
     assert not (tmp_path / "uploads" / inst["id"]).exists()
     assert (await api.client.get(msg["mediaUrl"], headers=headers)).status_code == 404
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "shown"),
+    [
+        ("page.html", "text/html", "attachment"),
+        ("x.svg", "image/svg+xml", "attachment"),
+        ("a.js", "application/javascript", "attachment"),
+        ("notes.txt", "text/plain", "attachment"),
+        ("r.pdf", "application/pdf", "attachment"),
+        ("p.png", "image/png", "inline"),
+        ("v.ogg", "audio/ogg", "inline"),
+        ("m.mp4", "video/mp4", "inline"),
+    ],
+)
+async def test_served_media_is_never_a_page_on_our_origin(
+    api: Api, name: str, mime: str, shown: str
+) -> None:
+    headers = await api.admin()
+    inst = await api.paired_instance(headers)
+    body = b"<html><script>alert(document.cookie)</script></html>"
+    r = await api.client.post(
+        f"/api/whatsapp/{inst['id']}/send-file",
+        data={"phone": OUTSIDE},
+        files={"file": (name, body, mime)},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    msg = await _newest(api, inst["id"], headers)
+    served = await api.client.get(msg["mediaUrl"], headers=headers)
+    assert served.status_code == 200 and served.content == body
+    assert served.headers["content-type"].split(";")[0] == mime
+    assert served.headers["content-disposition"] == f"{shown}; filename*=UTF-8''{name}"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"] == "sandbox"
