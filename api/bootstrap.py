@@ -179,7 +179,12 @@ def build(
     unused); `engines` replaces only the non-sandbox engines."""
     clock = clock or SystemClock()
     ids = ids or new_id
-    storage = storage or SqlStorage(settings.sql_url())
+    if token_service is None or secret_box is None:
+        # Read (or generated and kept in the data dir) only when a real adapter needs it.
+        secret = settings.resolve_jwt_secret()
+        token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
+        secret_box = secret_box or FernetBox(secret)
+    storage = storage or SqlStorage(settings.sql_url(), secret_box)
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
     recorder = Recorder(uow, bus, clock, ids)
@@ -205,11 +210,6 @@ def build(
         connections = LocalConnections(
             {**others, "sandbox": sandbox}, sandbox, ownership or SingleNodeOwnership()
         )
-    if token_service is None or secret_box is None:
-        # Read (or generated and kept in the data dir) only when a real adapter needs it.
-        secret = settings.resolve_jwt_secret()
-        token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
-        secret_box = secret_box or FernetBox(secret)
     accounts = Accounts(
         uow=uow,
         hasher=password_hasher or Argon2Passwords(),

@@ -33,9 +33,11 @@ def serve(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
+    from adapters.security import FernetBox
     from adapters.storage.sql.uow import SqlStorage
 
-    storage = SqlStorage(settings.sql_url())
+    # The box seals secrets that older releases stored in the clear (migration 0007).
+    storage = SqlStorage(settings.sql_url(), FernetBox(settings.resolve_jwt_secret()))
     await storage.migrate()
     await storage.close()
 

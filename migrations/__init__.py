@@ -19,8 +19,11 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade_connection(connection: Any) -> None:
-    """Runs `alembic upgrade head` on an open (sync-facing) connection."""
+def upgrade_connection(connection: Any, secret_box: Any = None) -> None:
+    """Runs `alembic upgrade head` on an open (sync-facing) connection.
+
+    `secret_box` (a domain.ports.SecretBox) lets migrations seal existing secrets."""
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["secret_box"] = secret_box
     command.upgrade(config, "head")

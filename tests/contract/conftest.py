@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.security import FernetBox
 from adapters.storage.sql.uow import SqlStorage
 from tests.fakes import MemoryStorage
 
@@ -19,7 +20,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "memory":
         yield MemoryStorage()
         return
-    sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}")
+    sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}", FernetBox("contract"))
     await sql.migrate()
     yield sql
     await sql.close()

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.sealing import open_webhook, seal_webhook
 from adapters.storage.sql.tables import (
     activity_logs,
     contacts,
@@ -19,6 +20,7 @@ from adapters.storage.sql.tables import (
     webhook_deliveries,
 )
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
+from domain.ports import SecretBox
 
 # Every table with an instance_id column: removing an instance removes its rows in each.
 _OWNED_BY_INSTANCE = (
@@ -33,7 +35,7 @@ _OWNED_BY_INSTANCE = (
 )
 
 
-def _instance(row: Any) -> Instance:
+def _instance(row: Any, box: SecretBox) -> Instance:
     return Instance(
         id=row.id,
         user_id=row.user_id,
@@ -49,7 +51,7 @@ def _instance(row: Any) -> Instance:
         push_name=row.push_name,
         webhook_url=row.webhook_url,
         webhook_enabled=row.webhook_enabled,
-        webhook=WebhookSettings(**row.webhook),
+        webhook=WebhookSettings(**open_webhook(row.webhook, box)),
         options=dict(row.options or {}),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -58,7 +60,7 @@ def _instance(row: Any) -> Instance:
     )
 
 
-def _instance_values(instance: Instance) -> dict[str, Any]:
+def _instance_values(instance: Instance, box: SecretBox) -> dict[str, Any]:
     return {
         "id": instance.id,
         "user_id": instance.user_id,
@@ -74,7 +76,7 @@ def _instance_values(instance: Instance) -> dict[str, Any]:
         "push_name": instance.push_name,
         "webhook_url": instance.webhook_url,
         "webhook_enabled": instance.webhook_enabled,
-        "webhook": dict(vars(instance.webhook)),
+        "webhook": seal_webhook(vars(instance.webhook), box),
         "options": instance.options,
         "created_at": instance.created_at,
         "updated_at": instance.updated_at,
@@ -84,26 +86,27 @@ def _instance_values(instance: Instance) -> dict[str, Any]:
 
 
 class SqlInstances:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, box: SecretBox) -> None:
         self._s = session
+        self._box = box  # seals the webhook secret and headers (see sealing.py)
 
     async def add(self, instance: Instance) -> None:
-        await self._s.execute(insert(instances).values(**_instance_values(instance)))
+        await self._s.execute(insert(instances).values(**_instance_values(instance, self._box)))
 
     async def get(self, instance_id: str) -> Instance | None:
         row = (
             await self._s.execute(select(instances).where(instances.c.id == instance_id))
         ).first()
-        return _instance(row) if row else None
+        return _instance(row, self._box) if row else None
 
     async def list(self, *, user_id: str | None = None) -> list[Instance]:
         query = select(instances).order_by(instances.c.created_at, instances.c.id)
         if user_id is not None:
             query = query.where(instances.c.user_id == user_id)
-        return [_instance(r) for r in await self._s.execute(query)]
+        return [_instance(r, self._box) for r in await self._s.execute(query)]
 
     async def update(self, instance: Instance) -> None:
-        values = _instance_values(instance)
+        values = _instance_values(instance, self._box)
         values.pop("id")
         await self._s.execute(
             update(instances).where(instances.c.id == instance.id).values(**values)

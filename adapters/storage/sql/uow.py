@@ -30,6 +30,7 @@ from domain.ports import (
     InstanceRepository,
     MediaRepository,
     MessageRepository,
+    SecretBox,
     UsageRepository,
     UserRepository,
     WebhookRepository,
@@ -50,13 +51,14 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     usage: UsageRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._box = box
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._session = self._sessions()
         self.users = SqlUsers(self._session)
-        self.instances = SqlInstances(self._session)
+        self.instances = SqlInstances(self._session, self._box)
         self.activity = SqlActivity(self._session)
         self.events = SqlEvents(self._session)
         self.messages = SqlMessages(self._session)
@@ -81,21 +83,25 @@ class SqlUnitOfWork:
 
 
 class SqlStorage:
-    """Owns the engine; hands out units of work."""
+    """Owns the engine; hands out units of work.
 
-    def __init__(self, url: str) -> None:
+    `box` seals what must not be readable from the database file alone (webhook secrets
+    and headers); migrations use it to seal rows written before that."""
+
+    def __init__(self, url: str, box: SecretBox) -> None:
         self.url = url
+        self._box = box
         self.engine: AsyncEngine = _make_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._box)
 
     async def migrate(self) -> None:
         from migrations import upgrade_connection
 
         async with self.engine.begin() as conn:
-            await conn.run_sync(upgrade_connection)
+            await conn.run_sync(upgrade_connection, self._box)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
