@@ -17,6 +17,7 @@ from adapters.bus.memory import InMemoryEventBus
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
+from adapters.security.files import private_dir
 from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize.process import WorkerTiming
@@ -196,6 +197,8 @@ def build(
     listener = EngineEvents(recorder, clock, library, ids)
     others: Mapping[str, WhatsAppEngine] = {}
     if connections is None:
+        # The engines keep device keys under the data dir: created 0700 before they write.
+        private_dir(settings.instances_dir)
         sandbox = SandboxEngine(
             listener,
             settings.instances_dir,

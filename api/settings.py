@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.security.files import create_private_file, private_dir, tighten
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_PASSWORD = "admin123"
@@ -148,11 +150,18 @@ class Settings(BaseSettings):
         if path.exists():
             secret = path.read_text("utf-8").strip()
             if secret:
+                tighten(path)
                 return secret
-        path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink()  # empty: a crash before it was written
+        private_dir(path.parent)
         secret = secrets.token_urlsafe(48)
-        path.write_text(secret, "utf-8")
-        path.chmod(0o600)
+        try:
+            create_private_file(path, secret.encode("utf-8"))  # 0600 before a byte is in it
+        except FileExistsError:  # another process made it since: use that one
+            theirs = path.read_text("utf-8").strip()
+            if not theirs:
+                raise ValueError(f"{path} is being written by another process") from None
+            return theirs
         log.warning(
             "JWT_SECRET is not set: generated one and stored it in %s. Set JWT_SECRET to "
             "share it between servers.",

@@ -1,4 +1,4 @@
-"""Stores media bytes under `<uploads>/<instance_id>/<media_id>`."""
+"""Stores media bytes under `<uploads>/<instance_id>/<media_id>` (directories 0700, files 0600)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 from pathlib import Path
+
+from adapters.security.files import create_private_file, private_dir
 
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -25,12 +27,10 @@ class FileMediaStore:
         path = self._path(instance_id, media_id)
 
         def _write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             tmp = path.with_suffix(".part")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            tmp.unlink(missing_ok=True)  # left by a crash mid-write
+            create_private_file(tmp, data)
             os.replace(tmp, path)
 
         await asyncio.to_thread(_write)

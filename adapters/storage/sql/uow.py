@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from adapters.security.files import private_database
 from adapters.storage.sql.activity import SqlActivity
 from adapters.storage.sql.contacts import SqlContacts
 from adapters.storage.sql.events import SqlEvents
@@ -119,7 +120,7 @@ def _make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(db_path))
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
