@@ -21,7 +21,7 @@ from domain.entities import (
     Principal,
     WebhookSettings,
 )
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from domain.event_log import EventQuery, parse_event_types
 from domain.limits import validate_limits
 from domain.ports import (
@@ -34,6 +34,7 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 from domain.recorder import Recorder
+from domain.sessions import LiveSession
 from domain.times import iso, parse_iso
 from domain.webhook_settings import WebhookSettingsInput, apply_webhook_settings
 
@@ -171,6 +172,10 @@ class Instances:
             limits=validate_limits(data.limits) or {},
         )
         async with self._recorder.transaction(instance.id) as txn:
+            # The caller may have been deleted since it was resolved (a websocket's caller
+            # between two checks): refused like a stale credential, not a foreign key error.
+            if await txn.uow.users.get(principal.user_id) is None:
+                raise Unauthorized("The caller's account no longer exists")
             await txn.uow.instances.add(instance)
             await txn.log("created", {"name": name, "engine": engine.value})
             await txn.commit()
@@ -344,6 +349,17 @@ class Instances:
             async for event in stream:
                 if event.type in wanted:
                     yield event
+
+    async def follow(
+        self, session: LiveSession, instance_id: str, types: Sequence[str] | None = None
+    ) -> AsyncIterator[Event]:
+        """`subscribe` for a live session: ends (SessionRevoked) when the caller loses its
+        credential or its access to the instance."""
+        principal = await session.principal()
+        await self.get(principal, instance_id)  # a refusal here is an ordinary error
+        events = self.subscribe(principal, instance_id, types)
+        async for event in session.guard(principal, events, lambda p: self.get(p, instance_id)):
+            yield event
 
 
 def _iso_now(clock: Clock) -> str:

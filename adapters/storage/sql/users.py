@@ -25,6 +25,7 @@ def _user(row: Any) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
         last_login_at=row.last_login_at,
+        token_version=row.token_version,
     )
 
 
@@ -42,6 +43,7 @@ def _user_values(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "last_login_at": user.last_login_at,
+        "token_version": user.token_version,
     }
 
 
