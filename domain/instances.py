@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -352,14 +353,17 @@ class Instances:
 
     async def follow(
         self, session: LiveSession, instance_id: str, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """`subscribe` for a live session: ends (SessionRevoked) when the caller loses its
         credential or its access to the instance."""
         principal = await session.principal()
         await self.get(principal, instance_id)  # a refusal here is an ordinary error
         events = self.subscribe(principal, instance_id, types)
-        async for event in session.guard(principal, events, lambda p: self.get(p, instance_id)):
-            yield event
+        guarded = session.guard(principal, events, lambda p: self.get(p, instance_id))
+        # closed with this generator, not whenever the garbage collector gets to it
+        async with contextlib.aclosing(guarded):
+            async for event in guarded:
+                yield event
 
 
 def _iso_now(clock: Clock) -> str:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -104,7 +104,7 @@ class LiveSession:
 
     async def guard(
         self, principal: Principal, items: AsyncIterator[T], still_allowed: AccessCheck
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T, None]:
         """`items` for as long as the caller may see them; then raises SessionRevoked.
 
         `still_allowed` is run on the caller re-resolved after every wake-up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -247,7 +248,8 @@ class InstanceSubscription:
         context = info.context
         events = context.container.instances.follow(context.session(), str(instance_id), types)
         try:
-            async for event in events:
-                yield Event.from_entity(event)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    yield Event.from_entity(event)
         except SessionRevoked as revoked:
             await context.close_revoked(revoked.reason)

@@ -91,11 +91,14 @@ async def test_users_round_trip_and_lookups(storage: Any) -> None:
         assert total == 3 and [u.id for u in page] == ["u2", "u3"]
         assert await uow.users.count_active_admins() == 1
         got.first_name = "Changed"
+        got.token_version = 3
         await uow.users.update(got)
         await uow.users.delete("u3")
         await uow.commit()
     async with storage.unit_of_work() as uow:
         assert (await uow.users.get("u2")).first_name == "Changed"
+        assert (await uow.users.get("u2")).token_version == 3
+        assert (await uow.users.get("u1")).token_version == 0
         assert await uow.users.get("u3") is None
 
 
