@@ -82,7 +82,8 @@ class LoginThrottle:
 
     @staticmethod
     def _key(kind: str, value: str | None, allowance: int) -> str | None:
-        return f"{kind}:{value}" if value and allowance > 0 else None
+        # An email is at most 254 characters: a longer one is cut, so memory stays bounded.
+        return f"{kind}:{value[:320]}" if value and allowance > 0 else None
 
     def _allowance(self, key: str) -> int:
         p = self._policy

@@ -116,7 +116,7 @@ class Accounts:
                 raise Unauthorized("Invalid email or password")
             attempt.succeeded()
             user.last_login_at = self._clock.now()
-            await uow.users.update(user)
+            await uow.users.record_login(user.id, user.last_login_at)
             await uow.commit()
         return LoginResult(self._tokens.issue(user), user, self.reveal_api_key(user))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -78,6 +79,9 @@ class SqlUsers:
         values = _user_values(user)
         values.pop("id")
         await self._s.execute(update(users).where(users.c.id == user.id).values(**values))
+
+    async def record_login(self, user_id: str, at: datetime) -> None:
+        await self._s.execute(update(users).where(users.c.id == user_id).values(last_login_at=at))
 
     async def delete(self, user_id: str) -> None:
         await self._s.execute(delete(users).where(users.c.id == user_id))
