@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.bus.memory import InMemoryEventBus
+from adapters.bus.notices import InMemoryAccountNotices
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
@@ -29,11 +30,13 @@ from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
 from domain.instances import Instances
+from domain.login_throttle import ThrottlePolicy
 from domain.media import MediaLibrary
 from domain.messages import Messaging
 from domain.numbers import NumberChecks
 from domain.pairing import Pairing
 from domain.ports import (
+    AccountNotices,
     Clock,
     ConnectionListener,
     Connections,
@@ -142,6 +145,16 @@ def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEn
     )
 
 
+def login_throttle_policy(settings: Settings) -> ThrottlePolicy:
+    return ThrottlePolicy(
+        account_attempts=settings.login_throttle_account_attempts,
+        address_attempts=settings.login_throttle_address_attempts,
+        base_delay_s=settings.login_throttle_base_delay_ms / 1000,
+        max_delay_s=settings.login_throttle_max_delay_ms / 1000,
+        window_s=settings.login_throttle_window_ms / 1000,
+    )
+
+
 def default_engines(settings: Settings) -> EngineFactory:
     def make(listener: ConnectionListener) -> Mapping[str, WhatsAppEngine]:
         return {"neonize": neonize_engine(settings, listener)}
@@ -163,6 +176,7 @@ def build(
     message_ids: IdFactory | None = None,
     storage: Storage | None = None,
     bus: EventBus | None = None,
+    account_notices: AccountNotices | None = None,
     connections: Connections | None = None,
     engines: EngineFactory | None = None,
     ownership: Ownership | None = None,
@@ -222,7 +236,10 @@ def build(
         ids=ids,
         connections=connections,
         media_store=media_store,
+        notices=account_notices or InMemoryAccountNotices(),
         principal_ttl_s=settings.auth_cache_ttl_ms / 1000,
+        throttle=login_throttle_policy(settings),
+        recheck_s=settings.auth_recheck_interval_ms / 1000,
     )
     instances = Instances(
         uow=uow,

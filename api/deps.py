@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from api.bootstrap import Container
 from domain.entities import Principal
 from domain.errors import Unauthorized
+from domain.sessions import Credential
 
 
 def container_of(conn: HTTPConnection) -> Container:
@@ -21,24 +22,33 @@ async def get_container(conn: HTTPConnection) -> Container:
     return container_of(conn)
 
 
-async def principal_from_credentials(
-    container: Container, authorization: str | None, api_key: str | None
-) -> Principal:
-    """Bearer JWT first, then x-api-key; 401 when neither is present or valid."""
+def credential_from(authorization: str | None, api_key: str | None) -> Credential:
+    """Bearer JWT first, then x-api-key; 401 when the Authorization header is malformed."""
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("The Authorization header must be 'Bearer <token>'")
-        return await container.accounts.principal_from_token(token.strip())
+        return Credential(token=token.strip())
     if api_key and api_key.strip():
-        return await container.accounts.principal_from_api_key(api_key)
-    raise Unauthorized("Missing credentials: send 'Authorization: Bearer <token>' or 'x-api-key'")
+        return Credential(api_key=api_key)
+    return Credential()  # refused by Accounts.authenticate, with the message saying what to send
+
+
+async def principal_from_credentials(
+    container: Container, authorization: str | None, api_key: str | None
+) -> Principal:
+    return await container.accounts.authenticate(credential_from(authorization, api_key))
 
 
 async def get_principal(conn: HTTPConnection) -> Principal:
     return await principal_from_credentials(
         container_of(conn), conn.headers.get("authorization"), conn.headers.get("x-api-key")
     )
+
+
+def client_address(conn: HTTPConnection) -> str | None:
+    """The caller's address as the server sees it (uvicorn applies trusted proxy headers)."""
+    return conn.client.host if conn.client else None
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

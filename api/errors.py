@@ -17,6 +17,7 @@ from domain.errors import (
     Forbidden,
     LimitExceeded,
     NotFound,
+    TooManyAttempts,
     Unauthorized,
     ValidationFailed,
 )
@@ -77,6 +78,8 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_expiration: str = "24h"
     auth_cache_ttl_ms: int = Field(2_000, ge=0)
+    # A running GraphQL subscription re-checks its caller this often (and at its token's
+    # expiry); changes made on this server reach it at once.
+    auth_recheck_interval_ms: int = Field(60_000, ge=10)
+    # Login throttling (README: "Login throttling"); 0 attempts turns that key kind off.
+    login_throttle_account_attempts: int = Field(5, ge=0)
+    login_throttle_address_attempts: int = Field(20, ge=0)
+    login_throttle_base_delay_ms: int = Field(1_000, ge=1)
+    login_throttle_max_delay_ms: int = Field(900_000, ge=1)
+    login_throttle_window_ms: int = Field(900_000, ge=1)
 
     admin_email: str = "admin@example.com"
     admin_password: str = DEFAULT_ADMIN_PASSWORD

@@ -53,6 +53,9 @@ class User:
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None = None
+    # Written into every JWT issued for the user and compared on use: raised when the
+    # password changes or the user is disabled or demoted, so older tokens stop working.
+    token_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -127,9 +130,12 @@ class Event:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: resolved once per request from a JWT or an API key."""
+    """Who is calling: resolved from a JWT or an API key for every request, and for every
+    operation on a websocket. `expires_at` is when the credential stops working by itself
+    (a JWT's expiry; None for an API key)."""
 
     user: User
+    expires_at: datetime | None = None
 
     @property
     def user_id(self) -> str:

@@ -40,6 +40,17 @@ class LimitExceeded(DomainError):
     code = "limit_exceeded"
 
 
+class TooManyAttempts(LimitExceeded):
+    """Login throttling: refused without checking the password; `retry_after_s` is when
+    the next attempt will be considered (HTTP `Retry-After`)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, {"retryAfter": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+
 class EngineFailure(DomainError):
     """The WhatsApp side failed (not the caller's input): answered as 502."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from domain.entities import (
     Principal,
     WebhookSettings,
 )
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from domain.event_log import EventQuery, parse_event_types
 from domain.limits import validate_limits
 from domain.ports import (
@@ -34,6 +35,7 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 from domain.recorder import Recorder
+from domain.sessions import LiveSession
 from domain.times import iso, parse_iso
 from domain.webhook_settings import WebhookSettingsInput, apply_webhook_settings
 
@@ -171,6 +173,10 @@ class Instances:
             limits=validate_limits(data.limits) or {},
         )
         async with self._recorder.transaction(instance.id) as txn:
+            # The caller may have been deleted since it was resolved (a websocket's caller
+            # between two checks): refused like a stale credential, not a foreign key error.
+            if await txn.uow.users.get(principal.user_id) is None:
+                raise Unauthorized("The caller's account no longer exists")
             await txn.uow.instances.add(instance)
             await txn.log("created", {"name": name, "engine": engine.value})
             await txn.commit()
@@ -344,6 +350,20 @@ class Instances:
             async for event in stream:
                 if event.type in wanted:
                     yield event
+
+    async def follow(
+        self, session: LiveSession, instance_id: str, types: Sequence[str] | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """`subscribe` for a live session: ends (SessionRevoked) when the caller loses its
+        credential or its access to the instance."""
+        principal = await session.principal()
+        await self.get(principal, instance_id)  # a refusal here is an ordinary error
+        events = self.subscribe(principal, instance_id, types)
+        guarded = session.guard(principal, events, lambda p: self.get(p, instance_id))
+        # closed with this generator, not whenever the garbage collector gets to it
+        async with contextlib.aclosing(guarded):
+            async for event in guarded:
+                yield event
 
 
 def _iso_now(clock: Clock) -> str:

@@ -40,6 +40,11 @@ class UserRepository(Protocol):
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None: ...
     async def list(self, *, limit: int, skip: int) -> tuple[list[User], int]: ...
     async def update(self, user: User) -> None: ...
+    async def record_login(self, user_id: str, at: datetime) -> None:
+        """Sets only last_login_at: a login must not write back a password or token version
+        that changed while it checked the password."""
+        ...
+
     async def delete(self, user_id: str) -> None: ...
     async def count_active_admins(self) -> int: ...
 
@@ -224,10 +229,17 @@ class PasswordHasher(Protocol):
     async def verify(self, password: str, password_hash: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    version: int  # the user's token_version when the token was issued
+    expires_at: datetime
+
+
 class TokenService(Protocol):
     def issue(self, user: User) -> str: ...
-    def subject(self, token: str) -> str:
-        """The user id a valid token was issued for; raises Unauthorized otherwise."""
+    def verify(self, token: str) -> TokenClaims:
+        """What a valid, unexpired token says (by the injected clock); raises Unauthorized."""
         ...
 
 
@@ -383,6 +395,22 @@ class EventBus(Protocol):
     async def close(self) -> None:
         """Ends every subscription (shutdown)."""
         ...
+
+
+class AccountWatch(Protocol):
+    async def changed(self, within_s: float) -> bool:
+        """True as soon as the account changed since the last call; False after `within_s`."""
+        ...
+
+
+class AccountNotices(Protocol):
+    """Tells live connections (GraphQL websockets) that an account changed in a way that may
+    take rights away: password, role, active flag, API key, deletion. In-process on one
+    server; a cluster relays notices between nodes (a periodic re-check bounds the delay
+    either way)."""
+
+    async def publish(self, user_id: str) -> None: ...
+    def watch(self, user_id: str) -> AbstractAsyncContextManager[AccountWatch]: ...
 
 
 class Clock(Protocol):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain import validation as v
 from domain.entities import Page, Principal, Role, User
 from domain.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from domain.login_throttle import LoginThrottle, ThrottlePolicy
 from domain.ports import (
+    AccountNotices,
     Clock,
     Connections,
     IdFactory,
@@ -19,8 +20,10 @@ from domain.ports import (
     SecretBox,
     TokenService,
     UnitOfWorkFactory,
+    UserRepository,
 )
 from domain.security import hash_api_key, new_api_key
+from domain.sessions import Credential, LiveSession, PrincipalCache
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,10 @@ class Accounts:
         ids: IdFactory,
         connections: Connections,
         media_store: MediaStore,
+        notices: AccountNotices,
         principal_ttl_s: float = 0.0,
+        throttle: ThrottlePolicy | None = None,
+        recheck_s: float = 60.0,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -83,49 +89,86 @@ class Accounts:
         self._ids = ids
         self._connections = connections
         self._media_store = media_store
+        self._notices = notices
         self._cache = PrincipalCache(principal_ttl_s)
+        self._throttle = LoginThrottle(throttle or ThrottlePolicy(), clock)
+        self._recheck_s = recheck_s
         self._dummy_hash: str | None = None
 
     # --- authentication ----------------------------------------------------------------
 
-    async def login(self, email: str, password: str) -> LoginResult:
+    async def login(self, email: str, password: str, client: str | None = None) -> LoginResult:
+        """`client` is the caller's address, throttled like the account (LoginThrottle)."""
         if not email or not password:
             raise ValidationFailed("'email' and 'password' are required")
+        normalised = email.strip().lower()
+        attempt = self._throttle.begin(normalised, client)
         async with self._uow() as uow:
-            user = await uow.users.get_by_email(email.strip().lower())
+            user = await uow.users.get_by_email(normalised)
             if user is None or not user.is_active:
                 if self._dummy_hash is None:
                     self._dummy_hash = await self._hasher.hash(_DUMMY_HASH_PASSWORD)
                 await self._hasher.verify(password, self._dummy_hash)
+                attempt.failed()
                 raise Unauthorized("Invalid email or password")
             if not await self._hasher.verify(password, user.password_hash):
+                attempt.failed()
                 raise Unauthorized("Invalid email or password")
+            attempt.succeeded()
             user.last_login_at = self._clock.now()
-            await uow.users.update(user)
+            await uow.users.record_login(user.id, user.last_login_at)
             await uow.commit()
         return LoginResult(self._tokens.issue(user), user, self.reveal_api_key(user))
 
+    async def authenticate(self, credential: Credential) -> Principal:
+        """The caller behind a bearer token or an API key; raises Unauthorized."""
+        if credential.token:
+            return await self.principal_from_token(credential.token)
+        if credential.api_key:
+            return await self.principal_from_api_key(credential.api_key)
+        raise Unauthorized(
+            "Missing credentials: send 'Authorization: Bearer <token>' or 'x-api-key'"
+        )
+
+    def live_session(self, credential: Credential) -> LiveSession:
+        """The caller of a websocket: re-resolved per operation, watched while it streams."""
+        return LiveSession(self, self._notices, self._clock, credential, self._recheck_s)
+
     async def principal_from_token(self, token: str) -> Principal:
-        user_id = self._tokens.subject(token)
-        cached = self._cache.get("user:" + user_id)
-        if cached is not None:
-            return cached
-        async with self._uow() as uow:
-            user = await uow.users.get(user_id)
-        if user is None or not user.is_active:
+        claims = self._tokens.verify(token)
+        principal = await self._cached("user:" + claims.user_id, lambda u: u.get(claims.user_id))
+        if principal is None:
             raise Unauthorized("The token's user no longer exists or is disabled")
-        return self._cache.put("user:" + user_id, Principal(user))
+        if claims.version != principal.user.token_version:
+            raise Unauthorized("The token was revoked (password or rights changed); log in again")
+        return Principal(principal.user, claims.expires_at)
 
     async def principal_from_api_key(self, api_key: str) -> Principal:
         digest = hash_api_key(api_key.strip())
-        cached = self._cache.get("key:" + digest)
+        principal = await self._cached("key:" + digest, lambda u: u.get_by_api_key_hash(digest))
+        if principal is None:
+            raise Unauthorized("Invalid API key")
+        return principal
+
+    async def _cached(
+        self, key: str, lookup: Callable[[UserRepository], Awaitable[User | None]]
+    ) -> Principal | None:
+        """The active user behind a cache key, from the cache or from storage."""
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
+        generation = self._cache.generation
         async with self._uow() as uow:
-            user = await uow.users.get_by_api_key_hash(digest)
+            user = await lookup(uow.users)
         if user is None or not user.is_active:
-            raise Unauthorized("Invalid API key")
-        return self._cache.put("key:" + digest, Principal(user))
+            return None
+        return self._cache.put(key, Principal(user), generation)
+
+    async def _changed(self, user_id: str) -> None:
+        """After a committed change that may take rights away: no stale cache, no stale
+        live session."""
+        self._cache.clear()
+        await self._notices.publish(user_id)
 
     def reveal_api_key(self, user: User) -> str | None:
         return self._box.open(user.api_key_sealed)
@@ -141,7 +184,7 @@ class Accounts:
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
-        self._cache.clear()
+        await self._changed(principal.user_id)
         log.info("api key rotated for user %s", principal.user_id)
         return api_key
 
@@ -228,16 +271,26 @@ class Accounts:
                     raise Conflict("You cannot demote or disable your own account")
                 if await uow.users.count_active_admins() <= 1:
                     raise Conflict("The last active admin cannot be demoted or disabled")
+            # Tokens issued before a password change, a demotion or a disabling stop working.
+            revoking = (
+                changes.password is not None
+                or (user.is_admin and demoting)
+                or (user.is_active and disabling)
+            )
             if changes.role is not None:
                 user.role = _role(changes.role)
             if changes.is_active is not None:
                 user.is_active = changes.is_active
             if changes.password is not None:
                 user.password_hash = await self._hasher.hash(v.password(changes.password))
+            if revoking:
+                user.token_version += 1
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
-        self._cache.clear()
+        await self._changed(user.id)
+        if revoking:
+            log.info("tokens of user %s revoked (version %d)", user.id, user.token_version)
         return user
 
     async def delete_user(self, principal: Principal, user_id: str) -> None:
@@ -256,38 +309,10 @@ class Accounts:
                 await uow.instances.delete(instance.id)
             await uow.users.delete(user_id)
             await uow.commit()
-        self._cache.clear()
+        await self._changed(user_id)
         for instance in instances:
             await self._media_store.remove_instance(instance.id)
         log.info("user %s deleted with %d instance(s)", user_id, len(instances))
-
-
-class PrincipalCache:
-    """Who a credential belongs to, for a moment: saves a lookup on every request.
-
-    Any account change in this process clears it at once; another server sees a change
-    within the TTL (0 turns the cache off)."""
-
-    def __init__(self, ttl_s: float, now: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_s
-        self._now = now
-        self._entries: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, key: str) -> Principal | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < self._now():
-            return None
-        return entry[1]
-
-    def put(self, key: str, principal: Principal) -> Principal:
-        if self._ttl > 0:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (self._now() + self._ttl, principal)
-        return principal
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 def _require_admin(principal: Principal) -> None:

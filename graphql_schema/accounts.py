@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api.deps import client_address
 from domain.users import NewUser, UserChanges
 from graphql_schema.context import Info
 from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
@@ -54,7 +55,10 @@ class AccountQuery:
 class AccountMutation:
     @strawberry.mutation(description="Exchange email and password for a JWT.")
     async def login(self, info: Info, email: str, password: str) -> LoginPayload:
-        result = await info.context.container.accounts.login(email, password)
+        context = info.context
+        result = await context.container.accounts.login(
+            email, password, client_address(context.conn)
+        )
         return LoginPayload(
             token=result.token, user=User.from_entity(result.user), api_key=result.api_key
         )

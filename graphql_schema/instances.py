@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from strawberry.scalars import JSON
 from domain.errors import ValidationFailed
 from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
+from domain.sessions import SessionRevoked
 from domain.times import iso, iso_ms, parse_iso
 from graphql_schema.context import Info
 from graphql_schema.types import (
@@ -243,7 +245,11 @@ class InstanceSubscription:
     async def instance_events(
         self, info: Info, instance_id: strawberry.ID, types: list[str] | None = None
     ) -> AsyncGenerator[Event, None]:
-        c = info.context.container
-        stream = c.instances.subscribe(await info.context.principal(), str(instance_id), types)
-        async for event in stream:
-            yield Event.from_entity(event)
+        context = info.context
+        events = context.container.instances.follow(context.session(), str(instance_id), types)
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    yield Event.from_entity(event)
+        except SessionRevoked as revoked:
+            await context.close_revoked(revoked.reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken
@@ -14,7 +14,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 from domain.entities import User
 from domain.errors import Unauthorized
-from domain.ports import Clock
+from domain.ports import Clock, TokenClaims
 
 
 class Argon2Passwords:
@@ -33,6 +33,10 @@ class Argon2Passwords:
 
 
 class JwtTokens:
+    """HS256 JWTs carrying the user id (`sub`) and the user's token version (`ver`).
+
+    Expiry is checked against the injected clock, like every other time in the product."""
+
     def __init__(self, secret: str, lifetime: timedelta, clock: Clock) -> None:
         self._secret = secret
         self._lifetime = lifetime
@@ -40,22 +44,43 @@ class JwtTokens:
 
     def issue(self, user: User) -> str:
         now = self._clock.now()
-        claims = {"sub": user.id, "role": user.role.value, "iat": now, "exp": now + self._lifetime}
+        claims = {
+            "sub": user.id,
+            "ver": user.token_version,
+            "role": user.role.value,
+            "iat": now,
+            "exp": now + self._lifetime,
+        }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
-    def subject(self, token: str) -> str:
+    def verify(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("Token expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("Invalid token") from None
-        subject = claims.get("sub")
-        if not isinstance(subject, str):
+        # Tokens issued before versions existed carry none: they belong to version 0.
+        subject, version, exp = claims.get("sub"), claims.get("ver", 0), claims.get("exp")
+        # bool is an int to Python, not a version or a time
+        if (
+            not isinstance(subject, str)
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+            or not isinstance(exp, int | float)
+            or isinstance(exp, bool)
+        ):
             raise Unauthorized("Invalid token")
-        return subject
+        try:
+            expires_at = datetime.fromtimestamp(exp, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Unauthorized("Invalid token") from None
+        if expires_at <= self._clock.now():
+            raise Unauthorized("Token expired")
+        return TokenClaims(subject, version, expires_at)
 
 
 class FernetBox:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,11 +92,17 @@ async def test_users_round_trip_and_lookups(storage: Any) -> None:
         assert total == 3 and [u.id for u in page] == ["u2", "u3"]
         assert await uow.users.count_active_admins() == 1
         got.first_name = "Changed"
+        got.token_version = 3
         await uow.users.update(got)
+        await uow.users.record_login("u1", T0 + timedelta(days=1))
         await uow.users.delete("u3")
         await uow.commit()
     async with storage.unit_of_work() as uow:
         assert (await uow.users.get("u2")).first_name == "Changed"
+        assert (await uow.users.get("u2")).token_version == 3
+        first = await uow.users.get("u1")
+        assert first.token_version == 0 and first.last_login_at == T0 + timedelta(days=1)
+        assert first == replace(user(1, Role.ADMIN), last_login_at=T0 + timedelta(days=1))
         assert await uow.users.get("u3") is None
 
 

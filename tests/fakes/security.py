@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from domain.entities import User
 from domain.errors import Unauthorized
+from domain.ports import Clock, TokenClaims
 
 
 class PlainHasher:
@@ -25,10 +28,25 @@ class PlainBox:
 
 
 class FakeTokens:
-    def issue(self, user: User) -> str:
-        return "token-for-" + user.id
+    """Readable tokens `token-for-<user id>.v<version>[.until-<iso expiry>]`; with a clock and
+    a lifetime they expire by that clock, as JwtTokens does."""
 
-    def subject(self, token: str) -> str:
+    def __init__(self, clock: Clock | None = None, lifetime: timedelta | None = None) -> None:
+        self._clock = clock
+        self._lifetime = lifetime
+
+    def issue(self, user: User) -> str:
+        token = f"token-for-{user.id}.v{user.token_version}"
+        if self._clock is not None and self._lifetime is not None:
+            token += f".until-{(self._clock.now() + self._lifetime).isoformat()}"
+        return token
+
+    def verify(self, token: str) -> TokenClaims:
         if not token.startswith("token-for-"):
             raise Unauthorized("Invalid token")
-        return token.removeprefix("token-for-")
+        user_id, _, rest = token.removeprefix("token-for-").partition(".v")
+        version, _, until = rest.partition(".until-")
+        expires_at = datetime.fromisoformat(until) if until else datetime.max.replace(tzinfo=UTC)
+        if self._clock is not None and expires_at <= self._clock.now():
+            raise Unauthorized("Token expired")
+        return TokenClaims(user_id, int(version or 0), expires_at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.bus.notices import InMemoryAccountNotices
 from domain.entities import Principal
 from domain.errors import Conflict, Forbidden, Unauthorized
 from domain.users import NewUser, UserChanges
@@ -65,25 +66,38 @@ async def test_deleting_a_user_destroys_their_instances(core: Core) -> None:
     assert ("destroy", inst.id) in core.connections.calls
     assert core.storage.state.instances == {}
     with pytest.raises(Unauthorized):
-        await core.accounts.principal_from_token("token-for-" + user.user_id)
+        await core.accounts.principal_from_token(f"token-for-{user.user_id}.v0")
     assert isinstance(admin, Principal)
 
 
 def test_principal_cache_expires_and_can_be_off() -> None:
-    from domain.users import PrincipalCache
+    from domain.sessions import PrincipalCache
 
     now = [100.0]
     cache = PrincipalCache(2.0, now=lambda: now[0])
     who = Principal.__new__(Principal)
-    assert cache.put("key:a", who) is who and cache.get("key:a") is who
+    assert cache.put("key:a", who, cache.generation) is who and cache.get("key:a") is who
     now[0] += 2.5
     assert cache.get("key:a") is None
-    cache.put("key:a", who)
+    cache.put("key:a", who, cache.generation)
     cache.clear()
     assert cache.get("key:a") is None
     off = PrincipalCache(0.0, now=lambda: now[0])
-    off.put("key:a", who)
+    off.put("key:a", who, off.generation)
     assert off.get("key:a") is None
+
+
+def test_a_lookup_that_started_before_a_clear_is_not_cached() -> None:
+    from domain.sessions import PrincipalCache
+
+    cache = PrincipalCache(60.0)
+    who = Principal.__new__(Principal)
+    before = cache.generation  # a lookup reads the user...
+    cache.clear()  # ...the account changes meanwhile...
+    assert cache.put("key:a", who, before) is who  # ...its answer is used once, not kept
+    assert cache.get("key:a") is None
+    cache.put("key:a", who, cache.generation)
+    assert cache.get("key:a") is who
 
 
 async def test_cached_key_stops_working_as_soon_as_it_is_rotated(core: Core) -> None:
@@ -101,6 +115,7 @@ async def test_cached_key_stops_working_as_soon_as_it_is_rotated(core: Core) -> 
         ids=lambda: "id-x",
         connections=core.connections,
         media_store=MemoryMediaStore(),
+        notices=InMemoryAccountNotices(),
         principal_ttl_s=60.0,
     )
     principal = await cached.principal_from_api_key(api_key)

@@ -45,6 +45,6 @@ async def test_building_on_fakes_touches_no_disk(tmp_path: Path) -> None:
     # The fakes given by keyword are the ones the use cases use...
     assert storage.state.users[user.id].api_key_sealed == "sealed:" + api_key
     login = await container.accounts.login("a@example.com", "password-123")
-    assert login.token == f"token-for-{user.id}"
+    assert login.token == f"token-for-{user.id}.v0"
     # ...and no real adapter was built beside them: no JWT secret file, no database file.
     assert not data_dir.exists()

@@ -67,6 +67,7 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime, nullable=True),
+    Column("token_version", Integer, nullable=False, server_default="0"),
 )
 
 instances = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -25,6 +26,7 @@ def _user(row: Any) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
         last_login_at=row.last_login_at,
+        token_version=row.token_version,
     )
 
 
@@ -42,6 +44,7 @@ def _user_values(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "last_login_at": user.last_login_at,
+        "token_version": user.token_version,
     }
 
 
@@ -76,6 +79,9 @@ class SqlUsers:
         values = _user_values(user)
         values.pop("id")
         await self._s.execute(update(users).where(users.c.id == user.id).values(**values))
+
+    async def record_login(self, user_id: str, at: datetime) -> None:
+        await self._s.execute(update(users).where(users.c.id == user_id).values(last_login_at=at))
 
     async def delete(self, user_id: str) -> None:
         await self._s.execute(delete(users).where(users.c.id == user_id))

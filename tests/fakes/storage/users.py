@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from domain.entities import Role, User
@@ -34,6 +35,10 @@ class MemoryUsers:
     async def update(self, user: User) -> None:
         if user.id in self.t["users"]:
             self.t["users"][user.id] = copy.deepcopy(user)
+
+    async def record_login(self, user_id: str, at: datetime) -> None:
+        if user_id in self.t["users"]:
+            self.t["users"][user_id].last_login_at = at
 
     async def delete(self, user_id: str) -> None:
         self.t["users"].pop(user_id, None)
