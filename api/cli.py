@@ -36,7 +36,7 @@ async def _migrate(settings: Settings) -> None:
     from adapters.security import FernetBox
     from adapters.storage.sql.uow import SqlStorage
 
-    # The box seals secrets that older releases stored in the clear (migration 0007).
+    # The box seals secrets that older releases stored in the clear (migration 0004).
     storage = SqlStorage(settings.sql_url(), FernetBox(settings.resolve_jwt_secret()))
     await storage.migrate()
     await storage.close()

@@ -1,5 +1,5 @@
 """Webhook secrets and custom headers at rest: sealed in the database file, in the clear for
-the owner and the deliveries; migration 0007 seals rows older releases wrote in the clear."""
+the owner and the deliveries; migration 0004 seals rows older releases wrote in the clear."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ SecretBox (a key derived from the server secret), never as plaintext.
 
 Stored shape: the notify/retry settings as they are, plus `sealed` (a SecretBox token of
 `{"secret": ..., "headers": {...}}`) when there is a secret or a header. Rows written before
-this (plaintext `secret`/`headers`) are still read, and sealed by migration 0007.
+this (plaintext `secret`/`headers`) are still read, and sealed by migration 0004.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Seal webhook secrets and custom headers that earlier releases stored in the clear.
 
-Revision ID: 0007_sealed_webhook_secrets
+Revision ID: 0004_sealed_webhook_secrets
 Revises: 0003
 """
 
@@ -13,7 +13,7 @@ from alembic import context, op
 
 from adapters.storage.sql.sealing import has_plaintext, open_webhook, seal_webhook
 
-revision = "0007_sealed_webhook_secrets"
+revision = "0004_sealed_webhook_secrets"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """token version: a per-user counter written into JWTs, raised to revoke them
 
-Revision ID: 0007_token_version
-Revises: 0003
+Revision ID: 0005_token_version
+Revises: 0004_sealed_webhook_secrets
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_token_version"
-down_revision = "0003"
+revision = "0005_token_version"
+down_revision = "0004_sealed_webhook_secrets"
 branch_labels = None
 depends_on = None
 
