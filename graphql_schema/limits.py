@@ -8,8 +8,8 @@ page built a 79 MB answer. So, each step bounding the work of the next:
 1. the size in bytes, before anything reads the text;
 2. the tokens: graphql-core's parser stops at `max_tokens`, never parsing a large document;
 3. one walk over the parsed document (fragments memoised, cycles cut), before validation:
-   depth, aliases, a response name selected too often in one selection set, introspection
-   when it is off, and the estimated cost.
+   depth, aliases, fields repeated under one name (MAX_OVERLAP), introspection when it is
+   off, and the estimated cost.
 
 Cost: every field selected costs 1, and what is under a field counts as many times as the
 field can repeat. A paged field repeats it `limit`/`first`/`last` times (the argument's
@@ -20,9 +20,7 @@ repeats within the page (x1); any other list counts LIST_ESTIMATE items. Nesting
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +47,6 @@ from graphql import (
     parse,
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
-from starlette.responses import Response
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
-
-from domain.validation import holds_lone_surrogate
 
 PAGE_ARGUMENTS = ("limit", "first", "last")
 DEFAULT_PAGE = 100  # the largest default page of the use cases (domain.validation.page)
@@ -61,7 +54,11 @@ DEFAULT_PAGE = 100  # the largest default page of the use cases (domain.validati
 # message (so it is counted as this, not refused here as a cost).
 MAX_PAGE = 1000
 LIST_ESTIMATE = 10  # items assumed in a list that takes no page size
-MAX_SAME_FIELD = 10  # selections of one response name in one selection set
+# graphql-core compares every two fields selected under one response name in a selection
+# set, and what they select, pair by pair (OverlappingFieldsCanBeMerged). The walk bounds that
+# work by (sum of the fields' subtree sizes) squared per repeated name, and caps the total:
+# 20 repeats of a leaf cost 400; ten copies of a ten-field selection, 12,100.
+MAX_OVERLAP = 10_000
 _INTROSPECTION = frozenset({"__schema", "__type"})
 
 
@@ -154,7 +151,10 @@ class _Tally:
     cost: int = 0
     depth: int = 0
     aliases: int = 0
-    names: Counter[str] = field(default_factory=Counter)  # response names, fragments merged
+    size: int = 0  # fields selected, fragments expanded
+    overlap: int = 0  # bound of the pairwise field comparisons of validation
+    # per response name of this selection set (fragments merged): [selections, their sizes]
+    groups: dict[str, list[int]] = field(default_factory=dict)
 
 
 class _Walk:
@@ -222,28 +222,42 @@ class _Walk:
         for selection in node.selections:
             if isinstance(selection, FieldNode):
                 part = self.field(selection, parent, in_page=in_page, level=level + 1)
-                total.names[(selection.alias or selection.name).value] += 1
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                on = self.schema.get_type(condition.name.value) if condition else parent
-                part = self.selections(selection.selection_set, on, in_page=in_page, level=level)
-                total.names.update(part.names)
-            elif isinstance(selection, FragmentSpreadNode):
-                part = self.spread(selection.name.value, in_page=in_page, level=level)
-                total.names.update(part.names)
-            else:  # pragma: no cover - graphql-core has no other selection
-                continue
+                group = total.groups.setdefault((selection.alias or selection.name).value, [0, 0])
+                group[0] += 1
+                group[1] += part.size
+            else:
+                if isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    on = self.schema.get_type(condition.name.value) if condition else parent
+                    part = self.selections(
+                        selection.selection_set, on, in_page=in_page, level=level
+                    )
+                elif isinstance(selection, FragmentSpreadNode):
+                    part = self.spread(selection.name.value, in_page=in_page, level=level)
+                else:  # pragma: no cover - graphql-core has no other selection
+                    continue
+                for name, (count, size) in part.groups.items():
+                    group = total.groups.setdefault(name, [0, 0])
+                    group[0] += count
+                    group[1] += size
             total.cost += part.cost
             total.depth = max(total.depth, part.depth)
             total.aliases += part.aliases
+            total.size += part.size
+            total.overlap += part.overlap
             self.check(total.cost, level + total.depth, total.aliases)
-        name, count = max(total.names.items(), key=lambda item: item[1], default=("", 0))
-        if count > MAX_SAME_FIELD:
+        repeated = [
+            (size * size, name) for name, (count, size) in total.groups.items() if count > 1
+        ]
+        total.overlap += sum(work for work, _ in repeated)
+        if total.overlap > MAX_OVERLAP:
+            _, name = max(repeated, default=(0, "?"))
             raise _too_complex(
-                f"The GraphQL document selects '{name}' {count} times in one selection set "
-                f"(at most {MAX_SAME_FIELD})",
-                limit="sameField",
-                max=MAX_SAME_FIELD,
+                f"The GraphQL document selects '{name}' (or other fields) too many times over: "
+                "fields selected more than once under one name are compared pair by pair, "
+                "with all they select",
+                limit="overlap",
+                max=MAX_OVERLAP,
             )
         return total
 
@@ -291,6 +305,8 @@ class _Walk:
             cost=1 + repeat * below.cost,
             depth=1 + below.depth,
             aliases=below.aliases + (1 if node.alias is not None else 0),
+            size=1 + below.size,
+            overlap=below.overlap,
         )
 
     def definition(self, parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
@@ -328,41 +344,3 @@ class _Walk:
         if not isinstance(number, int) or isinstance(number, bool):
             return DEFAULT_PAGE  # null or a wrong type: validation or the use case answers
         return max(1, min(number, MAX_PAGE))
-
-
-class DocumentLimiter(SchemaExtension):
-    """Parses with `check_document` in place of Strawberry's parse, then validates, both in a
-    worker thread: within the limits either may still take a noticeable time on a busy
-    machine, and the event loop serves every other request meanwhile. For HTTP and websockets
-    alike; variables holding lone surrogates (text that cannot be UTF-8) are refused too."""
-
-    async def on_parse(self) -> AsyncIterator[None]:
-        ctx = self.execution_context
-        limits = DocumentLimits.from_settings(ctx.context.container.settings)
-        try:
-            if holds_lone_surrogate(ctx.variables):
-                raise DocumentRefused(
-                    400,
-                    "validation_error",
-                    "A variable holds a lone UTF-16 surrogate (such as \\ud800): "
-                    "text must be valid Unicode",
-                )
-            ctx.graphql_document = await asyncio.to_thread(
-                check_document, ctx.schema._schema, ctx.query or "", ctx.variables, limits
-            )
-        except DocumentRefused as refused:
-            response = getattr(ctx.context, "response", None)
-            if isinstance(response, Response):  # over HTTP: the status tells it, too
-                response.status_code = refused.status
-            raise refused.graphql_error() from None
-        yield
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        ctx = self.execution_context
-        if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            # Strawberry skips its own validation once the errors are set (as its
-            # ValidationCache extension does).
-            ctx.pre_execution_errors = await asyncio.to_thread(
-                validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
-            )
-        yield

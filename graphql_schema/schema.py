@@ -32,7 +32,7 @@ from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
-from graphql_schema.limits import DocumentLimiter
+from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
