@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, params
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from api import errors
 from api.bootstrap import Container, build
+from api.browser import NoSniff, add_cors, add_doc_pages
 from api.deps import get_principal
+from api.request_body import RequestBodyLimits
 from api.settings import Settings
 from graphql_schema.schema import graphql_router
 from rest_compat import (
@@ -53,6 +56,12 @@ SECURITY_SCHEMES = {
 }
 
 
+TOO_LARGE = {
+    "description": "The request body is larger than this endpoint accepts",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
 def _needs_principal(dependant: Dependant) -> bool:
     return dependant.call is get_principal or any(
         _needs_principal(d) for d in dependant.dependencies
@@ -86,6 +95,8 @@ def _openapi(app: FastAPI, secured: set[tuple[str, str]]) -> Callable[[], dict[s
             for operations in schema["paths"].values():
                 for operation in operations.values():
                     operation["responses"].pop("422", None)
+                    if "requestBody" in operation:  # api.request_body caps every body
+                        operation["responses"]["413"] = TOO_LARGE
             components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.get("schemas", {}).pop(name, None)
@@ -122,8 +133,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         description="GraphQL at /graphql; REST under /api following the documented API.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by api.browser, with a Content-Security-Policy
+        redoc_url=None,
     )
     errors.install(app)
+    add_doc_pages(app)
     routers = [
         module.router
         for module in (
@@ -148,4 +162,26 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(router)
     app.openapi = _openapi(app, _secured(routers))  # type: ignore[method-assign]
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
+    # Outermost last: nosniff on every answer, CORS headers on refusals too.
+    app.add_middleware(
+        RequestBodyLimits,
+        json_max_bytes=settings.json_body_max_bytes,
+        upload_max_bytes=settings.media_max_bytes,
+        upload_paths=_upload_paths(routers),
+    )
+    add_cors(app, settings.cors_origin_list)
+    app.add_middleware(NoSniff)
     return app
+
+
+def _upload_paths(routers: Iterable[APIRouter]) -> list[re.Pattern[str]]:
+    """The routes that take a file (multipart): REST routes with a File parameter, and
+    /graphql (its `sendFile` takes an Upload)."""
+    paths = [re.compile(r"^/graphql/?$")]
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and any(
+                isinstance(p.field_info, params.File) for p in route.dependant.body_params
+            ):
+                paths.append(route.path_regex)
+    return paths

@@ -55,6 +55,7 @@ from domain.ports import (
 )
 from domain.recorder import Recorder
 from domain.sandbox import SandboxMessaging, SandboxUseCases
+from domain.streams import StreamSlots
 from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
@@ -250,6 +251,7 @@ def build(
         ids=ids,
         default_engine=settings.whatsapp_engine,
         media_store=media_store,
+        streams=StreamSlots(settings.graphql_max_subscriptions_per_user),
     )
     sandbox_cases = SandboxUseCases(instances, connections)
     usage = Usage(uow, recorder, instances, clock)

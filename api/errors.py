@@ -101,4 +101,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+        # Answered by Starlette's outermost middleware, outside api.browser.NoSniff.
+        return JSONResponse(
+            error_body("internal_error", "Internal server error"),
+            500,
+            headers={"X-Content-Type-Options": "nosniff"},
+        )

@@ -110,6 +110,21 @@ class Settings(BaseSettings):
     engine_restart_max_delay_ms: int = Field(60_000, ge=10)
     engine_proxy_url: str | None = None  # http://, https:// or socks5:// for WhatsApp traffic
 
+    # The edge (README: "Limits at the edge"): every request body is capped before it is read;
+    # uploads (multipart) may carry one file of MEDIA_MAX_BYTES.
+    json_body_max_bytes: int = Field(1024 * 1024, ge=1024)
+    # A GraphQL document is measured before it is validated or run: its size and tokens
+    # (before parsing), then its depth, aliases and estimated cost (before validation).
+    graphql_max_query_bytes: int = Field(16 * 1024, ge=256)
+    graphql_max_tokens: int = Field(2_000, ge=50)
+    graphql_max_depth: int = Field(20, ge=2)
+    graphql_max_aliases: int = Field(30, ge=0)
+    graphql_max_cost: int = Field(100_000, ge=100)
+    graphql_max_subscriptions_per_user: int = Field(20, ge=1)
+    graphql_introspection: bool = True
+    # Origins allowed to call the API from a browser (comma-separated, or *); empty: CORS off.
+    cors_origins: str = ""
+
     @field_validator("jwt_expiration")
     @classmethod
     def _check_expiration(cls, value: str) -> str:
@@ -119,6 +134,10 @@ class Settings(BaseSettings):
     @property
     def token_lifetime(self) -> timedelta:
         return parse_duration(self.jwt_expiration)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def media_dir(self) -> Path:

@@ -36,6 +36,7 @@ from domain.ports import (
 )
 from domain.recorder import Recorder
 from domain.sessions import LiveSession
+from domain.streams import StreamSlots
 from domain.times import iso, parse_iso
 from domain.webhook_settings import WebhookSettingsInput, apply_webhook_settings
 
@@ -111,6 +112,7 @@ class Instances:
         ids: IdFactory,
         default_engine: str,
         media_store: MediaStore,
+        streams: StreamSlots | None = None,
     ) -> None:
         self._uow = uow
         self._recorder = recorder
@@ -120,6 +122,7 @@ class Instances:
         self._ids = ids
         self._default_engine = Engine(default_engine)
         self._media_store = media_store
+        self._streams = streams or StreamSlots(None)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -346,10 +349,11 @@ class Instances:
         """Live events of one instance, from now on, until the caller stops iterating."""
         await self.get(principal, instance_id)
         wanted = set(parse_event_types(types) or EventType)
-        async with self._bus.subscribe(instance_id) as stream:
-            async for event in stream:
-                if event.type in wanted:
-                    yield event
+        with self._streams.hold(principal.user_id):
+            async with self._bus.subscribe(instance_id) as stream:
+                async for event in stream:
+                    if event.type in wanted:
+                        yield event
 
     async def follow(
         self, session: LiveSession, instance_id: str, types: Sequence[str] | None = None

@@ -10,6 +10,9 @@ _USER_SERVER = "s.whatsapp.net"
 _GROUP_SERVER = "g.us"
 _LID_SERVER = "lid"  # WhatsApp's hidden-number addressing; the engine maps it to a phone JID
 _SEPARATORS = re.compile(r"[\s\-().]")
+# ASCII only: str.isdigit() also takes fullwidth (７９) and Arabic-Indic (٧٩) digits, which
+# made one number into several chats.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def normalise_phone(value: str, field: str = "phone") -> str:
@@ -17,7 +20,7 @@ def normalise_phone(value: str, field: str = "phone") -> str:
     digits = _SEPARATORS.sub("", value.strip())
     if digits.startswith("+"):
         digits = digits[1:]
-    if not digits.isdigit() or not 6 <= len(digits) <= 15:
+    if not _DIGITS.fullmatch(digits) or not 6 <= len(digits) <= 15:
         raise ValidationFailed(
             f"'{field}' must be a phone number: 6-15 digits, optionally with +, spaces, dashes",
             {"field": field, "value": value},
@@ -31,7 +34,7 @@ def to_jid(value: str, field: str = "phone") -> str:
     text = value.strip()
     if "@" in text:
         user, _, server = text.partition("@")
-        if server in (_USER_SERVER, _LID_SERVER) and user.isdigit():
+        if server in (_USER_SERVER, _LID_SERVER) and _DIGITS.fullmatch(user):
             return text
         if server == _GROUP_SERVER and re.fullmatch(r"[0-9]+(-[0-9]+)?", user):
             return text

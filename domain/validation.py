@@ -135,3 +135,26 @@ def csv(value: str | None) -> list[str] | None:
         return None
     items = [part.strip() for part in value.split(",") if part.strip()]
     return items or None
+
+
+def holds_lone_surrogate(value: object) -> bool:
+    """Whether a decoded JSON value holds a lone UTF-16 surrogate, in a key or a string.
+
+    Python's json decodes `"\\ud800"` to a string that cannot be encoded as UTF-8, so it could
+    be neither stored nor sent back (each use case answered 500). Valid pairs are already
+    joined into one code point by the decoder, so any surrogate left is a lone one.
+    """
+    pending = [value]
+    while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False

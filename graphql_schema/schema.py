@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException as CrossWebHTTPException
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
@@ -16,8 +20,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.unset import UNSET
 from strawberry.utils.await_maybe import await_maybe
 
+from api.browser import html_page
 from api.errors import status_of
 from domain.errors import DomainError
 from domain.times import iso, parse_iso
@@ -26,6 +32,7 @@ from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
+from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
@@ -134,12 +141,23 @@ schema = WamuxSchema(
     query=Query,
     mutation=Mutation,
     subscription=InstanceSubscription,
-    extensions=[CountInstanceCalls],
+    extensions=[DocumentLimiter, CountInstanceCalls],
     config=StrawberryConfig(scalar_map={datetime: DateTime, Long: LONG_SCALAR}),
 )
 
 
 class AuthenticatedRouter(GraphQLRouter[Context, None]):
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry answers a body it cannot read (not JSON, a wrong content type) in plain
+        text; re-raised as Starlette's HTTPException, `api.errors` answers it in JSON."""
+        try:
+            return await super().run(request, context, root_value)
+        except CrossWebHTTPException as exc:
+            raise StarletteHTTPException(exc.status_code, exc.reason) from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return html_page(self.graphql_ide_html, request)
+
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         try:
             principal = await context.principal()
