@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from adapters.webhooks.http import HttpWebhookTransport
+from domain.webhook_targets import WebhookTarget
+from domain.webhooks import Outcome
 from tests.conftest import Api
 from tests.webhook_checks import (
     ISO_MS,
@@ -684,11 +686,12 @@ async def test_non_ascii_custom_header_is_refused_and_cannot_block_the_queue(
     assert r.status_code == 400 and r.json()["details"]["field"] == "headers", r.text
     transport = HttpWebhookTransport(5.0)
     try:
-        result = await transport.post(rx.url, b"{}", {"X-Name": "值"})
+        result = await transport.post(WebhookTarget(rx.url, "127.0.0.1"), b"{}", {"X-Name": "值"})
     finally:
         await transport.close()
     assert not result.ok and result.status_code is None
     assert "encode" in (result.error or "").lower()
+    assert result.outcome is Outcome.INVALID_REQUEST
     assert rx.requests == []
 
 

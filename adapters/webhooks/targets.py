@@ -1,0 +1,58 @@
+"""Resolves a webhook URL and checks every address it names against the target rules."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from adapters.net.addresses import AddressKind, ListeningAddress, classify, parse
+from domain.ports import HostResolver
+from domain.webhook_targets import RefusalReason, TargetRefused, WebhookTarget
+
+
+class CheckedTargets:
+    """Implements the WebhookTargets port: DNS once, every answer checked, one address kept."""
+
+    def __init__(self, resolver: HostResolver, own: ListeningAddress) -> None:
+        self._resolver = resolver
+        self._own = own
+
+    async def resolve(self, url: str, *, allow_private: bool) -> WebhookTarget:
+        parts = urlsplit(url)
+        host = parts.hostname
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = None
+        if parts.scheme not in ("http", "https") or not host or port is None:
+            raise TargetRefused(RefusalReason.INVALID_URL, "not an http(s) URL with a host")
+        literal = parse(host)
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            try:
+                addresses = await self._resolver.resolve(host, port)
+            except LookupError:
+                addresses = []
+            if not addresses:
+                raise TargetRefused(RefusalReason.UNRESOLVABLE, f"host {host!r} not found")
+        # Every address the name has must pass, not just the first: a name that answers
+        # with a public and a private address is refused rather than raced.
+        for text in addresses:
+            address = parse(text)
+            if address is None:
+                raise TargetRefused(RefusalReason.UNRESOLVABLE, f"host {host!r} not found")
+            if self._own.matches(address, port):
+                raise TargetRefused(
+                    RefusalReason.OWN_ADDRESS,
+                    f"{host}:{port} is this server's own address (a delivery loop)",
+                )
+            kind = classify(address)
+            if kind is not AddressKind.PUBLIC and not allow_private:
+                shown = host if literal is not None else f"{host} ({address})"
+                raise TargetRefused(
+                    RefusalReason.PRIVATE_ADDRESS,
+                    f"{shown} is a {kind.value.replace('_', '-')} address; such webhook "
+                    "targets are allowed only where WEBHOOK_PRIVATE_URLS permits them "
+                    "(by default: on instances owned by an admin)",
+                )
+        return WebhookTarget(url, str(parse(addresses[0])))
