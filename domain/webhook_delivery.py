@@ -34,7 +34,7 @@ from domain.webhooks import (
 
 log = logging.getLogger(__name__)
 
-BATCH = 50  # deliveries of one instance read per query
+BATCH = 200  # deliveries of one instance read per query
 
 
 class WebhookDispatcher:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from adapters.net.addresses import AddressKind, ListeningAddress, classify, parse
+from adapters.net.addresses import AddressKind, IPAddress, ListeningAddress, classify, parse
 from domain.ports import HostResolver
 from domain.webhook_targets import RefusalReason, TargetRefused, WebhookTarget
 
@@ -17,15 +18,9 @@ class CheckedTargets:
         self._own = own
 
     async def resolve(self, url: str, *, allow_private: bool) -> WebhookTarget:
-        parts = urlsplit(url)
-        host = parts.hostname
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            port = None
-        if parts.scheme not in ("http", "https") or not host or port is None:
+        host, port, literal = _split(url)
+        if not host or port is None:
             raise TargetRefused(RefusalReason.INVALID_URL, "not an http(s) URL with a host")
-        literal = parse(host)
         if literal is not None:
             addresses = [str(literal)]
         else:
@@ -46,7 +41,7 @@ class CheckedTargets:
                     RefusalReason.OWN_ADDRESS,
                     f"{host}:{port} is this server's own address (a delivery loop)",
                 )
-            kind = classify(address)
+            kind = _kind(address)
             if kind is not AddressKind.PUBLIC and not allow_private:
                 shown = host if literal is not None else f"{host} ({address})"
                 raise TargetRefused(
@@ -56,3 +51,22 @@ class CheckedTargets:
                     "(by default: on instances owned by an admin)",
                 )
         return WebhookTarget(url, str(parse(addresses[0])))
+
+
+# Both run once per delivery, on a handful of distinct URLs and addresses: cached, since the
+# dispatcher's ceiling is set by the work it does per request.
+@lru_cache(maxsize=4096)
+def _split(url: str) -> tuple[str | None, int | None, IPAddress | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, None, None
+    return parts.hostname, port, parse(parts.hostname)
+
+
+@lru_cache(maxsize=4096)
+def _kind(address: IPAddress) -> AddressKind:
+    return classify(address)
