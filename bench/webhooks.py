@@ -199,10 +199,10 @@ def setup(base: str, receiver_port: int, count: int) -> tuple[str, list[str]]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="wamux-bench-webhooks-"))
     receiver = Receiver(tmp)
+    # Held answers must outlast producing the backlog, or timed-out attempts are re-sent
+    # (and the receiver, answering late, would count the same id twice).
     server = start_wamux(
-        tmp,  # Held answers must outlast producing the backlog, or timed-out attempts are re-sent
-        # (and the receiver, answering late, would count the same id twice).
-        extra={"WEBHOOK_TIMEOUT_MS": "1800000", "WEBHOOK_POLL_INTERVAL_MS": "200"},
+        tmp, extra={"WEBHOOK_TIMEOUT_MS": "1800000", "WEBHOOK_POLL_INTERVAL_MS": "200"}
     )
     try:
         wait_healthy(server)
