@@ -17,6 +17,8 @@ from adapters.bus.memory import InMemoryEventBus
 from adapters.bus.notices import InMemoryAccountNotices
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
+from adapters.net.addresses import ListeningAddress
+from adapters.net.resolver import SystemResolver
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.security.files import private_dir
 from adapters.storage.sql.uow import SqlStorage
@@ -26,6 +28,7 @@ from adapters.transport.neonize.supervisor import WorkerEngine, WorkerSettings
 from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
+from adapters.webhooks.targets import CheckedTargets
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
@@ -42,6 +45,7 @@ from domain.ports import (
     Connections,
     EngineWorkers,
     EventBus,
+    HostResolver,
     IdFactory,
     MediaFetcher,
     MediaStore,
@@ -50,6 +54,7 @@ from domain.ports import (
     SecretBox,
     Storage,
     TokenService,
+    WebhookTargets,
     WebhookTransport,
     WhatsAppEngine,
 )
@@ -60,6 +65,7 @@ from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
 from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.webhook_targets import PrivateTargets, WebhookTargetPolicy
 from domain.wire import whatsapp_message_id
 from domain.workers import EngineWorkerView
 
@@ -187,6 +193,8 @@ def build(
     media_store: MediaStore | None = None,
     media_fetcher: MediaFetcher | None = None,
     webhook_transport: WebhookTransport | None = None,
+    resolver: HostResolver | None = None,
+    webhook_targets: WebhookTargets | None = None,
     engine_workers: EngineWorkers | None = None,
 ) -> Container:
     """Wires the use cases. Any port given by keyword replaces the real adapter.
@@ -242,6 +250,14 @@ def build(
         throttle=login_throttle_policy(settings),
         recheck_s=settings.auth_recheck_interval_ms / 1000,
     )
+    # One target policy for saving a webhook URL and for every delivery to it.
+    target_policy = WebhookTargetPolicy(
+        webhook_targets
+        or CheckedTargets(
+            resolver or SystemResolver(), ListeningAddress(settings.host, settings.port)
+        ),
+        PrivateTargets(settings.webhook_private_urls),
+    )
     instances = Instances(
         uow=uow,
         recorder=recorder,
@@ -252,6 +268,7 @@ def build(
         default_engine=settings.whatsapp_engine,
         media_store=media_store,
         streams=StreamSlots(settings.graphql_max_subscriptions_per_user),
+        webhook_targets=target_policy,
     )
     sandbox_cases = SandboxUseCases(instances, connections)
     usage = Usage(uow, recorder, instances, clock)
@@ -259,7 +276,11 @@ def build(
         settings.webhook_timeout_ms / 1000
     )
     dispatcher = WebhookDispatcher(
-        uow, webhook_transport, clock, poll_interval_s=settings.webhook_poll_interval_ms / 1000
+        uow,
+        webhook_transport,
+        clock,
+        target_policy,
+        poll_interval_s=settings.webhook_poll_interval_ms / 1000,
     )
     recorder.on_outbox = dispatcher.wake
     message_ids = message_ids or whatsapp_message_id

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     media_allow_private_urls: bool = False
 
     webhook_timeout_ms: int = Field(10_000, ge=100)
+    # Loopback/private/link-local/shared webhook targets: only on admins' instances (admin),
+    # for everyone (allow) or for no one (deny). The server's own HOST:PORT: never.
+    webhook_private_urls: Literal["admin", "allow", "deny"] = "admin"
     webhook_poll_interval_ms: int = Field(1_000, ge=10)
 
     # The neonize engine's worker processes (README: "Engine workers").

@@ -39,6 +39,7 @@ from domain.sessions import LiveSession
 from domain.streams import StreamSlots
 from domain.times import iso, parse_iso
 from domain.webhook_settings import WebhookSettingsInput, apply_webhook_settings
+from domain.webhook_targets import WebhookTargetPolicy
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class Instances:
         default_engine: str,
         media_store: MediaStore,
         streams: StreamSlots | None = None,
+        webhook_targets: WebhookTargetPolicy,
     ) -> None:
         self._uow = uow
         self._recorder = recorder
@@ -123,6 +125,7 @@ class Instances:
         self._default_engine = Engine(default_engine)
         self._media_store = media_store
         self._streams = streams or StreamSlots(None)
+        self._targets = webhook_targets
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -156,6 +159,8 @@ class Instances:
             ) from None
         webhook = WebhookSettings()
         apply_webhook_settings(webhook, data.webhook)
+        webhook_url = v.url(data.webhook_url, "webhookUrl")
+        await self._targets.check_saved(webhook_url, principal.user)
         now = self._clock.now()
         instance = Instance(
             id=self._ids(),
@@ -164,7 +169,7 @@ class Instances:
             description=v.text(data.description, "description", max_len=1000) or None,
             engine=engine,
             status=InstanceStatus.CONNECTING,
-            webhook_url=v.url(data.webhook_url, "webhookUrl"),
+            webhook_url=webhook_url,
             webhook_enabled=bool(data.webhook_enabled)
             if data.webhook_enabled is not None
             else False,
@@ -196,6 +201,15 @@ class Instances:
     async def update(
         self, principal: Principal, instance_id: str, changes: InstanceChanges
     ) -> Instance:
+        new_url = v.url(changes.webhook_url, "webhookUrl") if changes.webhook_url else None
+        if new_url:
+            # Checked before the write transaction opens: DNS may take a while, and the owner
+            # (whose role the policy asks about) may not be the caller (an admin editing).
+            async with self._uow() as uow:
+                current = await self._owned(uow, principal, instance_id)
+                owner = await uow.users.get(current.user_id)
+            if new_url != current.webhook_url:
+                await self._targets.check_saved(new_url, owner)
         async with self._recorder.transaction(instance_id) as txn:
             instance = await self._owned(txn.uow, principal, instance_id)
             changed: list[str] = []

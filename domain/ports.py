@@ -21,6 +21,7 @@ from domain.entities import (
     MessageStatus,
     User,
 )
+from domain.webhook_targets import WebhookTarget
 from domain.webhooks import AttemptResult, WebhookDelivery
 from domain.wire import (
     EngineContact,
@@ -147,6 +148,10 @@ class WebhookRepository(Protocol):
     async def add(self, delivery: WebhookDelivery) -> None: ...
     async def get(self, instance_id: str, delivery_id: str) -> WebhookDelivery | None: ...
     async def update(self, delivery: WebhookDelivery) -> None: ...
+    async def update_many(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Stores the outcome of a batch of attempts in one statement."""
+        ...
+
     async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
         """The oldest pending deliveries of an instance, in order."""
         ...
@@ -382,8 +387,26 @@ class Ownership(Protocol):
 class WebhookTransport(Protocol):
     """Posts one webhook body; reports the answer (or the failure) rather than raising."""
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
+    async def post(
+        self, target: WebhookTarget, body: bytes, headers: dict[str, str]
+    ) -> AttemptResult:
+        """Connects to `target.address` only (never resolving the URL's host again), with
+        the URL's host in the Host header and, for https, in TLS SNI and the certificate check."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class HostResolver(Protocol):
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """IP literals of `host`, preferred first; raises LookupError when there are none."""
+        ...
+
+
+class WebhookTargets(Protocol):
+    async def resolve(self, url: str, *, allow_private: bool) -> WebhookTarget:
+        """Resolves the URL's host and checks every address; raises TargetRefused."""
+        ...
 
 
 # --- events ----------------------------------------------------------------------------

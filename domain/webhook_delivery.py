@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from domain import validation as v
-from domain.entities import Instance, Page, Principal
+from domain.entities import Instance, Page, Principal, User
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.event_log import parse_event_types
 from domain.instances import Instances
 from domain.ports import Clock, IdFactory, UnitOfWorkFactory, WebhookTransport
 from domain.times import iso, to_ms
+from domain.webhook_targets import RefusalReason, TargetRefused, WebhookTargetPolicy
 from domain.webhooks import (
     TEST_EVENT,
     AttemptResult,
     DeliveryStatus,
+    Outcome,
     WebhookDelivery,
     body_of,
     headers_for,
@@ -31,7 +34,7 @@ from domain.webhooks import (
 
 log = logging.getLogger(__name__)
 
-BATCH = 50  # deliveries of one instance read per query
+BATCH = 200  # deliveries of one instance read per query
 
 
 class WebhookDispatcher:
@@ -40,12 +43,14 @@ class WebhookDispatcher:
         uow: UnitOfWorkFactory,
         transport: WebhookTransport,
         clock: Clock,
+        targets: WebhookTargetPolicy,
         *,
         poll_interval_s: float = 1.0,
         max_parallel_instances: int = 64,
     ) -> None:
         self._uow = uow
         self._transport = transport
+        self._targets = targets
         self._clock = clock
         self._poll = poll_interval_s
         self._slots = asyncio.Semaphore(max_parallel_instances)
@@ -104,7 +109,12 @@ class WebhookDispatcher:
                 self._ensure_worker(instance_id)
 
     async def _worker(self, instance_id: str) -> None:
-        """One instance's deliveries, oldest first; a failing head waits for its retry."""
+        """One instance's deliveries, oldest first; a failing head waits for its retry.
+
+        At most one request of an instance is in flight, so a slow, hanging or looping
+        receiver holds up only its own instance. Attempts are sent one by one but stored
+        together, one statement per batch: a crash mid-batch sends the unmarked ones again,
+        with the same X-Webhook-Id, which receivers de-duplicate on anyway."""
         nudge = self._nudges[instance_id]
         while True:
             nudge.clear()
@@ -112,6 +122,8 @@ class WebhookDispatcher:
             async with self._uow() as uow:
                 batch = await uow.webhooks.pending(instance_id, BATCH)
                 instance = await uow.instances.get(instance_id) if batch else None
+                # The owner's role now, not when the URL was saved (WEBHOOK_PRIVATE_URLS).
+                owner = await uow.users.get(instance.user_id) if instance else None
             if not batch:
                 return
             head = batch[0]
@@ -123,27 +135,56 @@ class WebhookDispatcher:
                 except TimeoutError:
                     pass
                 continue
-            for delivery in batch:
-                if delivery.next_attempt_at > self._clock.now():
-                    break  # not due yet: re-read, and wait for it at the top
-                # Slots bound concurrent requests, not waiting workers, so one instance's
-                # slow or failing receiver never holds up another's.
-                async with self._slots:
-                    await self.attempt(delivery, instance)
-                if delivery.status is DeliveryStatus.PENDING:
-                    break  # failed, retry scheduled: later ones wait behind it
+            done: list[tuple[WebhookDelivery, AttemptResult]] = []
+            try:
+                for delivery in batch:
+                    if delivery.next_attempt_at > self._clock.now():
+                        break  # not due yet: re-read, and wait for it at the top
+                    # Slots bound concurrent requests, not waiting workers, so one
+                    # instance's slow or failing receiver never holds up another's.
+                    async with self._slots:
+                        result = await self._send(delivery, instance, owner)
+                    self._apply(delivery, result)
+                    done.append((delivery, result))
+                    if delivery.status is DeliveryStatus.PENDING:
+                        break  # failed, retry scheduled: later ones wait behind it
+            except BaseException:
+                # Shutdown (or a bug) mid-batch: what was answered is not sent again.
+                await asyncio.shield(self._record(done))
+                raise
+            await self._record(done)
 
-    async def attempt(self, delivery: WebhookDelivery, instance: Instance | None) -> AttemptResult:
+    async def attempt(
+        self, delivery: WebhookDelivery, instance: Instance | None, owner: User | None
+    ) -> AttemptResult:
         """Sends one attempt now and records its outcome."""
+        result = await self._send(delivery, instance, owner)
+        self._apply(delivery, result)
+        await self._record([(delivery, result)])
+        return result
+
+    async def _send(
+        self, delivery: WebhookDelivery, instance: Instance | None, owner: User | None
+    ) -> AttemptResult:
         if instance is None or not instance.webhook_enabled or not instance.webhook_url:
-            result = AttemptResult(None, "webhooks are disabled for this instance", 0)
             delivery.max_attempts = delivery.attempts + 1  # nowhere to send: give up now
-        else:
-            delivery.url = instance.webhook_url
-            body = delivery.body.encode("utf-8")
-            result = await self._transport.post(
-                instance.webhook_url, body, headers_for(delivery, instance)
+            return AttemptResult(
+                None, "webhooks are disabled for this instance", 0, Outcome.DISABLED
             )
+        delivery.url = instance.webhook_url
+        try:
+            target = await self._targets.for_delivery(instance.webhook_url, owner)
+        except TargetRefused as refused:
+            failure = (
+                Outcome.HOST_NOT_FOUND
+                if refused.reason is RefusalReason.UNRESOLVABLE
+                else Outcome.TARGET_REFUSED
+            )
+            return AttemptResult(None, f"refused: {refused.message}", 0, failure)
+        body = delivery.body.encode("utf-8")
+        return await self._transport.post(target, body, headers_for(delivery, instance))
+
+    def _apply(self, delivery: WebhookDelivery, result: AttemptResult) -> None:
         now = self._clock.now()
         delivery.attempts += 1
         delivery.last_status_code = result.status_code
@@ -165,12 +206,20 @@ class WebhookDispatcher:
             )
         else:
             delivery.next_attempt_at = now + timedelta(milliseconds=delivery.retry_interval_ms)
+
+    async def _record(self, done: list[tuple[WebhookDelivery, AttemptResult]]) -> None:
+        """Stores a batch of outcomes in one transaction, with their webhookSent counts."""
+        if not done:
+            return
+        sent: Counter[tuple[str, date]] = Counter(
+            (d.instance_id, d.updated_at.date()) for d, result in done if result.ok
+        )
         async with self._uow() as uow:
-            await uow.webhooks.update(delivery)
-            if result.ok:  # counted in the same transaction: webhookSent never drifts
-                await uow.usage.add(delivery.instance_id, now.date(), {"webhook_sent": 1})
+            await uow.webhooks.update_many([d for d, _ in done])
+            # Counted in the same transaction: webhookSent never drifts.
+            for (instance_id, day), count in sent.items():
+                await uow.usage.add(instance_id, day, {"webhook_sent": count})
             await uow.commit()
-        return result
 
 
 class Webhooks:
@@ -190,6 +239,7 @@ class Webhooks:
         self._dispatcher = dispatcher
         self._clock = clock
         self._ids = ids
+        self._testing: set[str] = set()  # instances with a test delivery in flight
 
     async def deliveries(
         self,
@@ -241,6 +291,22 @@ class Webhooks:
         instance = await self._instances.get(principal, instance_id)
         if not instance.webhook_url:
             raise Conflict("The instance has no webhookUrl to test", {"field": "webhookUrl"})
+        # One test at a time per instance: a test aimed (through some proxy) back at this
+        # endpoint stops at the second hop instead of stacking requests until the pool runs dry.
+        if instance_id in self._testing:
+            raise Conflict(
+                "A test delivery of this instance is still waiting for its answer",
+                {"reason": "test_in_flight"},
+            )
+        self._testing.add(instance_id)
+        try:
+            return await self._test(instance)
+        finally:
+            self._testing.discard(instance_id)
+
+    async def _test(self, instance: Instance) -> tuple[WebhookDelivery, AttemptResult]:
+        instance_id = instance.id
+        assert instance.webhook_url is not None
         now = self._clock.now()
         data = {
             "instanceId": instance_id,
@@ -267,9 +333,10 @@ class Webhooks:
             updated_at=now,
         )
         async with self._uow() as uow:
+            owner = await uow.users.get(instance.user_id)
             await uow.webhooks.add(delivery)
             await uow.commit()
         # Sent even while webhookEnabled is false: testing comes before switching it on.
         enabled = replace(instance, webhook_enabled=True)
-        result = await self._dispatcher.attempt(delivery, enabled)
+        result = await self._dispatcher.attempt(delivery, enabled, owner)
         return delivery, result

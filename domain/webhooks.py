@@ -46,15 +46,39 @@ class WebhookDelivery:
     delivered_at: datetime | None = None
 
 
+class Outcome(StrEnum):
+    """What became of an attempt, as a class: what callers see instead of raw internal errors
+    (which would turn /webhooks/test into a probe of whatever answers at an address)."""
+
+    DELIVERED = "delivered"
+    HTTP_STATUS = "http_status"  # answered, not 2xx
+    TIMEOUT = "timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    CONNECTION_FAILED = "connection_failed"  # reset, unreachable, TLS failure, bad answer
+    HOST_NOT_FOUND = "host_not_found"
+    TARGET_REFUSED = "target_refused"  # the target rules (WEBHOOK_PRIVATE_URLS, own address)
+    INVALID_REQUEST = "invalid_request"  # e.g. a header that cannot be sent
+    DISABLED = "disabled"  # webhooks off or no URL: nothing was sent
+
+
 @dataclass(frozen=True)
 class AttemptResult:
     status_code: int | None
     error: str | None
     duration_ms: int
+    failure: Outcome | None = None  # why nothing was answered, when status_code is None
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.ok:
+            return Outcome.DELIVERED
+        if self.status_code is not None:
+            return Outcome.HTTP_STATUS
+        return self.failure or Outcome.CONNECTION_FAILED
 
 
 def js_stringify(value: Any) -> str:

@@ -63,6 +63,10 @@ class WebhookDeliveryPage:
 @strawberry.type
 class WebhookTestResult:
     success: bool
+    outcome: str = strawberry.field(
+        description="delivered, http_status, timeout, connection_refused, connection_failed, "
+        "host_not_found, target_refused or invalid_request."
+    )
     status_code: int | None
     error: str | None
     duration_ms: int
@@ -118,6 +122,7 @@ class WebhookMutation:
         delivery, result = await c.webhooks.test(await info.context.principal(), str(instance_id))
         return WebhookTestResult(
             success=result.ok,
+            outcome=result.outcome.value,
             status_code=result.status_code,
             error=result.error,
             duration_ms=result.duration_ms,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.entities import MessageStatus
-from domain.webhooks import DeliveryStatus
+from domain.webhooks import DeliveryStatus, Outcome
 from rest_compat.responses import Answer, Pagination
 
 # --- messages, chats, contacts --------------------------------------------------------------
@@ -146,6 +146,9 @@ class RetriedDelivery(Answer):
 
 class WebhookTest(Answer):
     success: bool
+    # delivered, http_status, timeout, connection_refused, connection_failed, host_not_found,
+    # target_refused, invalid_request: a class, never the raw error of whatever answered.
+    outcome: Outcome
     status_code: int | None
     error: str | None
     duration_ms: int

@@ -55,6 +55,7 @@ async def test_webhook(
     delivery, result = await c.webhooks.test(principal, instance_id)
     return {
         "success": result.ok,
+        "outcome": result.outcome.value,
         "statusCode": result.status_code,
         "error": result.error,
         "durationMs": result.duration_ms,

@@ -13,6 +13,7 @@ import pytest
 from api.app import create_app
 from api.bootstrap import build
 from api.settings import Settings
+from tests.fakes.webhooks import StaticResolver
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
@@ -30,6 +31,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "sandbox_reconnect_delay_ms": 50,
         # neonize workers dial through a closed local port: refused at once, nothing leaves.
         "engine_proxy_url": "http://127.0.0.1:9",
+        # Tests aim webhooks at receivers on 127.0.0.1 as plain users; the target policy
+        # itself is tested with its own values (tests/api/test_webhook_targets.py).
+        "webhook_private_urls": "allow",
         "_env_file": None,
     }
     values.update(overrides)
@@ -118,9 +122,14 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async def start(
         data_dir: Path | None = None, ports: dict[str, Any] | None = None, **overrides: Any
     ) -> Api:
-        """`ports` replace adapters by bootstrap.build()'s keywords; `overrides` are settings."""
+        """`ports` replace adapters by bootstrap.build()'s keywords; `overrides` are settings.
+
+        Host names resolve through a StaticResolver (only `localhost`) unless `ports` gives
+        a resolver: no test asks a real DNS server or posts beyond 127.0.0.1."""
         settings = make_settings(data_dir or tmp_path, **overrides)
-        app = create_app(settings, build(settings, **ports) if ports else None)
+        app = create_app(
+            settings, build(settings, **{"resolver": StaticResolver(), **(ports or {})})
+        )
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

@@ -70,6 +70,9 @@ def wamux_env(
             "ADMIN_PASSWORD": admin_password,
             "SANDBOX_QR_DELAY_MS": "50",
             "LOG_LEVEL": "warning",
+            # Tests and benches aim webhooks at receivers on 127.0.0.1; a test of the target
+            # policy sets WEBHOOK_PRIVATE_URLS itself.
+            "WEBHOOK_PRIVATE_URLS": "allow",
         }
     )
     env.update(overrides or {})

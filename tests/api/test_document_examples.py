@@ -8,7 +8,8 @@ values (tests/api/test_rest_media.py posts it).
 
 The examples name example.com URLs. Nothing may leave the machine, so the two ports that would
 go out are replaced where bootstrap builds them: the media fetcher answers every URL with a
-local PNG and the webhook transport records instead of posting. A check before any request
+local PNG and the webhook transport records instead of posting (the examples' host names
+resolve through a table, to a documentation address). A check before any request
 makes sure the replacements are the ones in use.
 """
 
@@ -20,8 +21,12 @@ from typing import Any
 import pytest
 
 from domain.ports import FetchedFile
+from domain.webhook_targets import WebhookTarget
 from domain.webhooks import AttemptResult
 from tests.conftest import Api
+from tests.fakes import StaticResolver
+
+EXAMPLE_HOSTS = ("example.com", "new-example.com", "webhook.example.com")
 
 # --- the document's bodies, verbatim ------------------------------------------------------------
 
@@ -130,8 +135,10 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.posts: list[str] = []
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
-        self.posts.append(url)
+    async def post(
+        self, target: WebhookTarget, body: bytes, headers: dict[str, str]
+    ) -> AttemptResult:
+        self.posts.append(target.url)
         return AttemptResult(200, None, 0)
 
     async def close(self) -> None:
@@ -141,7 +148,13 @@ class RecordingTransport:
 @pytest.fixture
 async def local_api(api_factory: Callable[..., Any]) -> AsyncIterator[Api]:
     started: Api = await api_factory(
-        ports={"media_fetcher": LocalFetcher(), "webhook_transport": RecordingTransport()}
+        ports={
+            "media_fetcher": LocalFetcher(),
+            "webhook_transport": RecordingTransport(),
+            # The examples' hosts resolve to a documentation address (RFC 5737), posted to
+            # by the recording transport only.
+            "resolver": StaticResolver({host: ["203.0.113.7"] for host in EXAMPLE_HOSTS}),
+        }
     )
     # interlock: the examples name example.com; stop here unless both outbound ports are ours
     container = started.container

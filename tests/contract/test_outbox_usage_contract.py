@@ -98,6 +98,36 @@ async def test_delivery_update_persists_every_field_and_keeps_its_order(storage:
         assert total == 2 and [d.id for d in newest] == ["i1-d02", "i1-d01"]
 
 
+async def test_update_many_stores_each_delivery_of_a_batch_and_nothing_else(
+    storage: Any,
+) -> None:
+    await _two_instances(storage)
+    await _add_deliveries(
+        storage, delivery(1), delivery(2), delivery(3), delivery(1, instance_id="i2")
+    )
+    async with storage.unit_of_work() as uow:
+        batch = await uow.webhooks.pending("i1", 2)
+        for n, item in enumerate(batch):
+            item.status = DeliveryStatus.SUCCEEDED if n == 0 else DeliveryStatus.PENDING
+            item.attempts = n + 1
+            item.last_status_code = 200 if n == 0 else 503
+            item.last_error = None if n == 0 else "HTTP 503"
+            item.last_duration_ms = 5 + n
+            item.delivered_at = T0 + timedelta(minutes=1) if n == 0 else None
+            item.next_attempt_at = item.updated_at = T0 + timedelta(minutes=2 + n)
+        await uow.webhooks.update_many(batch)
+        await uow.webhooks.update_many([])
+        await uow.commit()
+    async with storage.unit_of_work() as uow:
+        stored = [await uow.webhooks.get("i1", d.id) for d in batch]
+        assert stored == batch
+        untouched = await uow.webhooks.get("i1", "i1-d03")
+        other = await uow.webhooks.get("i2", "i2-d01")
+        assert untouched is not None and untouched.attempts == 0
+        assert other is not None and other.status is DeliveryStatus.PENDING
+        assert [d.id for d in await uow.webhooks.pending("i1", 10)] == ["i1-d02", "i1-d03"]
+
+
 async def test_pending_is_oldest_first_per_instance_and_limited(storage: Any) -> None:
     await _two_instances(storage)
     await _add_deliveries(

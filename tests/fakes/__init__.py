@@ -8,7 +8,7 @@ from tests.fakes.engine import FakeConnections, FakeEngine
 from tests.fakes.media import FakeFetcher, MemoryMediaStore
 from tests.fakes.security import FakeTokens, PlainBox, PlainHasher
 from tests.fakes.storage import MemoryState, MemoryStorage, MemoryUnitOfWork, UsageRow
-from tests.fakes.webhooks import RecordingTransport
+from tests.fakes.webhooks import RecordingTransport, StaticResolver
 
 __all__ = [
     "FakeClock",
@@ -25,5 +25,6 @@ __all__ = [
     "RecordingBus",
     "RecordingTransport",
     "SequentialIds",
+    "StaticResolver",
     "UsageRow",
 ]

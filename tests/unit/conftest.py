@@ -31,6 +31,7 @@ from tests.fakes import (
     RecordingBus,
     RecordingTransport,
     SequentialIds,
+    StaticResolver,
 )
 
 MAX_MEDIA_BYTES = 1024
@@ -48,6 +49,8 @@ def unit_settings() -> Settings:
         whatsapp_engine="sandbox",
         media_max_bytes=MAX_MEDIA_BYTES,
         auth_cache_ttl_ms=0,
+        # The target policy has tests of its own (test_webhook_targets.py).
+        webhook_private_urls="allow",
     )
 
 
@@ -100,6 +103,7 @@ def core() -> Core:
         media_store=media_store,
         media_fetcher=fetcher,
         webhook_transport=transport,
+        resolver=StaticResolver(),
     )
     return Core(
         storage=storage,

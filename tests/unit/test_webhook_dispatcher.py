@@ -5,12 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.net.addresses import ListeningAddress
+from adapters.webhooks.targets import CheckedTargets
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
 from domain.webhook_delivery import WebhookDispatcher
+from domain.webhook_targets import PrivateTargets, WebhookTargetPolicy
 from domain.webhooks import DeliveryStatus, WebhookDelivery
-from tests.fakes import FakeClock, MemoryStorage, MemoryUnitOfWork, RecordingTransport
+from tests.fakes import (
+    FakeClock,
+    MemoryStorage,
+    MemoryUnitOfWork,
+    RecordingTransport,
+    StaticResolver,
+)
 
 NOW = datetime(2023, 1, 1, 12, 0, tzinfo=UTC)
+ALLOW = WebhookTargetPolicy(
+    CheckedTargets(StaticResolver(), ListeningAddress("127.0.0.1", 3000)), PrivateTargets.ALLOW
+)
 
 
 def delivery(delivery_id: str, instance_id: str) -> WebhookDelivery:
@@ -84,7 +96,9 @@ async def test_a_wake_while_the_worker_finds_nothing_is_not_lost() -> None:
         return RacingUnitOfWork(storage.state)
 
     # No poll loop is started: only wake() can get a delivery going.
-    dispatcher = WebhookDispatcher(unit_of_work, transport, FakeClock(NOW), poll_interval_s=60)
+    dispatcher = WebhookDispatcher(
+        unit_of_work, transport, FakeClock(NOW), ALLOW, poll_interval_s=60
+    )
     try:
         await add(storage, delivery("first", "inst"))
         dispatcher.wake("inst")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.storage.sql.tables import webhook_deliveries
@@ -49,6 +50,27 @@ class SqlWebhooks:
         await self._s.execute(
             update(t).where(t.c.id == delivery.id).values(status=delivery.status.value, **values)
         )
+
+    async def update_many(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        """One executemany for a whole batch: the dispatcher marks its attempts together."""
+        if not deliveries:
+            return
+        t = webhook_deliveries
+        names = [name for name in _FIELDS if name not in ("id", "instance_id")]
+        statement = (
+            update(t)
+            .where(t.c.id == bindparam("_id"))
+            .values(status=bindparam("_status"), **{n: bindparam(f"_{n}") for n in names})
+        )
+        rows = [
+            {
+                "_id": d.id,
+                "_status": d.status.value,
+                **{f"_{n}": getattr(d, n) for n in names},
+            }
+            for d in deliveries
+        ]
+        await self._s.execute(statement, rows)
 
     async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
         t = webhook_deliveries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from domain.webhooks import DeliveryStatus, WebhookDelivery
@@ -28,6 +29,10 @@ class MemoryWebhooks:
             seq = self.t["webhooks"][delivery.id].seq
             self.t["webhooks"][delivery.id] = copy.deepcopy(delivery)
             self.t["webhooks"][delivery.id].seq = seq
+
+    async def update_many(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        for delivery in deliveries:
+            await self.update(delivery)
 
     def _pending(self, instance_id: str | None = None) -> list[WebhookDelivery]:
         found = [

@@ -1,0 +1,1 @@
+"""Network address helpers shared by the adapters that make outbound requests."""
