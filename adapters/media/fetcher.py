@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from adapters.media.addresses import is_public_address
+from adapters.net.addresses import is_public_address
 from domain.errors import ValidationFailed
 from domain.ports import FetchedFile
 

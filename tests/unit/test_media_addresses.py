@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from adapters.media.addresses import is_public_address
+from adapters.net.addresses import is_public_address
 
 NOT_PUBLIC = [
     "100.64.0.1",  # shared address space (carrier-grade NAT)
