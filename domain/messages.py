@@ -319,10 +319,11 @@ class Messaging:
         await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             found, total = await uow.messages.chats(instance_id, limit=lim, skip=off)
-            for chat in found:
-                contact = await uow.contacts.get(instance_id, chat.remote_jid)
-                if contact is not None:
-                    chat.name = contact.name or contact.push_name
+            known = await uow.contacts.get_many(instance_id, [c.remote_jid for c in found])
+        for chat in found:
+            contact = known.get(chat.remote_jid)
+            if contact is not None:
+                chat.name = contact.name or contact.push_name
         return found, Page(total, lim, off)
 
     async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:

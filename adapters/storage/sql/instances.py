@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.storage.sql.tables import (
     activity_logs,
+    chat_summaries,
     contacts,
     events,
     instances,
@@ -22,6 +23,7 @@ from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
 
 # Every table with an instance_id column: removing an instance removes its rows in each.
 _OWNED_BY_INSTANCE = (
+    chat_summaries,
     messages,
     contacts,
     media,
