@@ -24,6 +24,28 @@ branch_labels = None
 depends_on = None
 
 
+# The last message is the newest by (created_at, id), as the history page orders them;
+# the correlated lookup reads one entry of ix_messages_chat_created per conversation.
+# (bench/reads.py builds its seeded summaries with this same statement.)
+BACKFILL = """
+    INSERT INTO chat_summaries
+        (instance_id, remote_jid, last_message_id, last_at, message_count, unread_count)
+    SELECT g.instance_id, g.remote_jid,
+        (SELECT m.id FROM messages m
+          WHERE m.instance_id = g.instance_id AND m.remote_jid = g.remote_jid
+          ORDER BY m.created_at DESC, m.id DESC LIMIT 1),
+        g.last_at, g.message_count, g.unread_count
+    FROM (
+        SELECT instance_id, remote_jid, MAX(created_at) AS last_at,
+               COUNT(*) AS message_count,
+               SUM(CASE WHEN NOT from_me AND status = 'received' THEN 1 ELSE 0 END)
+                   AS unread_count
+        FROM messages
+        GROUP BY instance_id, remote_jid
+    ) g
+    """
+
+
 def upgrade() -> None:
     op.drop_index("ix_messages_chat_created", table_name="messages")
     op.create_index(
@@ -57,27 +79,7 @@ def upgrade() -> None:
         "chat_summaries",
         ["instance_id", sa.text("last_at DESC"), "remote_jid"],
     )
-    # The last message is the newest by (created_at, id), as the history page orders them;
-    # the correlated lookup reads one entry of ix_messages_chat_created per conversation.
-    op.execute(
-        """
-        INSERT INTO chat_summaries
-            (instance_id, remote_jid, last_message_id, last_at, message_count, unread_count)
-        SELECT g.instance_id, g.remote_jid,
-            (SELECT m.id FROM messages m
-              WHERE m.instance_id = g.instance_id AND m.remote_jid = g.remote_jid
-              ORDER BY m.created_at DESC, m.id DESC LIMIT 1),
-            g.last_at, g.message_count, g.unread_count
-        FROM (
-            SELECT instance_id, remote_jid, MAX(created_at) AS last_at,
-                   COUNT(*) AS message_count,
-                   SUM(CASE WHEN NOT from_me AND status = 'received' THEN 1 ELSE 0 END)
-                       AS unread_count
-            FROM messages
-            GROUP BY instance_id, remote_jid
-        ) g
-        """
-    )
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:

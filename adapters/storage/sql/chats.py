@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, delete, false, func, or_, select, text, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import Message, MessageStatus
@@ -120,35 +121,38 @@ class SqlChatSummaries:
             )
         )
 
-    async def message_count(self, instance_id: str, remote_jid: str) -> int:
+    def message_count_of(self, instance_id: str, remote_jid: str) -> ScalarSelect[Any]:
+        """A chat's message count, as a scalar subquery (NULL when the chat has none)."""
         t = chat_summaries
-        found = await self._s.execute(
-            select(t.c.message_count).where(
-                t.c.instance_id == instance_id, t.c.remote_jid == remote_jid
-            )
+        return (
+            select(t.c.message_count)
+            .where(t.c.instance_id == instance_id, t.c.remote_jid == remote_jid)
+            .scalar_subquery()
         )
-        return int(found.scalar() or 0)
 
     async def page(self, instance_id: str, *, limit: int, skip: int) -> tuple[list[Any], int]:
         """(summary + last message) rows, the most recently active chat first, and the count.
 
-        Reads `ix_chat_summaries_recent` in order and one message per row by primary key."""
+        Reads `ix_chat_summaries_recent` in order and one message per row by primary key;
+        the count rides along in the same statement."""
         t = chat_summaries
-        total = (
+        mine = t.c.instance_id == instance_id
+        total = select(func.count()).select_from(t).where(mine).scalar_subquery()
+        rows = (
             await self._s.execute(
-                select(func.count()).select_from(t).where(t.c.instance_id == instance_id)
+                select(
+                    messages,
+                    t.c.message_count.label("chat_message_count"),
+                    t.c.unread_count.label("chat_unread_count"),
+                    total.label("page_total"),
+                )
+                .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
+                .where(mine)
+                .order_by(t.c.last_at.desc(), t.c.remote_jid)
+                .limit(limit)
+                .offset(skip)
             )
-        ).scalar_one()
-        rows = await self._s.execute(
-            select(
-                messages,
-                t.c.message_count.label("chat_message_count"),
-                t.c.unread_count.label("chat_unread_count"),
-            )
-            .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
-            .where(t.c.instance_id == instance_id)
-            .order_by(t.c.last_at.desc(), t.c.remote_jid)
-            .limit(limit)
-            .offset(skip)
-        )
-        return list(rows), int(total)
+        ).all()
+        if rows:
+            return list(rows), int(rows[0].page_total)
+        return [], int((await self._s.execute(select(total))).scalar_one())

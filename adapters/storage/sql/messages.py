@@ -99,21 +99,22 @@ class SqlMessages:
             where.append(messages.c.created_at <= end)
         condition = and_(*where)
         if start is None and end is None:
-            total = await self._chats.message_count(instance_id, remote_jid)
+            total = self._chats.message_count_of(instance_id, remote_jid)
         else:  # counted within the index range of those dates
-            total = (
-                await self._s.execute(select(func.count()).select_from(messages).where(condition))
-            ).scalar_one()
-        if skip >= total:
-            return [], total
-        rows = await self._s.execute(
-            select(messages)
-            .where(condition)
-            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-            .limit(limit)
-            .offset(skip)
-        )
-        return [_message(r) for r in rows], total
+            total = select(func.count()).select_from(messages).where(condition).scalar_subquery()
+        # One statement: the page, each row carrying the total (read once by SQLite).
+        rows = (
+            await self._s.execute(
+                select(messages, total.label("page_total"))
+                .where(condition)
+                .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+                .limit(limit)
+                .offset(skip)
+            )
+        ).all()
+        if rows:
+            return [_message(r) for r in rows], int(rows[0].page_total)
+        return [], int((await self._s.execute(select(total))).scalar() or 0)
 
     async def chats(
         self, instance_id: str, *, limit: int, skip: int
