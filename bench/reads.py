@@ -14,7 +14,10 @@
    server's HTTP floor, this run), a chat-history page (limit=50, a random chat per
    request), the conversation list (limit=50) and the instance stats (period=all);
 4. checks the answers (totals, counts, no non-2xx) and prints p50/p99 against the targets
-   of issue 12: history p99 < 10 ms, conversation list p99 < 20 ms, stats p99 < 20 ms.
+   of issue 12: history p99 < 10 ms, conversation list p99 < 20 ms, stats p99 < 20 ms;
+5. stops the server and times the same three reads on the repositories alone (in this
+   process, one after another, through the SQL unit of work): what the storage costs
+   without HTTP, authentication and the per-call usage counting every request also does.
 
 The seeded database is deleted afterwards. Exit status: 1 if a check fails, 2 without wrk.
 Numbers depend on the machine: wrk, the server and everything else share its CPUs.
@@ -23,9 +26,11 @@ Numbers depend on the machine: wrk, the server and everything else share its CPU
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import json
 import os
+import random
 import re
 import shutil
 import sqlite3
@@ -43,6 +48,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
 
 LUA = HERE / "reads.lua"
@@ -53,6 +59,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=100)
 UNREAD_PER_CHAT = 3
 TARGETS_MS = {"history": 10.0, "chats": 20.0, "stats": 20.0}
+STORAGE_CALLS = 500
 
 
 class BenchError(Exception):
@@ -272,6 +279,40 @@ def check_answers(client: httpx.Client, paths: dict[str, str], total: int, chats
         raise BenchError(f"stats: {str(stats)[:300]}")
 
 
+async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[str, Any]:
+    """p50/p99 of each read on the repositories alone, one unit of work per call."""
+    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}")
+    rng = random.Random(1)
+
+    async def history(uow: Any) -> None:
+        jid = f"{phone(rng.randrange(chats))}@s.whatsapp.net"
+        await uow.messages.list_chat(instance_id, jid, start=None, end=None, limit=50, skip=0)
+
+    async def chat_list(uow: Any) -> None:
+        await uow.messages.chats(instance_id, limit=50, skip=0)
+
+    async def stats(uow: Any) -> None:
+        await uow.usage.daily(instance_id, None)
+
+    found: dict[str, Any] = {}
+    try:
+        for name, read in (("history", history), ("chats", chat_list), ("stats", stats)):
+            times: list[float] = []
+            for _ in range(STORAGE_CALLS):
+                started = time.perf_counter()
+                async with storage.unit_of_work() as uow:
+                    await read(uow)
+                times.append((time.perf_counter() - started) * 1e3)
+            times.sort()
+            found[name] = {
+                "p50_ms": round(times[len(times) // 2], 2),
+                "p99_ms": round(times[int(len(times) * 0.99) - 1], 2),
+            }
+    finally:
+        await storage.close()
+    return found
+
+
 def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
     server = make_server(tmp)
@@ -300,6 +341,9 @@ def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
         bad = [r.name for r in results if r.non_2xx or not r.requests]
         if bad:
             raise BenchError(f"non-2xx answers or no requests: {bad}")
+        server.stop()
+        db_path = server.data_dir / "whatsapp-api.db"
+        storage = asyncio.run(repository_reads(db_path, instance_id, chats))
         return {
             "messages": total,
             "chats": chats,
@@ -307,6 +351,7 @@ def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
             "db_mb": db_mb,
             "cold_ms": cold,
             "wrk": [asdict(r) for r in results],
+            "repository": storage,
         }
     finally:
         server.stop()
@@ -353,6 +398,9 @@ def main() -> int:
             f"{r['name']:<20} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
             f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}  {verdict}"
         )
+    print(f"repositories alone ({STORAGE_CALLS} calls each, one after another, no HTTP):")
+    for name, figures in result["repository"].items():
+        print(f"  {name:<18} p50 {figures['p50_ms']:>7.2f} ms   p99 {figures['p99_ms']:>7.2f} ms")
     return 0
 
 

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from adapters.transport.sandbox.engine import SESSION_FILE  # noqa: E402
+from api.settings import Settings  # noqa: E402
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings  # noqa: E402
 from tests.realserver import RealServer  # noqa: E402
 
@@ -60,6 +61,7 @@ class RestoreResult:
     idle_rss_mb: float  # the same server with no instance, this run
     rss_mb: float  # once every instance is connected
     peak_rss_mb: float
+    restore_cpu_s: float  # the server's CPU time (user + system) from /healthz to all connected
     restore_concurrency: str
 
 
@@ -173,6 +175,7 @@ def run(count: int, extra: dict[str, str]) -> RestoreResult:
         spawned = time.monotonic()
         srv.spawn()
         healthy = wait_until_healthy(srv)
+        cpu_at_healthy = srv.cpu_seconds() or 0.0
         done = 0
         while done < count:
             if time.monotonic() - healthy > CONNECT_TIMEOUT_S:
@@ -184,6 +187,7 @@ def run(count: int, extra: dict[str, str]) -> RestoreResult:
                 time.sleep(0.02)
         all_connected = time.monotonic()
         rss, peak = srv.proc_status("VmRSS"), srv.proc_status("VmHWM")
+        restore_cpu = (srv.cpu_seconds() or 0.0) - cpu_at_healthy
 
         with httpx.Client(base_url=srv.base_url, timeout=60, headers={"x-api-key": api_key}) as c:
             listed = c.get("/api/instances")
@@ -201,7 +205,11 @@ def run(count: int, extra: dict[str, str]) -> RestoreResult:
             idle_rss_mb=mb(idle_rss),
             rss_mb=mb(rss),
             peak_rss_mb=mb(peak),
-            restore_concurrency=extra.get("RESTORE_CONCURRENCY", "default"),
+            restore_cpu_s=round(restore_cpu, 2),
+            restore_concurrency=extra.get(
+                "RESTORE_CONCURRENCY",
+                f"{Settings.model_fields['restore_concurrency'].default} (default)",
+            ),
         )
     finally:
         srv.stop()
@@ -243,6 +251,7 @@ def main() -> int:
         f"/healthz -> all connected        {result.healthz_to_all_connected_s:.2f} s   "
         f"(target < {TARGET_CONNECTED_S:g} s: {'ok' if ok_time else 'MISSED'})"
     )
+    print(f"server CPU time while restoring  {result.restore_cpu_s:.2f} s")
     print(f"RSS idle server (no instance)    {result.idle_rss_mb:.1f} MB   (baseline, this run)")
     print(
         f"RSS all connected / peak         {result.rss_mb:.1f} / {result.peak_rss_mb:.1f} MB   "
