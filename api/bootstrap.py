@@ -7,10 +7,12 @@ An adapter that is replaced is never constructed (building with fakes touches no
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.bus.memory import InMemoryEventBus
@@ -59,6 +61,7 @@ from domain.ports import (
     WhatsAppEngine,
 )
 from domain.recorder import Recorder
+from domain.restore import Restore
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.streams import StreamSlots
 from domain.times import utc_now
@@ -108,6 +111,8 @@ class Container:
     pairing: Pairing
     numbers: NumberChecks
     engine_workers: EngineWorkerView
+    restore: Restore
+    _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         await self.storage.migrate()
@@ -121,12 +126,17 @@ class Container:
                 "The admin account may still use the default password; set ADMIN_PASSWORD "
                 "before the first start or change it with PUT /api/users/{id}."
             )
-        resumed = await self.instances.resume_all()
-        log.info("resumed %d instance(s)", resumed)
-        # Started after the instances: deliveries left over from before a crash go out now.
+        # In the background: the server answers while instances come back, a bounded number
+        # at a time (RESTORE_CONCURRENCY), each in its own engine's pace.
+        self._restoring = asyncio.create_task(self.restore.run(), name="restore")
+        # Deliveries left over from before a crash go out now.
         self.dispatcher.start()
 
     async def close(self) -> None:
+        if self._restoring is not None:
+            self._restoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._restoring
         await self.dispatcher.close()
         await self.connections.close()
         await self.webhook_transport.close()
@@ -329,4 +339,7 @@ def build(
         pairing=Pairing(instances, connections),
         numbers=NumberChecks(instances, connections),
         engine_workers=EngineWorkerView(engine_workers or workers_of(others)),
+        restore=Restore(
+            uow=uow, connections=connections, bus=bus, concurrency=settings.restore_concurrency
+        ),
     )

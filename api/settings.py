@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     webhook_private_urls: Literal["admin", "allow", "deny"] = "admin"
     webhook_poll_interval_ms: int = Field(1_000, ge=10)
 
+    # How many instances come back at once after a start (domain/restore.py).
+    restore_concurrency: int = Field(50, ge=1, le=10_000)
+
     # The neonize engine's worker processes (README: "Engine workers").
     engine_worker_instances: int = Field(50, ge=1, le=1000)
     engine_call_timeout_s: float = Field(60.0, gt=0)

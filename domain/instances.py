@@ -283,17 +283,6 @@ class Instances:
             return
         await self._connections.logout(instance)
 
-    async def resume_all(self) -> int:
-        """On start: reconnect every instance that was not logged out. Returns how many."""
-        async with self._uow() as uow:
-            everything = await uow.instances.list()
-        started = 0
-        for instance in everything:
-            if instance.status is not InstanceStatus.LOGGED_OUT:
-                await self._connections.start(instance)
-                started += 1
-        return started
-
     # --- reads ---------------------------------------------------------------------------
 
     async def qr(self, principal: Principal, instance_id: str) -> QrResult:

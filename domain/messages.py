@@ -300,8 +300,8 @@ class Messaging:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
         start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
         end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
-        await self._instances.get(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow() as uow:  # one unit of work: the ownership check and the page
+            await self._instances.owned(uow, principal, instance_id)
             found, total = await uow.messages.list_chat(
                 instance_id, jid, start=start_dt, end=end_dt, limit=lim, skip=off
             )
@@ -316,13 +316,14 @@ class Messaging:
         skip: int | None = None,
     ) -> tuple[builtins.list[ChatSummary], Page]:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
-        await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
+            await self._instances.owned(uow, principal, instance_id)
             found, total = await uow.messages.chats(instance_id, limit=lim, skip=off)
-            for chat in found:
-                contact = await uow.contacts.get(instance_id, chat.remote_jid)
-                if contact is not None:
-                    chat.name = contact.name or contact.push_name
+            known = await uow.contacts.get_many(instance_id, [c.remote_jid for c in found])
+        for chat in found:
+            contact = known.get(chat.remote_jid)
+            if contact is not None:
+                chat.name = contact.name or contact.push_name
         return found, Page(total, lim, off)
 
     async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:

@@ -124,6 +124,10 @@ class MessageRepository(Protocol):
 
 class ContactRepository(Protocol):
     async def get(self, instance_id: str, remote_jid: str) -> Contact | None: ...
+    async def get_many(self, instance_id: str, remote_jids: Sequence[str]) -> dict[str, Contact]:
+        """The contacts among `remote_jids` that exist, by JID (one query for a page)."""
+        ...
+
     async def upsert(self, contact: Contact) -> None:
         """Insert, or update the contact with the same (instance, remoteJid)."""
         ...

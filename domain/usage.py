@@ -164,8 +164,8 @@ class Usage:
         self, principal: Principal, instance_id: str, period: str | None
     ) -> tuple[dict[str, int], list[tuple[date, dict[str, int]]]]:
         since = self._since(period, "today", ("today", "week", "month", "all"))
-        await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
+            await self._instances.owned(uow, principal, instance_id)
             daily = await uow.usage.daily(instance_id, since)
         return summed([day for _, day in daily]), daily
 

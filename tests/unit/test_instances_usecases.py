@@ -95,16 +95,6 @@ async def test_logged_out_instance_logout_is_a_no_op(core: Core) -> None:
     assert state.status is InstanceStatus.LOGGED_OUT and state.phone is None
 
 
-async def test_resume_all_skips_logged_out_instances(core: Core) -> None:
-    owner = await core.principal("a@example.com")
-    keep = await core.instances.create(owner, NewInstance(name="keep"))
-    out = await core.instances.create(owner, NewInstance(name="out"))
-    await core.listener.on_logged_out(out.id, "x")
-    core.connections.calls.clear()
-    assert await core.instances.resume_all() == 1
-    assert core.connections.calls == [("start", keep.id)]
-
-
 async def test_reports_for_a_deleted_instance_are_ignored(core: Core) -> None:
     owner = await core.principal("a@example.com")
     inst = await core.instances.create(owner, NewInstance(name="a"))

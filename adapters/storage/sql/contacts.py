@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -30,6 +31,14 @@ class SqlContacts:
         )
         row = (await self._s.execute(query)).first()
         return _contact(row) if row else None
+
+    async def get_many(self, instance_id: str, remote_jids: Sequence[str]) -> dict[str, Contact]:
+        if not remote_jids:
+            return {}
+        query = select(contacts).where(
+            contacts.c.instance_id == instance_id, contacts.c.remote_jid.in_(list(remote_jids))
+        )
+        return {row.remote_jid: _contact(row) for row in await self._s.execute(query)}
 
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}

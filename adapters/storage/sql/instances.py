@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.storage.sql.sealing import open_webhook, seal_webhook
 from adapters.storage.sql.tables import (
     activity_logs,
+    chat_summaries,
     contacts,
     events,
     instances,
@@ -24,6 +25,7 @@ from domain.ports import SecretBox
 
 # Every table with an instance_id column: removing an instance removes its rows in each.
 _OWNED_BY_INSTANCE = (
+    chat_summaries,
     messages,
     contacts,
     media,

@@ -1,4 +1,9 @@
-"""SQL repository of messages and the chat list built from them."""
+"""SQL repository of messages, and the chat list read from the summaries it keeps.
+
+Reads do not grow with history: a history page walks `ix_messages_chat_created` in its own
+order and stops; its total comes from the chat's summary row; the conversation list reads one
+page of `chat_summaries` (see `chats.py`, kept in the same transaction as every write here).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
 from adapters.storage.sql.tables import messages
 from domain.entities import ChatSummary, Message, MessageStatus
 
@@ -33,9 +39,11 @@ def _message_values(m: Message) -> dict[str, Any]:
 class SqlMessages:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+        self._chats = SqlChatSummaries(session)
 
     async def add(self, message: Message) -> None:
         await self._s.execute(insert(messages).values(**_message_values(message)))
+        await self._chats.added(message)
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
         query = select(messages).where(
@@ -45,9 +53,34 @@ class SqlMessages:
         return _message(row) if row else None
 
     async def update(self, message: Message) -> None:
+        before = (
+            await self._s.execute(
+                select(
+                    messages.c.instance_id,
+                    messages.c.remote_jid,
+                    messages.c.created_at,
+                    messages.c.from_me,
+                    messages.c.status,
+                ).where(messages.c.id == message.id)
+            )
+        ).first()
         values = _message_values(message)
         values.pop("id")
         await self._s.execute(update(messages).where(messages.c.id == message.id).values(**values))
+        if before is None:
+            return
+        moved = (before.instance_id, before.remote_jid, before.created_at) != (
+            message.instance_id,
+            message.remote_jid,
+            message.created_at,
+        )
+        if moved or before.from_me != message.from_me:
+            await self._chats.rebuild(before.instance_id, before.remote_jid)
+            await self._chats.rebuild(message.instance_id, message.remote_jid)
+            return
+        was = not before.from_me and before.status == MessageStatus.RECEIVED.value
+        delta = int(is_unread(message)) - int(was)
+        await self._chats.unread_moved(message.instance_id, {message.remote_jid: delta})
 
     async def list_chat(
         self,
@@ -65,71 +98,37 @@ class SqlMessages:
         if end is not None:
             where.append(messages.c.created_at <= end)
         condition = and_(*where)
-        total = (
-            await self._s.execute(select(func.count()).select_from(messages).where(condition))
-        ).scalar_one()
-        rows = await self._s.execute(
-            select(messages)
-            .where(condition)
-            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-            .limit(limit)
-            .offset(skip)
-        )
-        return [_message(r) for r in rows], total
+        if start is None and end is None:
+            total = self._chats.message_count_of(instance_id, remote_jid)
+        else:  # counted within the index range of those dates
+            total = select(func.count()).select_from(messages).where(condition).scalar_subquery()
+        # One statement: the page, each row carrying the total (read once by SQLite).
+        rows = (
+            await self._s.execute(
+                select(messages, total.label("page_total"))
+                .where(condition)
+                .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+                .limit(limit)
+                .offset(skip)
+            )
+        ).all()
+        if rows:
+            return [_message(r) for r in rows], int(rows[0].page_total)
+        return [], int((await self._s.execute(select(total))).scalar() or 0)
 
     async def chats(
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
-        mine = messages.c.instance_id == instance_id
-        total = (
-            await self._s.execute(
-                select(func.count(func.distinct(messages.c.remote_jid))).where(mine)
+        rows, total = await self._chats.page(instance_id, limit=limit, skip=skip)
+        return [
+            ChatSummary(
+                remote_jid=row.remote_jid,
+                last_message=_message(row),
+                unread_count=int(row.chat_unread_count),
+                message_count=int(row.chat_message_count),
             )
-        ).scalar_one()
-        unread = func.sum(
-            case(
-                (
-                    and_(
-                        messages.c.from_me.is_(False),
-                        messages.c.status == MessageStatus.RECEIVED.value,
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        grouped = await self._s.execute(
-            select(
-                messages.c.remote_jid,
-                func.max(messages.c.created_at).label("last_at"),
-                func.count().label("message_count"),
-                unread.label("unread"),
-            )
-            .where(mine)
-            .group_by(messages.c.remote_jid)
-            .order_by(func.max(messages.c.created_at).desc(), messages.c.remote_jid)
-            .limit(limit)
-            .offset(skip)
-        )
-        summaries: list[ChatSummary] = []
-        for row in grouped.all():
-            last = (
-                await self._s.execute(
-                    select(messages)
-                    .where(mine, messages.c.remote_jid == row.remote_jid)
-                    .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            summaries.append(
-                ChatSummary(
-                    remote_jid=row.remote_jid,
-                    last_message=_message(last),
-                    unread_count=int(row.unread or 0),
-                    message_count=int(row.message_count),
-                )
-            )
-        return summaries, total
+            for row in rows
+        ], total
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         rows = await self._s.execute(
@@ -137,8 +136,7 @@ class SqlMessages:
             .where(
                 messages.c.instance_id == instance_id,
                 messages.c.remote_jid == remote_jid,
-                messages.c.from_me.is_(False),
-                messages.c.status == MessageStatus.RECEIVED.value,
+                unread_condition(self._chats.dialect),
             )
             .order_by(messages.c.created_at, messages.c.id)
         )
@@ -147,10 +145,25 @@ class SqlMessages:
     async def set_status(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
     ) -> None:
+        ids = list(message_ids)
+        mine = and_(messages.c.instance_id == instance_id, messages.c.message_id.in_(ids))
+        # Which chats gain or lose unread messages, counted before the change.
+        flipping = and_(
+            messages.c.from_me.is_(False),
+            messages.c.status != MessageStatus.RECEIVED.value
+            if status is MessageStatus.RECEIVED
+            else messages.c.status == MessageStatus.RECEIVED.value,
+        )
+        counted = await self._s.execute(
+            select(messages.c.remote_jid, func.count())
+            .where(mine, flipping)
+            .group_by(messages.c.remote_jid)
+        )
+        sign = 1 if status is MessageStatus.RECEIVED else -1
+        deltas = {jid: sign * int(n) for jid, n in counted}
         await self._s.execute(
             update(messages)
-            .where(
-                messages.c.instance_id == instance_id, messages.c.message_id.in_(list(message_ids))
-            )
+            .where(mine)
             .values(status=status.value, status_updated_at=at, updated_at=at)
         )
+        await self._chats.unread_moved(instance_id, deltas)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -156,8 +157,38 @@ messages = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("status_updated_at", UTCDateTime, nullable=True),
     UniqueConstraint("instance_id", "message_id", name="uq_messages_instance_message"),
-    Index("ix_messages_chat_created", "instance_id", "remote_jid", "created_at"),
+    # The history page's order (created_at, id) is the index's own: a page reads its rows
+    # and stops, whatever the chat's length.
+    Index("ix_messages_chat_created", "instance_id", "remote_jid", "created_at", "id"),
     Index("ix_messages_instance_created", "instance_id", "created_at"),
+    # Only unread received messages are in it, so marking a chat read finds them without
+    # walking the chat's history. Queries must repeat this condition literally to use it.
+    Index(
+        "ix_messages_unread",
+        "instance_id",
+        "remote_jid",
+        "created_at",
+        "id",
+        sqlite_where=text("from_me = 0 AND status = 'received'"),
+        postgresql_where=text("NOT from_me AND status = 'received'"),
+    ),
+)
+
+# One row per conversation, kept in the same transaction as every message write (add, status
+# change, read mark), so the conversation list reads one indexed page instead of grouping the
+# instance's whole history. The last message is read through `last_message_id` (messages.id).
+chat_summaries = Table(
+    "chat_summaries",
+    metadata,
+    Column(
+        "instance_id", String(36), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("remote_jid", String(128), primary_key=True),
+    Column("last_message_id", String(36), nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+    Column("unread_count", BigInteger, nullable=False),
+    Index("ix_chat_summaries_recent", "instance_id", text("last_at DESC"), "remote_jid"),
 )
 
 contacts = Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from domain.entities import Contact
@@ -24,6 +25,14 @@ class MemoryContacts:
         contacts = self.t["contacts"].values()
         found = (c for c in contacts if c.instance_id == instance_id and c.remote_jid == remote_jid)
         return copy.deepcopy(next(found, None))
+
+    async def get_many(self, instance_id: str, remote_jids: Sequence[str]) -> dict[str, Contact]:
+        wanted = set(remote_jids)
+        return {
+            c.remote_jid: copy.deepcopy(c)
+            for c in self.t["contacts"].values()
+            if c.instance_id == instance_id and c.remote_jid in wanted
+        }
 
     async def upsert(self, contact: Contact) -> None:
         existing = await self.get(contact.instance_id, contact.remote_jid)

@@ -1,4 +1,4 @@
-"""The fake MessageRepository, chat list included."""
+"""The fake MessageRepository, with the per-chat summaries it keeps as the SQL one does."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from domain.entities import ChatSummary, Message, MessageStatus
-from tests.fakes.storage.state import require_instance, utc
+from tests.fakes.storage.state import ChatRow, require_instance, utc
 
 
 def _newest_first(found: list[Message]) -> list[Message]:
     return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+
+
+def _unread(m: Message) -> bool:
+    return not m.from_me and m.status is MessageStatus.RECEIVED
 
 
 class MemoryMessages:
@@ -29,14 +33,36 @@ class MemoryMessages:
         if any(m.message_id == message.message_id for m in self._rows(message.instance_id)):
             raise ValueError("unique (instance_id, message_id)")
         self.t["messages"][message.id] = copy.deepcopy(message)
+        key = (message.instance_id, message.remote_jid)
+        row = self.t["chats"].get(key)
+        if row is None:
+            row = self.t["chats"][key] = ChatRow(*key, message.id, message.created_at, 0, 0)
+        row.message_count += 1
+        row.unread_count += _unread(message)
+        if (utc(message.created_at), message.id) > (utc(row.last_at), row.last_message_id):
+            row.last_message_id, row.last_at = message.id, message.created_at
+
+    def _rebuild(self, instance_id: str, remote_jid: str) -> None:
+        found = [m for m in self._rows(instance_id) if m.remote_jid == remote_jid]
+        self.t["chats"].pop((instance_id, remote_jid), None)
+        if found:
+            last = _newest_first(found)[0]
+            unread = sum(1 for m in found if _unread(m))
+            self.t["chats"][(instance_id, remote_jid)] = ChatRow(
+                instance_id, remote_jid, last.id, last.created_at, len(found), unread
+            )
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
         found = (m for m in self._rows(instance_id) if m.message_id == message_id)
         return copy.deepcopy(next(found, None))
 
     async def update(self, message: Message) -> None:
-        if message.id in self.t["messages"]:
-            self.t["messages"][message.id] = copy.deepcopy(message)
+        before = self.t["messages"].get(message.id)
+        if before is None:
+            return
+        self.t["messages"][message.id] = copy.deepcopy(message)
+        self._rebuild(before.instance_id, before.remote_jid)
+        self._rebuild(message.instance_id, message.remote_jid)
 
     async def list_chat(
         self,
@@ -60,24 +86,19 @@ class MemoryMessages:
     async def chats(
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
-        by_chat: dict[str, list[Message]] = {}
-        for m in self._rows(instance_id):
-            by_chat.setdefault(m.remote_jid, []).append(m)
-        summaries = [
-            ChatSummary(
-                remote_jid=jid,
-                last_message=copy.deepcopy(_newest_first(found)[0]),
-                unread_count=sum(
-                    1 for m in found if not m.from_me and m.status is MessageStatus.RECEIVED
-                ),
-                message_count=len(found),
-            )
-            for jid, found in by_chat.items()
-        ]
+        rows = [r for r in self.t["chats"].values() if r.instance_id == instance_id]
         # Most recent first, then by JID: two sorts, the second one stable.
-        summaries.sort(key=lambda c: c.remote_jid)
-        summaries.sort(key=lambda c: c.last_message.created_at, reverse=True)
-        return summaries[skip : skip + limit], len(summaries)
+        rows.sort(key=lambda r: r.remote_jid)
+        rows.sort(key=lambda r: utc(r.last_at), reverse=True)
+        return [
+            ChatSummary(
+                remote_jid=r.remote_jid,
+                last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
+                unread_count=r.unread_count,
+                message_count=r.message_count,
+            )
+            for r in rows[skip : skip + limit]
+        ], len(rows)
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         found = [
@@ -92,5 +113,7 @@ class MemoryMessages:
     ) -> None:
         for m in self._rows(instance_id):
             if m.message_id in message_ids:
+                delta = (status is MessageStatus.RECEIVED and not m.from_me) - _unread(m)
                 m.status = status
                 m.status_updated_at = m.updated_at = at
+                self.t["chats"][(instance_id, m.remote_jid)].unread_count += delta

@@ -12,11 +12,11 @@ from domain.webhooks import WebhookDelivery
 
 TABLES = (
     "users", "instances", "activity", "events", "messages", "contacts", "media",
-    "webhooks", "usage", "notices",
+    "webhooks", "usage", "notices", "chats",
 )  # fmt: skip
 
 # The tables that hold an instance's messaging data; deleting the instance empties them.
-MESSAGING_TABLES = ("messages", "contacts", "media", "webhooks", "usage", "notices")
+MESSAGING_TABLES = ("messages", "contacts", "media", "webhooks", "usage", "notices", "chats")
 
 
 class MemoryState:
@@ -33,6 +33,7 @@ class MemoryState:
         self.webhooks: dict[str, WebhookDelivery] = {}
         self.usage: dict[str, UsageRow] = {}
         self.notices: dict[str, UsageRow] = {}
+        self.chats: dict[tuple[str, str], ChatRow] = {}
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy({name: getattr(self, name) for name in TABLES})
@@ -45,6 +46,18 @@ class UsageRow:
     instance_id: str
     day: str
     counters: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ChatRow:
+    """One conversation's summary, as the SQL `chat_summaries` table keeps it."""
+
+    instance_id: str
+    remote_jid: str
+    last_message_id: str
+    last_at: datetime
+    message_count: int
+    unread_count: int
 
 
 def require_instance(t: dict[str, Any], instance_id: str) -> None:

@@ -1,0 +1,408 @@
+"""Reads at scale: chat history, conversation list and instance stats over 1,000,000 messages.
+
+    .venv/bin/python bench/reads.py [--messages 1000000] [--chats 1000] [--duration 10] [--json]
+
+1. starts the real server (sandbox engine, SQLite in a temporary directory under /tmp),
+   logs in, creates one instance, stops the server;
+2. seeds --messages messages over --chats chats of that instance straight into the SQLite
+   file with executemany (half sent, half received; the last 3 received of each chat
+   unread; spread over 100 days), then builds what the server keeps beside them the way the
+   server does: the chat summaries with the 0006 migration's own backfill statement, the
+   per-day usage counters from the same rows, and a contact per chat;
+3. starts the server again and times one cold call of each read, then drives each with
+   `wrk -t1 -c4 --latency` for --duration seconds: GET /healthz (the baseline: the same
+   server's HTTP floor, this run), a chat-history page (limit=50, a random chat per
+   request), the conversation list (limit=50) and the instance stats (period=all);
+4. checks the answers (totals, counts, no non-2xx) and prints p50/p99 against the targets
+   of issue 12: history p99 < 10 ms, conversation list p99 < 20 ms, stats p99 < 20 ms;
+5. stops the server and times the same three reads on the repositories alone (in this
+   process, one after another, through the SQL unit of work): what the storage costs
+   without HTTP, authentication and the per-call usage counting every request also does.
+
+The seeded database is deleted afterwards. Exit status: 1 if a check fails, 2 without wrk.
+Numbers depend on the machine: wrk, the server and everything else share its CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from adapters.storage.sql.uow import SqlStorage  # noqa: E402
+from tests.realserver import RealServer, ServerFailed  # noqa: E402
+
+LUA = HERE / "reads.lua"
+MIGRATION = ROOT / "migrations" / "versions" / "0006_chat_summaries.py"
+ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-password-123"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN = timedelta(days=100)
+UNREAD_PER_CHAT = 3
+TARGETS_MS = {"history": 10.0, "chats": 20.0, "stats": 20.0}
+STORAGE_CALLS = 500
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Latency:
+    name: str
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int
+    target_p99_ms: float | None
+
+
+def phone(chat: int) -> str:
+    return f"7900{chat:07d}"
+
+
+def sql_time(moment: datetime) -> str:
+    """How the UTCDateTime column stores a moment in SQLite (naive UTC, microseconds)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# --- server -------------------------------------------------------------------------------------
+
+
+def make_server(tmp: Path) -> RealServer:
+    return RealServer(
+        tmp / "data",
+        tmp,
+        "wamux",
+        {"LOG_LEVEL": "warning"},
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        jwt_secret="bench-jwt-secret-" + "x" * 32,
+    )
+
+
+def start(server: RealServer) -> None:
+    server.spawn()
+    try:
+        server.wait_healthy(120)
+    except ServerFailed as exc:
+        raise BenchError(str(exc)) from None
+
+
+def expect(response: httpx.Response, *codes: int) -> Any:
+    if response.status_code not in codes:
+        raise BenchError(
+            f"{response.request.method} {response.request.url.path} -> "
+            f"{response.status_code}: {response.text[:300]}"
+        )
+    return response.json()
+
+
+def create_instance(server: RealServer) -> tuple[str, str]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        login = expect(
+            client.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            200,
+        )
+        key = login["user"]["apiKey"]
+        client.headers["x-api-key"] = key
+        created = expect(
+            client.post("/api/instances", json={"name": "reads", "engine": "sandbox"}), 201
+        )
+    return key, created["id"]
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+def backfill_sql() -> str:
+    spec = importlib.util.spec_from_file_location("migration_0006", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.BACKFILL)
+
+
+def seed(db_path: Path, instance_id: str, total: int, chats: int) -> None:
+    per_chat = total // chats
+    step = SPAN / total
+    db = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("BEGIN")
+
+        def rows() -> Any:
+            for k in range(per_chat):
+                from_me = k % 2 == 0
+                unread = not from_me and k >= per_chat - 2 * UNREAD_PER_CHAT
+                for chat in range(chats):
+                    g = k * chats + chat
+                    at = sql_time(T0 + step * g)
+                    yield (
+                        f"{g:08x}-0000-4000-8000-{chat:012x}",
+                        instance_id,
+                        f"{phone(chat)}@s.whatsapp.net",
+                        int(from_me),
+                        "text",
+                        f"bench message {g} 你好",
+                        f"BENCH{g:010d}",
+                        "read" if not unread else "received",
+                        0,
+                        "{}",
+                        at,
+                        at,
+                        at,
+                    )
+
+        db.executemany(
+            "INSERT INTO messages (id, instance_id, remote_jid, from_me, message_type, content,"
+            " message_id, status, has_media, metadata, created_at, updated_at, status_updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
+        db.execute(backfill_sql())
+        # The per-day counters the server keeps for the same messages.
+        db.execute(
+            "INSERT INTO usage_daily (instance_id, day, messages_sent, messages_received,"
+            " media_sent, media_received, media_bytes, api_calls, webhook_sent)"
+            " SELECT instance_id, substr(created_at, 1, 10), SUM(from_me), SUM(1 - from_me),"
+            " 0, 0, 0, 0, 0 FROM messages WHERE instance_id = ? GROUP BY 1, 2",
+            (instance_id,),
+        )
+        now = sql_time(T0)
+        db.executemany(
+            "INSERT INTO contacts (id, instance_id, number, remote_jid, is_group, name,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+            (
+                (f"c-{chat}", instance_id, phone(chat), f"{phone(chat)}@s.whatsapp.net",
+                 f"Contact {chat}", now, now)
+                for chat in range(chats)
+            ),
+        )  # fmt: skip
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise BenchError(f"cannot read wrk time {text!r}")
+    return round(float(match.group(1)) * _UNITS[match.group(2)], 3)
+
+
+def wrk(server: RealServer, name: str, path: str, key: str, seconds: int, chats: int) -> Latency:
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_PATH": path, "BENCH_CHATS": str(chats)}
+    out = subprocess.run(
+        ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "-s", str(LUA), server.base_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    total = re.search(r"^\s+(\d+) requests in", out, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    maximum = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", out, re.M)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if not (dist.keys() == {"50", "99"} and total and rps and maximum):
+        raise BenchError(f"cannot read wrk's output:\n{out}")
+    return Latency(
+        name=name,
+        requests=int(total.group(1)),
+        rps=float(rps.group(1)),
+        p50_ms=ms(dist["50"]),
+        p99_ms=ms(dist["99"]),
+        max_ms=ms(maximum.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        target_p99_ms=TARGETS_MS.get(name),
+    )
+
+
+def cold_calls(client: httpx.Client, paths: dict[str, str]) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    for name, path in paths.items():
+        started = time.perf_counter()
+        expect(client.get(path), 200)
+        timings[name] = round((time.perf_counter() - started) * 1e3, 1)
+    return timings
+
+
+def check_answers(client: httpx.Client, paths: dict[str, str], total: int, chats: int) -> None:
+    per_chat = total // chats
+    listed = expect(client.get(paths["chats"]), 200)
+    first = listed["chats"][0]
+    if listed["pagination"]["total"] != chats or len(listed["chats"]) != 50:
+        raise BenchError(f"chat list: {listed['pagination']}")
+    newest = f"{phone(chats - 1)}@s.whatsapp.net"  # the last message seeded is in the last chat
+    if (first["remoteJid"], first["messageCount"], first["unreadCount"], first["name"]) != (
+        newest,
+        per_chat,
+        UNREAD_PER_CHAT,
+        f"Contact {chats - 1}",
+    ):
+        raise BenchError(f"chat list's first chat: {str(first)[:300]}")
+    history = expect(client.get(paths["history"] % phone(7)), 200)
+    stamps = [m["createdAt"] for m in history["messages"]]
+    if history["pagination"]["total"] != per_chat or stamps != sorted(stamps, reverse=True):
+        raise BenchError(f"history: {history['pagination']}, newest first: {stamps[:3]}")
+    stats = expect(client.get(paths["stats"]), 200)["usage"]
+    received = total // 2
+    if (stats["messagesReceived"], stats["messagesSent"]) != (received, total - received):
+        raise BenchError(f"stats: {str(stats)[:300]}")
+
+
+async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[str, Any]:
+    """p50/p99 of each read on the repositories alone, one unit of work per call."""
+    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}")
+    rng = random.Random(1)
+
+    async def history(uow: Any) -> None:
+        jid = f"{phone(rng.randrange(chats))}@s.whatsapp.net"
+        await uow.messages.list_chat(instance_id, jid, start=None, end=None, limit=50, skip=0)
+
+    async def chat_list(uow: Any) -> None:
+        await uow.messages.chats(instance_id, limit=50, skip=0)
+
+    async def stats(uow: Any) -> None:
+        await uow.usage.daily(instance_id, None)
+
+    found: dict[str, Any] = {}
+    try:
+        for name, read in (("history", history), ("chats", chat_list), ("stats", stats)):
+            times: list[float] = []
+            for _ in range(STORAGE_CALLS):
+                started = time.perf_counter()
+                async with storage.unit_of_work() as uow:
+                    await read(uow)
+                times.append((time.perf_counter() - started) * 1e3)
+            times.sort()
+            found[name] = {
+                "p50_ms": round(times[len(times) // 2], 2),
+                "p99_ms": round(times[int(len(times) * 0.99) - 1], 2),
+            }
+    finally:
+        await storage.close()
+    return found
+
+
+def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
+    server = make_server(tmp)
+    try:
+        start(server)
+        key, instance_id = create_instance(server)
+        server.stop()
+        started = time.monotonic()
+        seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
+        seed_s = round(time.monotonic() - started, 1)
+        db_mb = round((server.data_dir / "whatsapp-api.db").stat().st_size / 2**20)
+        start(server)
+        base = f"/api/instances/{instance_id}"
+        paths = {
+            "history": base + "/chats/%s/messages?limit=50",
+            "chats": base + "/chats?limit=50",
+            "stats": f"/api/stats/instances/{instance_id}?period=all",
+        }
+        with httpx.Client(base_url=server.base_url, timeout=120, headers={"x-api-key": key}) as c:
+            cold = cold_calls(c, {**paths, "history": paths["history"] % phone(3)})
+            check_answers(c, paths, total, chats)
+        results = [wrk(server, "healthz (baseline)", "/healthz", key, seconds, 0)]
+        results.append(wrk(server, "history", paths["history"], key, seconds, chats))
+        results.append(wrk(server, "chats", paths["chats"], key, seconds, 0))
+        results.append(wrk(server, "stats", paths["stats"], key, seconds, 0))
+        bad = [r.name for r in results if r.non_2xx or not r.requests]
+        if bad:
+            raise BenchError(f"non-2xx answers or no requests: {bad}")
+        server.stop()
+        db_path = server.data_dir / "whatsapp-api.db"
+        storage = asyncio.run(repository_reads(db_path, instance_id, chats))
+        return {
+            "messages": total,
+            "chats": chats,
+            "seed_s": seed_s,
+            "db_mb": db_mb,
+            "cold_ms": cold,
+            "wrk": [asdict(r) for r in results],
+            "repository": storage,
+        }
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--chats", type=int, default=1000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench/reads.py needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.messages, args.chats, args.duration)
+    except BenchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"seeded {result['messages']:,} messages over {result['chats']:,} chats in "
+        f"{result['seed_s']} s ({result['db_mb']} MB)"
+    )
+    print(
+        "first call after start: " + ", ".join(f"{k} {v} ms" for k, v in result["cold_ms"].items())
+    )
+    print(
+        f"{'wrk -t1 -c4':<20} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}  target"
+    )
+    for r in result["wrk"]:
+        target = r["target_p99_ms"]
+        verdict = (
+            ""
+            if target is None
+            else (f"p99 < {target:g} ms: {'ok' if r['p99_ms'] < target else 'MISSED'}")
+        )
+        print(
+            f"{r['name']:<20} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
+            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}  {verdict}"
+        )
+    print(f"repositories alone ({STORAGE_CALLS} calls each, one after another, no HTTP):")
+    for name, figures in result["repository"].items():
+        print(f"  {name:<18} p50 {figures['p50_ms']:>7.2f} ms   p99 {figures['p99_ms']:>7.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
