@@ -48,8 +48,11 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+from adapters.security import FernetBox  # noqa: E402
 from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
+
+JWT_SECRET = "bench-jwt-secret-" + "x" * 32  # the server's, so seeded rows open there
 
 LUA = HERE / "reads.lua"
 MIGRATION = ROOT / "migrations" / "versions" / "0006_chat_summaries.py"
@@ -98,7 +101,7 @@ def make_server(tmp: Path) -> RealServer:
         {"LOG_LEVEL": "warning"},
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
-        jwt_secret="bench-jwt-secret-" + "x" * 32,
+        jwt_secret=JWT_SECRET,
     )
 
 
@@ -281,7 +284,7 @@ def check_answers(client: httpx.Client, paths: dict[str, str], total: int, chats
 
 async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[str, Any]:
     """p50/p99 of each read on the repositories alone, one unit of work per call."""
-    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}")
+    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}", FernetBox(JWT_SECRET))
     rng = random.Random(1)
 
     async def history(uow: Any) -> None:

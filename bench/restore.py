@@ -35,11 +35,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from adapters.security import FernetBox  # noqa: E402
 from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from adapters.transport.sandbox.engine import SESSION_FILE  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings  # noqa: E402
 from tests.realserver import RealServer  # noqa: E402
+
+JWT_SECRET = "bench-jwt-secret-" + "x" * 32  # the server's, so seeded rows open there
 
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-password-123"
@@ -73,7 +76,7 @@ def server(tmp: Path, extra: dict[str, str]) -> RealServer:
         extra,
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
-        jwt_secret="bench-jwt-secret-" + "x" * 32,
+        jwt_secret=JWT_SECRET,
     )
 
 
@@ -94,7 +97,7 @@ def login(base_url: str) -> tuple[str, str]:
 
 async def seed(db_path: Path, instances_dir: Path, user_id: str, count: int) -> list[str]:
     """N instances as a paired sandbox device leaves them: `connected`, with a session file."""
-    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}")
+    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}", FernetBox(JWT_SECRET))
     now = datetime.now(UTC)
     ids: list[str] = []
     try:

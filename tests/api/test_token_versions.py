@@ -9,7 +9,9 @@ from typing import Any
 
 import jwt
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 from migrations import alembic_config
 from tests.api.test_graphql_accounts import ME, UPDATE_USER, assert_error
@@ -93,9 +95,15 @@ async def test_an_upgraded_database_keeps_existing_users_and_their_tokens(tmp_pa
     async with clocked_api(tmp_path, clock) as api:
         admin_id = (await api.login())["user"]["id"]
     db = tmp_path / "whatsapp-api.db"
-    with sqlite3.connect(db) as conn:  # the database as the release before left it
-        conn.execute("UPDATE alembic_version SET version_num = '0003'")
-        conn.execute("ALTER TABLE users DROP COLUMN token_version")
+    # the database as the release before token versions left it
+    old = create_engine(f"sqlite:///{db}")
+    with old.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_sealed_webhook_secrets")
+    old.dispose()
+    with sqlite3.connect(db) as conn:
+        assert "token_version" not in {c[1] for c in conn.execute("PRAGMA table_info(users)")}
     async with clocked_api(tmp_path, clock) as api:
         with sqlite3.connect(db) as conn:
             version = conn.execute("SELECT version_num FROM alembic_version").fetchall()

@@ -16,6 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import event, insert
 
+from adapters.security import FernetBox
 from adapters.storage.sql.messages import _message_values
 from adapters.storage.sql.tables import instances, messages, users
 from adapters.storage.sql.uow import SqlStorage
@@ -26,7 +27,7 @@ from tests.contract.test_storage_contract import instance, user
 
 @pytest.fixture
 async def sql(tmp_path: Path) -> AsyncIterator[SqlStorage]:
-    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'plans.db'}")
+    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'plans.db'}", FernetBox("plans"))
     await storage.migrate()
     async with storage.unit_of_work() as uow:
         await uow.users.add(user(1))
@@ -118,7 +119,7 @@ async def test_marking_read_finds_unread_messages_without_walking_the_chat(
 
 
 async def test_the_migration_fills_summaries_from_stored_messages(tmp_path: Path) -> None:
-    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", FernetBox("plans"))
     config = alembic_config()
 
     def to(revision: str) -> Callable[[Any], None]:
@@ -137,7 +138,7 @@ async def test_the_migration_fills_summaries_from_stored_messages(tmp_path: Path
         message(6, CAROL, minute=4, from_me=True),
     ]
     async with storage.engine.begin() as conn:
-        await conn.run_sync(to("0003"))  # the schema before summaries existed
+        await conn.run_sync(to("0005_token_version"))  # the schema before summaries existed
         await conn.execute(insert(users).values(**_row(user(1))))
         await conn.execute(insert(instances).values(**_instance_row(instance(1))))
         for item in stored:
@@ -167,4 +168,4 @@ def _row(u: Any) -> dict[str, Any]:
 def _instance_row(i: Any) -> dict[str, Any]:
     from adapters.storage.sql.instances import _instance_values
 
-    return _instance_values(i)
+    return _instance_values(i, FernetBox("plans"))
