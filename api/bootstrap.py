@@ -25,6 +25,7 @@ from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
+from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
 from domain.instances import Instances
@@ -114,10 +115,12 @@ class Container:
         log.info("resumed %d instance(s)", resumed)
         # Started after the instances: deliveries left over from before a crash go out now.
         self.dispatcher.start()
+        self.usage.calls.start()
 
     async def close(self) -> None:
         await self.dispatcher.close()
         await self.connections.close()
+        await self.usage.calls.close()  # the last counts, before the storage closes
         await self.webhook_transport.close()
         await self.bus.close()
         await self.storage.close()
@@ -179,7 +182,11 @@ def build(
     unused); `engines` replaces only the non-sandbox engines."""
     clock = clock or SystemClock()
     ids = ids or new_id
-    storage = storage or SqlStorage(settings.sql_url())
+    storage = storage or SqlStorage(
+        settings.sql_url(),
+        writer_batch=settings.sqlite_writer_batch,
+        writer_delay_ms=settings.sqlite_writer_delay_ms,
+    )
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
     recorder = Recorder(uow, bus, clock, ids)
@@ -232,7 +239,13 @@ def build(
         media_store=media_store,
     )
     sandbox_cases = SandboxUseCases(instances, connections)
-    usage = Usage(uow, recorder, instances, clock)
+    usage = Usage(
+        uow,
+        recorder,
+        instances,
+        clock,
+        ApiCallCounter(uow, interval_s=settings.api_calls_flush_interval_ms / 1000),
+    )
     webhook_transport = webhook_transport or HttpWebhookTransport(
         settings.webhook_timeout_ms / 1000
     )

@@ -135,7 +135,7 @@ class Instances:
         return instance
 
     async def get(self, principal: Principal, instance_id: str) -> Instance:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await self._owned(uow, principal, instance_id)
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Instances:
         return instance
 
     async def list(self, principal: Principal) -> list[Instance]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.instances.list(
                 user_id=None if principal.is_admin else principal.user_id
             )
@@ -262,7 +262,7 @@ class Instances:
 
     async def resume_all(self) -> int:
         """On start: reconnect every instance that was not logged out. Returns how many."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             everything = await uow.instances.list()
         started = 0
         for instance in everything:
@@ -313,7 +313,7 @@ class Instances:
             raise ValidationFailed(
                 "'startDate' must not be after 'endDate'", {"field": "startDate"}
             )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._owned(uow, principal, instance_id)
             logs, total = await uow.activity.list(
                 instance_id, actions=actions, start=start_dt, end=end_dt, limit=lim, skip=off
@@ -330,7 +330,7 @@ class Instances:
         types: Sequence[str] | None = None,
     ) -> tuple[builtins.list[Event], bool]:
         query = EventQuery.parse(since=since, limit=limit, types=types)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._owned(uow, principal, instance_id)
             return await query.read(uow, instance_id)
 

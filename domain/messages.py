@@ -301,7 +301,7 @@ class Messaging:
         start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
         end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
         await self._instances.get(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found, total = await uow.messages.list_chat(
                 instance_id, jid, start=start_dt, end=end_dt, limit=lim, skip=off
             )
@@ -317,7 +317,7 @@ class Messaging:
     ) -> tuple[builtins.list[ChatSummary], Page]:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
         await self._instances.get(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found, total = await uow.messages.chats(instance_id, limit=lim, skip=off)
             for chat in found:
                 contact = await uow.contacts.get(instance_id, chat.remote_jid)
@@ -347,7 +347,7 @@ class Messaging:
         return len(unread)
 
     async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             media = await uow.media.get(media_id)
         if media is None:
             raise NotFound(f"Media {media_id} not found")

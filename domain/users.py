@@ -91,15 +91,23 @@ class Accounts:
     async def login(self, email: str, password: str) -> LoginResult:
         if not email or not password:
             raise ValidationFailed("'email' and 'password' are required")
-        async with self._uow() as uow:
+        # The password is checked outside any writing unit: hashing takes a while, and a
+        # unit that writes holds the storage's write turn (one at a time on SQLite).
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get_by_email(email.strip().lower())
-            if user is None or not user.is_active:
-                if self._dummy_hash is None:
-                    self._dummy_hash = await self._hasher.hash(_DUMMY_HASH_PASSWORD)
-                await self._hasher.verify(password, self._dummy_hash)
+        if user is None or not user.is_active:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._hasher.hash(_DUMMY_HASH_PASSWORD)
+            await self._hasher.verify(password, self._dummy_hash)
+            raise Unauthorized("Invalid email or password")
+        if not await self._hasher.verify(password, user.password_hash):
+            raise Unauthorized("Invalid email or password")
+        async with self._uow() as uow:
+            # Read again: the account may have changed while the password was checked.
+            fresh = await uow.users.get(user.id)
+            if fresh is None or not fresh.is_active:
                 raise Unauthorized("Invalid email or password")
-            if not await self._hasher.verify(password, user.password_hash):
-                raise Unauthorized("Invalid email or password")
+            user = fresh
             user.last_login_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
@@ -110,7 +118,7 @@ class Accounts:
         cached = self._cache.get("user:" + user_id)
         if cached is not None:
             return cached
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get(user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The token's user no longer exists or is disabled")
@@ -121,7 +129,7 @@ class Accounts:
         cached = self._cache.get("key:" + digest)
         if cached is not None:
             return cached
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get_by_api_key_hash(digest)
         if user is None or not user.is_active:
             raise Unauthorized("Invalid API key")
@@ -149,7 +157,7 @@ class Accounts:
 
     async def ensure_admin(self, email: str, password: str, first: str, last: str) -> bool:
         """Creates the first admin from settings unless that email already exists."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if await uow.users.get_by_email(email.strip().lower()) is not None:
                 return False
         await self.register(NewUser(email, password, first, last, "admin"), check_password=False)
@@ -193,13 +201,13 @@ class Accounts:
     ) -> tuple[list[User], Page]:
         _require_admin(principal)
         lim, off = v.page(limit, skip, default=100, maximum=1000)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             users, total = await uow.users.list(limit=lim, skip=off)
         return users, Page(total, lim, off)
 
     async def get_user(self, principal: Principal, user_id: str) -> User:
         _require_admin(principal)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get(user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found")
@@ -207,6 +215,12 @@ class Accounts:
 
     async def update_user(self, principal: Principal, user_id: str, changes: UserChanges) -> User:
         _require_admin(principal)
+        # Hashed before the unit that writes, which holds the write turn while it runs.
+        new_hash = (
+            await self._hasher.hash(v.password(changes.password))
+            if changes.password is not None
+            else None
+        )
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
             if user is None:
@@ -232,8 +246,8 @@ class Accounts:
                 user.role = _role(changes.role)
             if changes.is_active is not None:
                 user.is_active = changes.is_active
-            if changes.password is not None:
-                user.password_hash = await self._hasher.hash(v.password(changes.password))
+            if new_hash is not None:
+                user.password_hash = new_hash
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
@@ -244,7 +258,7 @@ class Accounts:
         _require_admin(principal)
         if user_id == principal.user_id:
             raise Conflict("You cannot delete your own account")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get(user_id)
             if user is None:
                 raise NotFound(f"User {user_id} not found")

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import activity_logs
 from domain.entities import ActivityLog
 
 
 class SqlActivity:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, log: ActivityLog) -> None:

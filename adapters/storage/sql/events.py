@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import events
 from domain.entities import Event, EventType
 
 
 class SqlEvents:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, event: Event) -> None:

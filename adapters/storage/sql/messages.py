@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
 from domain.entities import ChatSummary, Message, MessageStatus
 
@@ -31,7 +31,7 @@ def _message_values(m: Message) -> dict[str, Any]:
 
 
 class SqlMessages:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, message: Message) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import webhook_deliveries
 from domain.webhooks import DeliveryStatus, WebhookDelivery
 
@@ -23,7 +23,7 @@ def _delivery(row: Any) -> WebhookDelivery:
 
 
 class SqlWebhooks:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, delivery: WebhookDelivery) -> None:
