@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, select, update
 
+from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
 from domain.entities import ChatSummary, Message, MessageStatus
@@ -17,6 +18,11 @@ _MESSAGE_FIELDS = (
     "has_media", "media_id", "media_url", "caption", "mime_type", "file_name", "media_size",
     "quoted_message_id", "created_at", "updated_at", "status_updated_at",
 )  # fmt: skip
+
+
+_COLUMNS = (*_MESSAGE_FIELDS, "status", "metadata")
+_ADD = Prepared.insert(messages, _COLUMNS)
+_UPDATE = Prepared.update_by_id(messages, [c for c in _COLUMNS if c != "id"])
 
 
 def _message(row: Any) -> Message:
@@ -35,7 +41,7 @@ class SqlMessages:
         self._s = session
 
     async def add(self, message: Message) -> None:
-        await self._s.execute(insert(messages).values(**_message_values(message)))
+        await self._s.write(_ADD, _message_values(message))
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
         query = select(messages).where(
@@ -45,9 +51,7 @@ class SqlMessages:
         return _message(row) if row else None
 
     async def update(self, message: Message) -> None:
-        values = _message_values(message)
-        values.pop("id")
-        await self._s.execute(update(messages).where(messages.c.id == message.id).values(**values))
+        await self._s.write(_UPDATE, _message_values(message))
 
     async def list_chat(
         self,

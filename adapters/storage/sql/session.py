@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.prepared import Prepared
+
 AfterCommit = Callable[[], None]
 
 
@@ -23,6 +25,10 @@ class SqlSession(Protocol):
         ...
 
     async def execute(self, statement: Any) -> Result[Any]: ...
+
+    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
+        """Runs a prepared INSERT/UPDATE/DELETE with `values` by column name."""
+        ...
 
     async def hold(self) -> None:
         """Before answering a read from a cache in a unit that writes: what the unit
@@ -48,6 +54,11 @@ class PooledSession:
 
     async def execute(self, statement: Any) -> Result[Any]:
         return await self.session.execute(statement)
+
+    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
+        bind = self.session.bind
+        statement = prepared.statement(bind.dialect.name if bind is not None else "")
+        await self.session.execute(statement, prepared.bind(values))
 
     async def hold(self) -> None:
         return None  # only the caches of the SQLite writer's process answer reads

@@ -6,13 +6,30 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.storage.sql.cache import SqlCache
+from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import limit_notices, usage_daily
 from domain.ports import USAGE_COUNTERS
+
+
+def _upsert(dialect_name: str) -> Any:
+    """Adds every counter (most by 0): one statement for any increment, compiled once."""
+    module: Any = postgresql if dialect_name == "postgresql" else sqlite
+    names = ["instance_id", "day", *USAGE_COUNTERS]
+    stmt = module.insert(usage_daily).values({n: bindparam(PREFIX + n) for n in names})
+    return stmt.on_conflict_do_update(
+        index_elements=[usage_daily.c.instance_id, usage_daily.c.day],
+        set_={n: usage_daily.c[n] + stmt.excluded[n] for n in USAGE_COUNTERS},
+    )
+
+
+_ADD = Prepared(
+    _upsert, {n: usage_daily.c[n].type for n in ("instance_id", "day", *USAGE_COUNTERS)}
+)
 
 
 class SqlUsage:
@@ -30,21 +47,12 @@ class SqlUsage:
         dialect = self._s.bind.dialect.name if self._s.bind is not None else "sqlite"
         return postgresql if dialect == "postgresql" else sqlite
 
-    def _upsert(self, values: dict[str, Any], increments: dict[str, int]) -> Any:
-        stmt = self._dialect().insert(usage_daily).values(**values)
-        return stmt.on_conflict_do_update(
-            index_elements=[usage_daily.c.instance_id, usage_daily.c.day],
-            set_={name: usage_daily.c[name] + amount for name, amount in increments.items()},
-        )
-
     async def add(self, instance_id: str, day: date, counters: dict[str, int]) -> None:
         increments = {k: v for k, v in counters.items() if v}
         if not increments:
             return
         values = {name: increments.get(name, 0) for name in USAGE_COUNTERS}
-        await self._s.execute(
-            self._upsert({"instance_id": instance_id, "day": day.isoformat(), **values}, increments)
-        )
+        await self._s.write(_ADD, {"instance_id": instance_id, "day": day.isoformat(), **values})
         if self._cache is not None:
             self._cached_add((instance_id, day.isoformat()), increments)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, select
 
+from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import webhook_deliveries
 from domain.webhooks import DeliveryStatus, WebhookDelivery
@@ -15,6 +16,12 @@ _FIELDS = (
     "retry_interval_ms", "next_attempt_at", "created_at", "updated_at", "last_status_code",
     "last_error", "last_duration_ms", "delivered_at",
 )  # fmt: skip
+
+
+_ADD = Prepared.insert(webhook_deliveries, ("status", *_FIELDS))
+_UPDATE = Prepared.update_by_id(
+    webhook_deliveries, [n for n in ("status", *_FIELDS) if n not in ("id", "instance_id")]
+)
 
 
 def _delivery(row: Any) -> WebhookDelivery:
@@ -28,9 +35,7 @@ class SqlWebhooks:
 
     async def add(self, delivery: WebhookDelivery) -> None:
         values = {name: getattr(delivery, name) for name in _FIELDS}
-        await self._s.execute(
-            insert(webhook_deliveries).values(status=delivery.status.value, **values)
-        )
+        await self._s.write(_ADD, {"status": delivery.status.value, **values})
 
     async def get(self, instance_id: str, delivery_id: str) -> WebhookDelivery | None:
         t = webhook_deliveries
@@ -42,13 +47,8 @@ class SqlWebhooks:
         return _delivery(row) if row else None
 
     async def update(self, delivery: WebhookDelivery) -> None:
-        values = {
-            name: getattr(delivery, name) for name in _FIELDS if name not in ("id", "instance_id")
-        }
-        t = webhook_deliveries
-        await self._s.execute(
-            update(t).where(t.c.id == delivery.id).values(status=delivery.status.value, **values)
-        )
+        values = {name: getattr(delivery, name) for name in _FIELDS if name != "instance_id"}
+        await self._s.write(_UPDATE, {"status": delivery.status.value, **values})
 
     async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
         t = webhook_deliveries

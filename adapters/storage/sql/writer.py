@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Connection, Engine, Result
+from sqlalchemy.exc import DBAPIError
 
+from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import AfterCommit
 
 log = logging.getLogger(__name__)
@@ -213,7 +216,10 @@ def _apply(
         if open_savepoint:
             conn.exec_driver_sql(SAVEPOINT)
         for statement in writes:
-            conn.execute(statement)
+            if isinstance(statement, tuple):
+                _run_prepared(conn, *statement)
+            else:
+                conn.execute(statement)
         result = conn.execute(query).freeze() if query is not None else None
         if release:
             conn.exec_driver_sql(RELEASE)
@@ -221,6 +227,16 @@ def _apply(
     except BaseException:
         _undo(conn)
         raise
+
+
+def _run_prepared(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> None:
+    compiled = prepared.compiled(conn.dialect)
+    parameters = compiled.parameters(values)
+    # Straight on the DB-API connection (the transaction is SQLAlchemy's, begun already).
+    try:
+        conn.connection.driver_connection.execute(compiled.sql, parameters)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(compiled.sql, parameters, exc, sqlite3.Error) from exc
 
 
 def _undo(conn: Connection) -> None:
@@ -256,6 +272,10 @@ class WriteUnit:
 
     async def hold(self) -> None:
         await self._take_turn()
+
+    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
+        await self._take_turn()
+        self._pending.append((prepared, values))
 
     async def _take_turn(self) -> None:
         if not self._holding:
