@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 
-from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
 from domain.entities import ChatSummary, Message, MessageStatus
@@ -23,6 +23,10 @@ _MESSAGE_FIELDS = (
 _COLUMNS = (*_MESSAGE_FIELDS, "status", "metadata")
 _ADD = Prepared.insert(messages, _COLUMNS)
 _UPDATE = Prepared.update_by_id(messages, [c for c in _COLUMNS if c != "id"])
+_GET = select(messages).where(
+    messages.c.instance_id == bindparam(PREFIX + "instance_id"),
+    messages.c.message_id == bindparam(PREFIX + "message_id"),
+)
 
 
 def _message(row: Any) -> Message:
@@ -44,10 +48,8 @@ class SqlMessages:
         await self._s.write(_ADD, _message_values(message))
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
-        query = select(messages).where(
-            messages.c.instance_id == instance_id, messages.c.message_id == message_id
-        )
-        row = (await self._s.execute(query)).first()
+        values = {"instance_id": instance_id, "message_id": message_id}
+        row = (await self._s.execute(_GET, Prepared.bind(values))).first()
         return _message(row) if row else None
 
     async def update(self, message: Message) -> None:

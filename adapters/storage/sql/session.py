@@ -24,7 +24,9 @@ class SqlSession(Protocol):
         """Something with a `.dialect` (the engine)."""
         ...
 
-    async def execute(self, statement: Any) -> Result[Any]: ...
+    async def execute(
+        self, statement: Any, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]: ...
 
     async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
         """Runs a prepared INSERT/UPDATE/DELETE with `values` by column name."""
@@ -52,8 +54,10 @@ class PooledSession:
     def bind(self) -> Any:
         return self.session.bind
 
-    async def execute(self, statement: Any) -> Result[Any]:
-        return await self.session.execute(statement)
+    async def execute(
+        self, statement: Any, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        return await self.session.execute(statement, parameters)
 
     async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
         bind = self.session.bind

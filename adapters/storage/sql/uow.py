@@ -174,18 +174,16 @@ def _sqlite_path(url: str) -> str:
 
 def _connection_setup(dbapi_conn: Any, *, read_only: bool) -> None:
     cursor = dbapi_conn.cursor()
-    # WAL lets readers run beside the writer. No busy_timeout on the writer: it is the
-    # only writer of the process, nothing in-process can hold the lock it waits for.
+    # WAL lets readers run beside the writer, which is the only one of this process.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Only ever waited on when another process (a `wamux create-user` beside the server)
+    # holds the write lock a moment: in this process the writer is alone.
+    cursor.execute("PRAGMA busy_timeout=5000")
     if read_only:
         # A unit marked read-only that writes fails loudly instead of racing the writer.
         cursor.execute("PRAGMA query_only=ON")
-        # Only for another process (a `wamux` command) holding the lock a moment.
-        cursor.execute("PRAGMA busy_timeout=5000")
-    else:
-        cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
     # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
     dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)

@@ -216,11 +216,13 @@ def _apply(
         if open_savepoint:
             conn.exec_driver_sql(SAVEPOINT)
         for statement in writes:
-            if isinstance(statement, tuple):
+            if isinstance(statement, tuple) and isinstance(statement[0], Prepared):
                 _run_prepared(conn, *statement)
+            elif isinstance(statement, tuple):
+                conn.execute(*statement)
             else:
                 conn.execute(statement)
-        result = conn.execute(query).freeze() if query is not None else None
+        result = conn.execute(*query).freeze() if query is not None else None
         if release:
             conn.exec_driver_sql(RELEASE)
         return result
@@ -292,13 +294,16 @@ class WriteUnit:
 
         return self._writer.submit(job)
 
-    async def execute(self, statement: Any) -> Result[Any]:
+    async def execute(
+        self, statement: Any, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]:
         await self._take_turn()
         if _is_buffered(statement):
-            self._pending.append(statement)
+            self._pending.append(statement if parameters is None else (statement, parameters))
             return cast(Result[Any], BUFFERED)
         try:
-            frozen = await asyncio.shield(self._trip(statement, release=False))
+            query = (statement, parameters)
+            frozen = await asyncio.shield(self._trip(query, release=False))
         except Exception:
             self._opened = False  # the failed trip already rolled the unit back
             self._give_up()
