@@ -32,6 +32,7 @@ from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
 from adapters.webhooks.targets import CheckedTargets
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
+from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
 from domain.instances import Instances
@@ -131,6 +132,7 @@ class Container:
         self._restoring = asyncio.create_task(self.restore.run(), name="restore")
         # Deliveries left over from before a crash go out now.
         self.dispatcher.start()
+        self.usage.calls.start()
 
     async def close(self) -> None:
         if self._restoring is not None:
@@ -139,6 +141,7 @@ class Container:
                 await self._restoring
         await self.dispatcher.close()
         await self.connections.close()
+        await self.usage.calls.close()  # the last counts, before the storage closes
         await self.webhook_transport.close()
         await self.bus.close()
         await self.storage.close()
@@ -218,7 +221,12 @@ def build(
         secret = settings.resolve_jwt_secret()
         token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
         secret_box = secret_box or FernetBox(secret)
-    storage = storage or SqlStorage(settings.sql_url(), secret_box)
+    storage = storage or SqlStorage(
+        settings.sql_url(),
+        secret_box,
+        writer_batch=settings.sqlite_writer_batch,
+        writer_delay_ms=settings.sqlite_writer_delay_ms,
+    )
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
     recorder = Recorder(uow, bus, clock, ids)
@@ -281,7 +289,13 @@ def build(
         webhook_targets=target_policy,
     )
     sandbox_cases = SandboxUseCases(instances, connections)
-    usage = Usage(uow, recorder, instances, clock)
+    usage = Usage(
+        uow,
+        recorder,
+        instances,
+        clock,
+        ApiCallCounter(uow, interval_s=settings.api_calls_flush_interval_ms / 1000),
+    )
     webhook_transport = webhook_transport or HttpWebhookTransport(
         settings.webhook_timeout_ms / 1000
     )

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     sqlite_database_url: str | None = None
     database_url: str | None = None
     postgres_database_url: str | None = None
+    # SQLite's one writer: a group commit holds at most this many units, waits at most this
+    sqlite_writer_batch: int = Field(200, ge=1, le=10_000)
+    sqlite_writer_delay_ms: float = Field(5, ge=0, le=1_000)
+    # API calls are counted in memory and written this often (a crash loses at most this)
+    api_calls_flush_interval_ms: int = Field(200, ge=1, le=60_000)
 
     jwt_secret: str | None = None
     jwt_expiration: str = "24h"

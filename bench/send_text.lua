@@ -2,13 +2,15 @@
 -- answers to those POSTs, then stop that thread. Used by bench/send_text.py:
 --
 --   wrk -t2 -c32 -d300s --latency -s bench/send_text.lua http://127.0.0.1:PORT \
---       -- PATH PHONE API_KEY MESSAGES THREADS
+--       -- PATH PHONE API_KEY MESSAGES THREADS [PACE_MS]
 --
 -- PATH      the send endpoint, e.g. /api/whatsapp/<instance id>/send
 -- PHONE     recipient of every message
 -- API_KEY   sent as x-api-key ("-" for none)
 -- MESSAGES  POSTs over all threads (split evenly between them)
 -- THREADS   the -t given to wrk (a thread cannot ask wrk for it)
+-- PACE_MS   optional: each connection waits this long before each POST (a paced run: about
+--           connections * 1000 / PACE_MS POSTs a second, less the time answers take)
 --
 -- wrk has no "stop after N requests" and keeps every connection busy. So each request is
 -- booked in delay(), which wrk calls before it writes one: once a thread's share is booked,
@@ -31,7 +33,7 @@ end
 post_answers, post_ok, post_failed, posts_sent = 0, 0, 0, 0
 
 local post_headers, path, phone
-local quota, nthreads, booked, stopped = 0, 1, 0, false
+local quota, nthreads, booked, stopped, pace = 0, 1, 0, false, 0
 local PARK_MS = 24 * 3600 * 1000
 -- wrk (4.x) calls request() once on thread 0 right after init() to check what it returns,
 -- without sending it: that call must not use up a message number.
@@ -42,6 +44,7 @@ function init(args)
   local api_key = args[3]
   local total = tonumber(args[4])
   nthreads = tonumber(args[5])
+  pace = tonumber(args[6] or "0")
   quota = math.floor(total / nthreads)
   if id < total % nthreads then
     quota = quota + 1
@@ -56,7 +59,7 @@ end
 function delay()
   if booked < quota then
     booked = booked + 1
-    return 0
+    return pace
   end
   return PARK_MS
 end

@@ -1,12 +1,17 @@
 """Throughput and latency of wamux's text send endpoint, against a bare FastAPI baseline.
 
 Starts the real server (`python -m api serve`, sandbox engine, SQLite in a temporary
-directory), pairs one instance, and drives POST /api/whatsapp/{id}/send with wrk until
---messages messages have been answered; then does the same against bench/baseline_app.py
-(a one-endpoint FastAPI app under the same uvicorn settings). Checks that wamux stored one
-message per 200 and answered nothing else, and prints a table (or --json).
+directory) and a webhook receiver (bench/webhook_receiver.py, a process of its own), pairs
+one instance whose webhook (every event: sent, delivered, read) points at the receiver, and
+drives POST /api/whatsapp/{id}/send with wrk until --messages messages have been answered;
+then does the same against bench/baseline_app.py (a one-endpoint FastAPI app under the same
+uvicorn settings). Then a paced run at half the throughput wamux reached, for its latency
+there. Checks that wamux stored every 200 exactly once (and answered nothing else), that
+every message reached `read` and its webhooks the receiver, and prints a table (or --json)
+with the ratio to the baseline.
 
     .venv/bin/python bench/send_text.py [--messages 10000] [--connections 32] [--threads 2]
+                                        [--no-webhooks] [--paced-messages 2000]
 
 Needs wrk (Debian/Ubuntu: apt-get install wrk). Everything listens on 127.0.0.1 only.
 """
@@ -15,17 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
+import math
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +38,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
 
-LUA = HERE / "send_text.lua"
+sys.path.insert(0, str(HERE))
+from wrk_run import RECIPIENT, BenchError, WrkResult, run_wrk  # noqa: E402
+
 BASELINE = HERE / "baseline_app.py"
+RECEIVER = HERE / "webhook_receiver.py"
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-password-123"
-# not a paired sandbox instance: the sandbox answers it with delivered and read receipts later
-RECIPIENT = "79001234567"
 # how long to wait after the run for the background receipts to reach every message
 RECEIPT_WAIT_S = 120
-
-
-class BenchError(Exception):
-    pass
 
 
 # --- servers (tests/realserver.py: the harness the e2e tests use too) ----------------------------
@@ -109,7 +108,44 @@ def wait_status(client: httpx.Client, instance_id: str, wanted: str, timeout: fl
     raise BenchError(f"instance {instance_id} is {status!r}, not {wanted!r}, after {timeout}s")
 
 
-def pair_instance(server: RealServer) -> tuple[str, str]:
+def start_receiver(tmp: Path) -> RealServer:
+    server = RealServer(
+        tmp / "receiver-data", tmp, "receiver", command=[sys.executable, str(RECEIVER)]
+    )
+    server.spawn()
+    return server
+
+
+def webhook_body(receiver: RealServer | None) -> dict[str, Any]:
+    if receiver is None:
+        return {}
+    return {
+        "webhookUrl": f"{receiver.base_url}/hook",
+        "webhookEnabled": True,
+        "webhookSecret": "bench-secret",
+        "notifySent": True,
+        "notifyDelivery": True,
+        "notifyRead": True,
+    }
+
+
+def webhooks_received(receiver: RealServer, event: str) -> tuple[int, int]:
+    """(deliveries of `event` the receiver got, repeated deliveries of any event)."""
+    with httpx.Client(base_url=receiver.base_url, timeout=10) as client:
+        found = expect(client.get("/_bench/count", params={"event": event}), 200)
+    return int(found["count"]), int(found["duplicates"])
+
+
+def wait_webhooks(receiver: RealServer, event: str, total: int) -> dict[str, Any]:
+    started = time.monotonic()
+    got, duplicates = webhooks_received(receiver, event)
+    while got < total and time.monotonic() - started < RECEIPT_WAIT_S:
+        time.sleep(0.5)
+        got, duplicates = webhooks_received(receiver, event)
+    return {"event": event, "received": got, "expected": total, "duplicates": duplicates}
+
+
+def pair_instance(server: RealServer, receiver: RealServer | None) -> tuple[str, str]:
     """Log in, create a sandbox instance, pair it; returns (api key, instance id)."""
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         login = expect(
@@ -118,9 +154,8 @@ def pair_instance(server: RealServer) -> tuple[str, str]:
         )
         api_key = login["user"]["apiKey"]
         client.headers["x-api-key"] = api_key
-        created = expect(
-            client.post("/api/instances", json={"name": "bench", "engine": "sandbox"}), 201
-        )
+        body = {"name": "bench", "engine": "sandbox", **webhook_body(receiver)}
+        created = expect(client.post("/api/instances", json=body), 201)
         instance_id = created["id"]
         wait_status(client, instance_id, "qr")
         expect(client.post(f"/api/sandbox/{instance_id}/scan", json={}), 200)
@@ -128,153 +163,19 @@ def pair_instance(server: RealServer) -> tuple[str, str]:
     return api_key, instance_id
 
 
-# --- wrk ----------------------------------------------------------------------------------------
-
-_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_time(text: str) -> float:
-    """wrk's '1.23ms' -> seconds."""
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
-    if not match:
-        raise BenchError(f"cannot read wrk time {text!r}")
-    return float(match.group(1)) * _TIME_UNITS[match.group(2)]
-
-
-@dataclass
-class WrkResult:
-    target: str
-    sent: int  # POSTs written
-    messages: int  # POSTs answered
-    ok: int  # ... with 200
-    failed: int  # ... with anything else
-    requests: int  # answers wrk counted (the same as messages)
-    seconds: float
-    rps: float  # wrk's Requests/sec
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    non_2xx: int  # wrk's "Non-2xx or 3xx responses" (status > 399)
-    socket_errors: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.failed + sum(self.socket_errors.values())
-
-
-def parse_wrk(target: str, out: str) -> WrkResult:
-    match = re.search(r"^BENCH_RESULT (\{.*\})$", out, re.M)
-    if not match:
-        raise BenchError(f"wrk printed no BENCH_RESULT line:\n{out}")
-    exact = json.loads(match.group(1))
-    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
-    if set(dist) != {"50", "75", "90", "99"}:
-        raise BenchError(f"no latency distribution in wrk's output:\n{out}")
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    counts = [int(x) for x in socket_errors.groups()] if socket_errors else [0, 0, 0, 0]
-    errs = dict(zip(("connect", "read", "write", "timeout"), counts, strict=True))
-    return WrkResult(
-        target=target,
-        sent=exact["posts_sent"],
-        messages=exact["post_answers"],
-        ok=exact["post_ok"],
-        failed=exact["post_failed"],
-        requests=exact["requests"],
-        seconds=exact["duration_us"] / 1e6,
-        rps=float(rps.group(1)) if rps else 0.0,
-        p50_ms=round(parse_time(dist["50"]) * 1e3, 3),
-        p90_ms=round(parse_time(dist["90"]) * 1e3, 3),
-        p99_ms=round(parse_time(dist["99"]) * 1e3, 3),
-        max_ms=exact["latency_us"]["max"] / 1e3,
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=errs,
-    )
-
-
-def _threads_of(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return 0
-
-
-def run_wrk(
-    wrk: str,
-    target: str,
-    server: RealServer,
-    path: str,
-    api_key: str | None,
-    args: argparse.Namespace,
-) -> tuple[WrkResult, str]:
-    cmd = [
-        wrk,
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{args.max_seconds}s",
-        "--timeout",
-        "10s",
-        "--latency",
-        "-s",
-        str(LUA),
-        server.base_url,
-        "--",
-        path,
-        RECIPIENT,
-        api_key or "-",
-        str(args.messages),
-        str(args.threads),
-    ]
-    errfile = tempfile.TemporaryFile("w+")  # a file, so a chatty stderr cannot block wrk
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, text=True)
-    # wrk's main thread sleeps for the whole -d even once every worker thread has stopped;
-    # a SIGINT wakes it up, but it only reaches that sleep once the workers are gone.
-    watchdog = threading.Timer(args.max_seconds + 30, proc.kill)
-    watchdog.start()
-    lines: list[str] = []
-    done = 0
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("BENCH_THREAD_DONE"):
-                done += 1
-                if done == args.threads:
-                    deadline = time.monotonic() + 10
-                    while _threads_of(proc.pid) > 1 and time.monotonic() < deadline:
-                        time.sleep(0.001)
-                    proc.send_signal(signal.SIGINT)
-        proc.wait(30)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        errfile.seek(0)
-        stderr = errfile.read()
-        errfile.close()
-    out = "".join(lines)
-    if proc.returncode != 0:
-        raise BenchError(f"wrk failed ({proc.returncode}):\n{out}\n{stderr}")
-    if stderr.strip():
-        print(f"wrk ({target}) said on stderr:\n{stderr}", file=sys.stderr)
-    return parse_wrk(target, out), out
-
-
 # --- checks -------------------------------------------------------------------------------------
 
 
-def statuses(client: httpx.Client, path: str, total: int) -> Counter[str]:
-    """How many of the stored messages are at each status, right now."""
+def statuses(client: httpx.Client, path: str, total: int) -> tuple[Counter[str], int]:
+    """How many of the stored messages are at each status, right now; and how many
+    distinct WhatsApp ids they have."""
     found: Counter[str] = Counter()
+    ids: set[str] = set()
     for skip in range(0, total, 1000):
         page = expect(client.get(path, params={"limit": 1000, "skip": skip}), 200)
         found.update(m["status"] for m in page["messages"])
-    return found
+        ids.update(m["messageId"] for m in page["messages"])
+    return found, len(ids)
 
 
 def receipts(server: RealServer, api_key: str, instance_id: str) -> dict[str, Any]:
@@ -285,16 +186,17 @@ def receipts(server: RealServer, api_key: str, instance_id: str) -> dict[str, An
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
         started = time.monotonic()
         total = expect(client.get(path, params={"limit": 1}), 200)["pagination"]["total"]
-        at_last_answer = statuses(client, path, total)
+        at_last_answer, distinct = statuses(client, path, total)
         now = at_last_answer
         all_read_after = 0.0 if now["read"] == total else None
         while all_read_after is None and time.monotonic() - started < RECEIPT_WAIT_S:
             time.sleep(0.5)
-            now = statuses(client, path, total)
+            now, distinct = statuses(client, path, total)
             if now["read"] == total:
                 all_read_after = time.monotonic() - started
     return {
         "total": total,
+        "distinct_ids": distinct,
         "at_last_answer": dict(at_last_answer),
         "final": dict(now),
         "all_read_after_s": None if all_read_after is None else round(all_read_after, 3),
@@ -354,10 +256,18 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
             f"  {r.target}: {r.sent} POSTs sent, {r.requests} answered in {r.seconds:.2f}s, "
             f"max latency {r.max_ms:.1f} ms"
         )
+    p = report.get("paced")
+    if p:
+        print(
+            f"  paced at half wamux's rate (target {p['target_rps']:.0f}/s, "
+            f"-t1 -c{p['connections']}, {p['pace_ms']} ms between POSTs per connection): "
+            f"{p['rps']:.0f} req/s, "
+            f"p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms, errors {p['errors']}"
+        )
     v = report["verification"]
     print(
-        f"stored messages: {v['stored']} for {v['ok_200']} answers 200 "
-        f"({'OK' if v['stored_matches'] else 'MISMATCH'}); non-2xx: {v['non_2xx']}"
+        f"stored messages: {v['stored']} ({v['distinct_ids']} distinct ids) for {v['ok_200']} "
+        f"answers 200 ({'OK' if v['stored_matches'] else 'MISMATCH'}); non-2xx: {v['non_2xx']}"
     )
     print(
         f"statuses as the last send was answered: {v['statuses_at_last_answer']}; every "
@@ -367,6 +277,11 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
             else f"message NOT read within {RECEIPT_WAIT_S}s: {v['statuses_final']}"
         )
     )
+    for hook in v["webhooks"]:
+        print(
+            f"webhooks {hook['event']}: {hook['received']} received of {hook['expected']}, "
+            f"{hook['duplicates']} repeated"
+        )
     cpu = report["cpu"]
     print(
         f"wamux CPU per send: {cpu['wamux_ms_per_send_during_run']} ms while sending, "
@@ -379,11 +294,25 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
 # --- main ---------------------------------------------------------------------------------------
 
 
+def paced_settings(rate: float) -> tuple[int, int]:
+    """(connections, ms between POSTs per connection) for about `rate` POSTs a second.
+    Each connection waits at least 50 ms, so the time answers take (added to the wait)
+    slows the rate little."""
+    connections = max(1, math.ceil(rate * 50 / 1000))
+    return connections, max(1, round(connections * 1000 / rate))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000, help="POSTs per target")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--paced-messages", type=int, default=2_000, help="POSTs of the paced run (0: none)"
+    )
+    parser.add_argument(
+        "--no-webhooks", dest="webhooks", action="store_false", help="no webhook receiver"
+    )
     parser.add_argument(
         "--max-seconds", type=int, default=300, help="give up on a wrk run after this long"
     )
@@ -406,32 +335,60 @@ def main(argv: list[str] | None = None) -> int:
     def log(*parts: object) -> None:
         print(*parts, file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    paced: WrkResult | None = None
+    pace = (0, 0)
     with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmpdir:
         tmp = Path(tmpdir)
         try:
-            log("starting wamux and the baseline ...")
+            log("starting wamux, the baseline and the webhook receiver ...")
             wamux = start_wamux(tmp)
             servers.append(wamux)
             baseline = start_baseline(tmp)
             servers.append(baseline)
-            wait_healthy(wamux)
-            wait_healthy(baseline)
-            api_key, instance_id = pair_instance(wamux)
+            receiver = start_receiver(tmp) if args.webhooks else None
+            if receiver is not None:
+                servers.append(receiver)
+            for server in servers:
+                wait_healthy(server)
+            api_key, instance_id = pair_instance(wamux, receiver)
             log(f"instance {instance_id} connected; {args.messages} messages to {RECIPIENT} ...")
+            send_path = f"/api/whatsapp/{instance_id}/send"
 
             cpu_before = wamux.cpu_seconds()
-            w, w_out = run_wrk(
-                wrk, "wamux send", wamux, f"/api/whatsapp/{instance_id}/send", api_key, args
-            )
+            w, w_out = run_wrk(wrk, "wamux send", wamux, send_path, api_key, args)
             cpu_sent = wamux.cpu_seconds()
             # the baseline runs only once wamux is idle: its receipts must not compete with it
             log("waiting for every message to reach read ...")
             stored = receipts(wamux, api_key, instance_id)
             cpu_read = wamux.cpu_seconds()
-            wamux_peak = wamux.proc_status("VmHWM")
             log("baseline ...")
             b, b_out = run_wrk(wrk, "baseline", baseline, "/send", None, args)
             baseline_peak = baseline.proc_status("VmHWM")
+            if args.paced_messages and w.rps:
+                pace = paced_settings(w.rps / 2)
+                log(f"paced run at {w.rps / 2:.0f}/s ...")
+                paced, _ = run_wrk(
+                    wrk,
+                    "wamux paced",
+                    wamux,
+                    send_path,
+                    api_key,
+                    args,
+                    messages=args.paced_messages,
+                    connections=pace[0],
+                    threads=1,
+                    pace_ms=pace[1],
+                )
+                stored = receipts(wamux, api_key, instance_id)
+            wamux_peak = wamux.proc_status("VmHWM")
+            ok_total = w.ok + (paced.ok if paced else 0)
+            hooks = []
+            if receiver is not None:
+                log("waiting for the webhooks ...")
+                hooks = [
+                    wait_webhooks(receiver, "message_sent", ok_total),
+                    wait_webhooks(receiver, "message_status", 2 * ok_total),  # delivered, read
+                ]
             if args.wrk_output:
                 log(w_out + "\n" + b_out)
             for s in servers:
@@ -444,16 +401,21 @@ def main(argv: list[str] | None = None) -> int:
             for s in reversed(servers):
                 stop(s)
 
+    runs = [w] + ([paced] if paced else [])
     verification = {
         "stored": stored["total"],
-        "ok_200": w.ok,
-        "stored_matches": stored["total"] == w.ok,
-        "all_answered": all(r.sent == r.messages == r.requests == args.messages for r in (w, b)),
-        "non_2xx": w.non_2xx + b.non_2xx,
+        "distinct_ids": stored["distinct_ids"],
+        "ok_200": ok_total,
+        "stored_matches": stored["total"] == stored["distinct_ids"] == ok_total,
+        "all_answered": all(r.sent == r.messages == r.requests == args.messages for r in (w, b))
+        and (paced is None or paced.sent == paced.messages == args.paced_messages),
+        "non_2xx": sum(r.non_2xx for r in (*runs, b)),
         "statuses_at_last_answer": stored["at_last_answer"],
         "statuses_final": stored["final"],
         "all_read": stored["final"].get("read", 0) == stored["total"],
         "all_read_after_s": stored["all_read_after_s"],
+        "webhooks": hooks,
+        "all_webhooks": all(h["received"] == h["expected"] and h["duplicates"] == 0 for h in hooks),
     }
     # CPU of the wamux process (user + system, /proc) per answered send: while wrk ran, and
     # with the background receipts of those sends too
@@ -471,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "threads": args.threads,
             "recipient": RECIPIENT,
+            "webhooks": args.webhooks,
         },
         "results": [{**asdict(r), "errors": r.errors} for r in (w, b)],
         "ratio": {
@@ -478,6 +441,17 @@ def main(argv: list[str] | None = None) -> int:
             "p50": round(w.p50_ms / b.p50_ms, 2) if b.p50_ms else None,
             "p90": round(w.p90_ms / b.p90_ms, 2) if b.p90_ms else None,
             "p99": round(w.p99_ms / b.p99_ms, 2) if b.p99_ms else None,
+        },
+        "paced": None
+        if paced is None
+        else {
+            "target_rps": w.rps / 2,
+            "connections": pace[0],
+            "pace_ms": pace[1],
+            "rps": paced.rps,
+            "p50_ms": paced.p50_ms,
+            "p99_ms": paced.p99_ms,
+            "errors": paced.errors,
         },
         "verification": verification,
         "cpu": cpu,
@@ -492,8 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         verification["stored_matches"]
         and verification["all_answered"]
         and verification["all_read"]
-        and w.errors == 0
-        and b.errors == 0
+        and verification["all_webhooks"]
+        and all(r.errors == 0 for r in (*runs, b))
     )
     if not ok:
         print("bench: FAILED verification (see above)", file=sys.stderr)

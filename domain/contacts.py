@@ -127,7 +127,7 @@ class Contacts:
         lim, off = v.page(limit, skip, default=100, maximum=1000)
         term = v.text(search, "search", max_len=200) or None
         await self._instances.get(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found, total = await uow.contacts.list(
                 instance_id, search=term, only_groups=only_groups, limit=lim, skip=off
             )

@@ -94,7 +94,7 @@ class MessageEvents:
             await txn.commit()
 
     async def _is_new(self, instance_id: str, message_id: str) -> bool:
-        async with self._recorder.uow_factory() as uow:
+        async with self._recorder.uow_factory(read_only=True) as uow:
             if await uow.instances.get(instance_id) is None:
                 return False
             return await uow.messages.get(instance_id, message_id) is None

@@ -143,7 +143,7 @@ class Instances:
         return instance
 
     async def get(self, principal: Principal, instance_id: str) -> Instance:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await self._owned(uow, principal, instance_id)
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -193,7 +193,7 @@ class Instances:
         return instance
 
     async def list(self, principal: Principal) -> list[Instance]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.instances.list(
                 user_id=None if principal.is_admin else principal.user_id
             )
@@ -325,7 +325,7 @@ class Instances:
             raise ValidationFailed(
                 "'startDate' must not be after 'endDate'", {"field": "startDate"}
             )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._owned(uow, principal, instance_id)
             logs, total = await uow.activity.list(
                 instance_id, actions=actions, start=start_dt, end=end_dt, limit=lim, skip=off
@@ -342,7 +342,7 @@ class Instances:
         types: Sequence[str] | None = None,
     ) -> tuple[builtins.list[Event], bool]:
         query = EventQuery.parse(since=since, limit=limit, types=types)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._owned(uow, principal, instance_id)
             return await query.read(uow, instance_id)
 

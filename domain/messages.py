@@ -300,7 +300,8 @@ class Messaging:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
         start_dt = parse_iso(start, "startDate") if isinstance(start, str) else start
         end_dt = parse_iso(end, "endDate") if isinstance(end, str) else end
-        async with self._uow() as uow:  # one unit of work: the ownership check and the page
+        # one unit of work: the ownership check and the page
+        async with self._uow(read_only=True) as uow:
             await self._instances.owned(uow, principal, instance_id)
             found, total = await uow.messages.list_chat(
                 instance_id, jid, start=start_dt, end=end_dt, limit=lim, skip=off
@@ -316,7 +317,7 @@ class Messaging:
         skip: int | None = None,
     ) -> tuple[builtins.list[ChatSummary], Page]:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._instances.owned(uow, principal, instance_id)
             found, total = await uow.messages.chats(instance_id, limit=lim, skip=off)
             known = await uow.contacts.get_many(instance_id, [c.remote_jid for c in found])
@@ -348,7 +349,7 @@ class Messaging:
         return len(unread)
 
     async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             media = await uow.media.get(media_id)
         if media is None:
             raise NotFound(f"Media {media_id} not found")

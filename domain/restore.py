@@ -44,7 +44,7 @@ class Restore:
     async def run(self) -> int:
         """Restores every instance not logged out; returns how many were started."""
         started_at = time.monotonic()
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             everything = await uow.instances.list()
         slots = asyncio.Semaphore(self._concurrency)
         todo = [i.id for i in everything if i.status is not InstanceStatus.LOGGED_OUT]
@@ -61,7 +61,7 @@ class Restore:
     async def _one(self, slots: asyncio.Semaphore, instance_id: str) -> bool:
         async with slots:
             # Read again when its turn comes: it may have been deleted or logged out since.
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 instance = await uow.instances.get(instance_id)
             if instance is None or instance.status is InstanceStatus.LOGGED_OUT:
                 return False

@@ -156,7 +156,7 @@ class SandboxMessaging:
         if wanted not in (MessageStatus.DELIVERED, MessageStatus.READ):
             raise ValidationFailed("'status' must be 'delivered' or 'read'", {"field": "status"})
         await self._sandbox.require(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             message = await uow.messages.get(instance_id, message_id)
         if message is None or not message.from_me:
             raise NotFound(f"Sent message {message_id} not found on instance {instance_id}")

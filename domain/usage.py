@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from domain.api_calls import ApiCallCounter
 from domain.counters import SPEC_NAMES, summed
 from domain.entities import EventType, Instance, InstanceStatus, Principal
 from domain.errors import Forbidden, LimitExceeded, ValidationFailed
 from domain.instances import Instances
 from domain.limits import LIMITS
-from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from domain.ports import USAGE_COUNTERS, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.recorder import Recorder
 
 # Every call on an instance counts toward its apiCalls (and maxApiCalls), except managing
@@ -38,12 +39,18 @@ class UserUsage:
 
 class Usage:
     def __init__(
-        self, uow: UnitOfWorkFactory, recorder: Recorder, instances: Instances, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        recorder: Recorder,
+        instances: Instances,
+        clock: Clock,
+        calls: ApiCallCounter | None = None,
     ) -> None:
         self._uow = uow
         self._recorder = recorder
         self._instances = instances
         self._clock = clock
+        self.calls = calls or ApiCallCounter(uow, interval_s=0.2)
 
     def today(self) -> date:
         return self._clock.now().date()
@@ -81,7 +88,7 @@ class Usage:
         capped = [lim for lim in LIMITS if instance.limits.get(lim) is not None]
         if not capped:
             return
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             used = await uow.usage.day(instance.id, self.today())
         for limit in capped:
             counter = LIMITS[limit]
@@ -93,6 +100,9 @@ class Usage:
         today = self.today()
         async with self._recorder.transaction(instance.id) as txn:
             used = await txn.uow.usage.day(instance.id, today)
+            calls = self.calls.known(instance.id, today)
+            if calls is not None:  # counted in memory, maybe not written yet
+                used["api_calls"] = calls
             usage = {
                 SPEC_NAMES[LIMITS[name]]: used[LIMITS[name]]
                 for name in LIMITS
@@ -123,14 +133,15 @@ class Usage:
         (MANAGEMENT_CALLS) are not counted."""
         if operation in MANAGEMENT_CALLS:
             return
-        async with self._uow() as uow:
-            # One transaction for the ownership check and the count: this runs on every call.
+        today = self.today()
+        # This runs on every call: it reads (cached) and counts in memory, never writes.
+        async with self._uow(read_only=True) as uow:
             instance = await self._instances.owned(uow, principal, instance_id)
-            refused = await self.consume(uow, instance, {"api_calls": 1})
-            if refused is None:
-                await uow.commit()
-        if refused is not None:
-            raise await self.refuse(instance, refused)
+            used = await self.calls.used(uow, instance_id, today)
+        maximum = instance.limits.get("maxApiCalls")
+        if maximum is not None and used + 1 > maximum:
+            raise await self.refuse(instance, "maxApiCalls")
+        self.calls.count(instance_id, today)  # no await since `used`: the check is exact
 
     async def count(self, instance_id: str, counters: dict[str, int]) -> None:
         """Adds to today's counters; nothing if the instance was deleted meanwhile (e.g. while
@@ -154,9 +165,12 @@ class Usage:
 
     async def for_user(self, principal: Principal, period: str | None) -> UserUsage:
         since = self._since(period, "month", ("week", "month", "year", "all"))
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             mine = await uow.instances.list(user_id=principal.user_id)
-            totals = await uow.usage.totals([i.id for i in mine], since)
+            ids = [i.id for i in mine]
+            async with self.calls.reading():
+                totals = await uow.usage.totals(ids, since)
+                self._add_unwritten_calls(totals, ids, since)
         rows = [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
         return UserUsage(rows, summed([r.counters for r in rows]))
 
@@ -164,18 +178,28 @@ class Usage:
         self, principal: Principal, instance_id: str, period: str | None
     ) -> tuple[dict[str, int], list[tuple[date, dict[str, int]]]]:
         since = self._since(period, "today", ("today", "week", "month", "all"))
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await self._instances.owned(uow, principal, instance_id)
-            daily = await uow.usage.daily(instance_id, since)
+            async with self.calls.reading():
+                daily = await uow.usage.daily(instance_id, since)
+                pending = self.calls.not_written([instance_id])
+        by_day = dict(daily)
+        for (_, day), calls in pending.items():
+            if since is None or day >= since:
+                counters = by_day.setdefault(day, dict.fromkeys(USAGE_COUNTERS, 0))
+                counters["api_calls"] = counters.get("api_calls", 0) + calls
+        daily = sorted(by_day.items())
         return summed([day for _, day in daily]), daily
 
     async def for_system(self, principal: Principal) -> dict[str, Any]:
         if not principal.is_admin:
             raise Forbidden("This action requires the admin role")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             instances = await uow.instances.list()
             users, user_total = await uow.users.list(limit=1_000_000, skip=0)
-            totals = await uow.usage.totals(None, None)
+            async with self.calls.reading():
+                totals = await uow.usage.totals(None, None)
+                self._add_unwritten_calls(totals, None, None)
         usage = summed(list(totals.values()))
         recently = self._clock.now() - timedelta(days=30)
         owners_online = {i.user_id for i in instances if i.status is InstanceStatus.CONNECTED}
@@ -192,6 +216,14 @@ class Usage:
             "users": {"total": user_total, "active": len(active_users)},
             "usage": usage,
         }
+
+    def _add_unwritten_calls(
+        self, totals: dict[str, dict[str, int]], ids: list[str] | None, since: date | None
+    ) -> None:
+        for (instance_id, day), calls in self.calls.not_written(ids).items():
+            if since is None or day >= since:
+                counters = totals.setdefault(instance_id, dict.fromkeys(USAGE_COUNTERS, 0))
+                counters["api_calls"] = counters.get("api_calls", 0) + calls
 
 
 def _after(moment: datetime | None, threshold: datetime) -> bool:

@@ -103,18 +103,27 @@ class Accounts:
             raise ValidationFailed("'email' and 'password' are required")
         normalised = email.strip().lower()
         attempt = self._throttle.begin(normalised, client)
-        async with self._uow() as uow:
+        # The password is checked outside any writing unit: hashing takes a while, and a
+        # unit that writes holds the storage's write turn (one at a time on SQLite).
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get_by_email(normalised)
-            if user is None or not user.is_active:
-                if self._dummy_hash is None:
-                    self._dummy_hash = await self._hasher.hash(_DUMMY_HASH_PASSWORD)
-                await self._hasher.verify(password, self._dummy_hash)
-                attempt.failed()
+        if user is None or not user.is_active:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._hasher.hash(_DUMMY_HASH_PASSWORD)
+            await self._hasher.verify(password, self._dummy_hash)
+            attempt.failed()
+            raise Unauthorized("Invalid email or password")
+        if not await self._hasher.verify(password, user.password_hash):
+            attempt.failed()
+            raise Unauthorized("Invalid email or password")
+        attempt.succeeded()
+        async with self._uow() as uow:
+            # Read again: the account may have changed while the password was checked (the
+            # token must carry the current token version).
+            fresh = await uow.users.get(user.id)
+            if fresh is None or not fresh.is_active:
                 raise Unauthorized("Invalid email or password")
-            if not await self._hasher.verify(password, user.password_hash):
-                attempt.failed()
-                raise Unauthorized("Invalid email or password")
-            attempt.succeeded()
+            user = fresh
             user.last_login_at = self._clock.now()
             await uow.users.record_login(user.id, user.last_login_at)
             await uow.commit()
@@ -158,7 +167,7 @@ class Accounts:
         if cached is not None:
             return cached
         generation = self._cache.generation
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await lookup(uow.users)
         if user is None or not user.is_active:
             return None
@@ -192,7 +201,7 @@ class Accounts:
 
     async def ensure_admin(self, email: str, password: str, first: str, last: str) -> bool:
         """Creates the first admin from settings unless that email already exists."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if await uow.users.get_by_email(email.strip().lower()) is not None:
                 return False
         await self.register(NewUser(email, password, first, last, "admin"), check_password=False)
@@ -236,13 +245,13 @@ class Accounts:
     ) -> tuple[list[User], Page]:
         _require_admin(principal)
         lim, off = v.page(limit, skip, default=100, maximum=1000)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             users, total = await uow.users.list(limit=lim, skip=off)
         return users, Page(total, lim, off)
 
     async def get_user(self, principal: Principal, user_id: str) -> User:
         _require_admin(principal)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get(user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found")
@@ -250,6 +259,12 @@ class Accounts:
 
     async def update_user(self, principal: Principal, user_id: str, changes: UserChanges) -> User:
         _require_admin(principal)
+        # Hashed before the unit that writes, which holds the write turn while it runs.
+        new_hash = (
+            await self._hasher.hash(v.password(changes.password))
+            if changes.password is not None
+            else None
+        )
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
             if user is None:
@@ -281,8 +296,8 @@ class Accounts:
                 user.role = _role(changes.role)
             if changes.is_active is not None:
                 user.is_active = changes.is_active
-            if changes.password is not None:
-                user.password_hash = await self._hasher.hash(v.password(changes.password))
+            if new_hash is not None:
+                user.password_hash = new_hash
             if revoking:
                 user.token_version += 1
             user.updated_at = self._clock.now()
@@ -297,7 +312,7 @@ class Accounts:
         _require_admin(principal)
         if user_id == principal.user_id:
             raise Conflict("You cannot delete your own account")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             user = await uow.users.get(user_id)
             if user is None:
                 raise NotFound(f"User {user_id} not found")

@@ -81,7 +81,7 @@ class WebhookDispatcher:
     async def _run(self) -> None:
         while True:
             try:
-                async with self._uow() as uow:
+                async with self._uow(read_only=True) as uow:
                     pending = await uow.webhooks.pending_instances()
                 for instance_id in pending:
                     self._ensure_worker(instance_id)
@@ -119,7 +119,7 @@ class WebhookDispatcher:
         while True:
             nudge.clear()
             # A batch in order, read in one go; new deliveries only ever queue behind it.
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 batch = await uow.webhooks.pending(instance_id, BATCH)
                 instance = await uow.instances.get(instance_id) if batch else None
                 # The owner's role now, not when the URL was saved (WEBHOOK_PRIVATE_URLS).
@@ -262,7 +262,7 @@ class Webhooks:
             except ValidationFailed as exc:
                 raise ValidationFailed(exc.message, {"field": "event"}) from None
         await self._instances.get(principal, instance_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found, total = await uow.webhooks.list(
                 instance_id, status=status, event=event, limit=lim, skip=off
             )

@@ -148,6 +148,7 @@ async def test_a_whatsapp_id_is_stored_once_per_instance(storage: Any) -> None:
     async with storage.unit_of_work() as uow:
         with pytest.raises((ValueError, IntegrityError)):
             await uow.messages.add(duplicate)
+            await uow.commit()  # a backend may hold writes back until the commit (SQLite's)
 
 
 async def test_list_chat_is_newest_first_with_dates_and_pages(storage: Any) -> None:

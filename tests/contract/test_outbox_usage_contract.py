@@ -196,6 +196,7 @@ async def test_a_delivery_needs_its_instance(storage: Any) -> None:
     async with storage.unit_of_work() as uow:
         with pytest.raises((ValueError, IntegrityError)):
             await uow.webhooks.add(delivery(1, instance_id="missing"))
+            await uow.commit()  # a backend may hold writes back until the commit (SQLite's)
 
 
 # --- usage counters --------------------------------------------------------------------
@@ -304,6 +305,7 @@ async def test_counters_need_their_instance(storage: Any) -> None:
     async with storage.unit_of_work() as uow:
         with pytest.raises((ValueError, IntegrityError)):
             await uow.usage.add("missing", DAY, {"messages_sent": 1})
+            await uow.commit()
     async with storage.unit_of_work() as uow:
         with pytest.raises((ValueError, IntegrityError)):
             await uow.usage.first_notice("missing", DAY, "maxApiCalls")

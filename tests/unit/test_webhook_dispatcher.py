@@ -92,8 +92,8 @@ async def test_a_wake_while_the_worker_finds_nothing_is_not_lost() -> None:
             uow.webhooks.pending = racing_pending  # type: ignore[method-assign]
             return uow
 
-    def unit_of_work() -> MemoryUnitOfWork:
-        return RacingUnitOfWork(storage.state)
+    def unit_of_work(*, read_only: bool = False) -> MemoryUnitOfWork:
+        return RacingUnitOfWork(storage.state, read_only)
 
     # No poll loop is started: only wake() can get a delivery going.
     dispatcher = WebhookDispatcher(

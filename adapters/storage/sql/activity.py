@@ -5,27 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, func, select
 
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import activity_logs
 from domain.entities import ActivityLog
 
+_ADD = Prepared.insert(activity_logs, ("id", "instance_id", "action", "details", "created_at"))
+
 
 class SqlActivity:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, log: ActivityLog) -> None:
-        await self._s.execute(
-            insert(activity_logs).values(
-                id=log.id,
-                instance_id=log.instance_id,
-                action=log.action,
-                details=log.details,
-                created_at=log.created_at,
-            )
-        )
+        values = {
+            "id": log.id,
+            "instance_id": log.instance_id,
+            "action": log.action,
+            "details": log.details,
+            "created_at": log.created_at,
+        }
+        await self._s.write(_ADD, values)
 
     async def list(
         self,

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, false, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import Message, MessageStatus
 
@@ -37,7 +37,7 @@ def unread_condition(dialect: str) -> ColumnElement[bool]:
 
 
 class SqlChatSummaries:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     @property

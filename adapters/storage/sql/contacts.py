@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
 from domain.entities import Contact
 
@@ -22,7 +22,7 @@ def _contact(row: Any) -> Contact:
 
 
 class SqlContacts:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def get(self, instance_id: str, remote_jid: str) -> Contact | None:

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import events
 from domain.entities import Event, EventType
 
+_ADD = Prepared.insert(events, ("id", "instance_id", "type", "data", "timestamp_ms"))
+
 
 class SqlEvents:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, event: Event) -> None:
-        await self._s.execute(
-            insert(events).values(
-                id=event.id,
-                instance_id=event.instance_id,
-                type=event.type.value,
-                data=event.data,
-                timestamp_ms=event.timestamp_ms,
-            )
-        )
+        values = {
+            "id": event.id,
+            "instance_id": event.instance_id,
+            "type": event.type.value,
+            "data": event.data,
+            "timestamp_ms": event.timestamp_ms,
+        }
+        await self._s.write(_ADD, values)
 
     async def last_timestamp_ms(self, instance_id: str) -> int | None:
         query = select(func.max(events.c.timestamp_ms)).where(events.c.instance_id == instance_id)

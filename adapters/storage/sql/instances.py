@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.storage.sql.cache import SqlCache, copy_instance
 from adapters.storage.sql.sealing import open_webhook, seal_webhook
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import (
     activity_logs,
     chat_summaries,
@@ -88,18 +89,60 @@ def _instance_values(instance: Instance, box: SecretBox) -> dict[str, Any]:
 
 
 class SqlInstances:
-    def __init__(self, session: AsyncSession, box: SecretBox) -> None:
+    def __init__(
+        self,
+        session: SqlSession,
+        box: SecretBox,
+        cache: SqlCache | None = None,
+        *,
+        writes: bool = True,
+    ) -> None:
         self._s = session
         self._box = box  # seals the webhook secret and headers (see sealing.py)
+        self._cache = cache
+        self._writes = writes  # on the writer (True) or a pooled read-only connection
+        # what this unit wrote, for its own reads (the cache has it only once applied)
+        self._written: dict[str, Instance | None] = {}
+
+    def _wrote(self, instance_id: str, instance: Instance | None, *, added: bool) -> None:
+        cache = self._cache
+        if cache is None:
+            return
+        self._written[instance_id] = copy_instance(instance) if instance else None
+        rows = cache.instances
+        if added and instance is not None:
+            kept = copy_instance(instance)
+            self._s.after_commit(lambda: rows.put(instance_id, kept))
+            return
+        # Forgotten, not replaced: an UPDATE of a row deleted meanwhile must not bring the
+        # instance back. Instances change rarely; the next read fills the cache again.
+        self._s.after_commit(lambda: rows.applied(instance_id), lambda: rows.committed(instance_id))
+        if instance is None:
+            self._s.after_commit(cache.usage.clear)  # its counters went with it
 
     async def add(self, instance: Instance) -> None:
         await self._s.execute(insert(instances).values(**_instance_values(instance, self._box)))
+        self._wrote(instance.id, instance, added=True)
 
     async def get(self, instance_id: str) -> Instance | None:
+        cache = self._cache
+        if cache is not None:
+            if self._writes:
+                await self._s.hold()
+            if instance_id in self._written:
+                mine = self._written[instance_id]
+                return copy_instance(mine) if mine else None
+            hit = cache.instances.get(instance_id)
+            if hit is not None:
+                return hit
+            version = cache.instances.version(instance_id)
         row = (
             await self._s.execute(select(instances).where(instances.c.id == instance_id))
         ).first()
-        return _instance(row, self._box) if row else None
+        found = _instance(row, self._box) if row else None
+        if cache is not None and found is not None:
+            cache.instances.fill(instance_id, found, version, writer=self._writes)
+        return found
 
     async def list(self, *, user_id: str | None = None) -> list[Instance]:
         query = select(instances).order_by(instances.c.created_at, instances.c.id)
@@ -113,9 +156,11 @@ class SqlInstances:
         await self._s.execute(
             update(instances).where(instances.c.id == instance.id).values(**values)
         )
+        self._wrote(instance.id, instance, added=False)
 
     async def delete(self, instance_id: str) -> None:
         # Explicit rather than ON DELETE CASCADE, so every backend removes the same rows.
         for table in _OWNED_BY_INSTANCE:
             await self._s.execute(delete(table).where(table.c.instance_id == instance_id))
         await self._s.execute(delete(instances).where(instances.c.id == instance_id))
+        self._wrote(instance_id, None, added=False)

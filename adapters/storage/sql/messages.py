@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, select, update
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
+from adapters.storage.sql.prepared import PREFIX, Prepared
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
 from domain.entities import ChatSummary, Message, MessageStatus
 
@@ -23,6 +24,15 @@ _MESSAGE_FIELDS = (
     "has_media", "media_id", "media_url", "caption", "mime_type", "file_name", "media_size",
     "quoted_message_id", "created_at", "updated_at", "status_updated_at",
 )  # fmt: skip
+
+
+_COLUMNS = (*_MESSAGE_FIELDS, "status", "metadata")
+_ADD = Prepared.insert(messages, _COLUMNS)
+_UPDATE = Prepared.update_by_id(messages, [c for c in _COLUMNS if c != "id"])
+_GET = select(messages).where(
+    messages.c.instance_id == bindparam(PREFIX + "instance_id"),
+    messages.c.message_id == bindparam(PREFIX + "message_id"),
+)
 
 
 def _message(row: Any) -> Message:
@@ -37,19 +47,17 @@ def _message_values(m: Message) -> dict[str, Any]:
 
 
 class SqlMessages:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
         self._chats = SqlChatSummaries(session)
 
     async def add(self, message: Message) -> None:
-        await self._s.execute(insert(messages).values(**_message_values(message)))
+        await self._s.write(_ADD, _message_values(message))
         await self._chats.added(message)
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
-        query = select(messages).where(
-            messages.c.instance_id == instance_id, messages.c.message_id == message_id
-        )
-        row = (await self._s.execute(query)).first()
+        values = {"instance_id": instance_id, "message_id": message_id}
+        row = (await self._s.execute(_GET, Prepared.bind(values))).first()
         return _message(row) if row else None
 
     async def update(self, message: Message) -> None:
@@ -64,9 +72,7 @@ class SqlMessages:
                 ).where(messages.c.id == message.id)
             )
         ).first()
-        values = _message_values(message)
-        values.pop("id")
-        await self._s.execute(update(messages).where(messages.c.id == message.id).values(**values))
+        await self._s.write(_UPDATE, _message_values(message))
         if before is None:
             return
         moved = (before.instance_id, before.remote_jid, before.created_at) != (

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 from adapters.security.files import private_database
 from adapters.storage.sql.activity import SqlActivity
+from adapters.storage.sql.cache import SqlCache
 from adapters.storage.sql.contacts import SqlContacts
 from adapters.storage.sql.events import SqlEvents
 from adapters.storage.sql.instances import SqlInstances
 from adapters.storage.sql.media import SqlMedia
 from adapters.storage.sql.messages import SqlMessages
+from adapters.storage.sql.session import PooledSession, SqlSession
 from adapters.storage.sql.usage import SqlUsage
 from adapters.storage.sql.users import SqlUsers
 from adapters.storage.sql.webhooks import SqlWebhooks
+from adapters.storage.sql.writer import SqliteWriter
 from domain.ports import (
     ActivityRepository,
     ContactRepository,
@@ -52,55 +57,100 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     usage: UsageRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
-        self._sessions = sessions
+    def __init__(
+        self,
+        open_session: Callable[[], UnitSession],
+        cache: SqlCache | None,
+        writes: bool,
+        box: SecretBox,
+    ) -> None:
+        self._open = open_session
         self._box = box
+        self._cache = cache
+        self._writes = writes
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        self._session = self._sessions()
-        self.users = SqlUsers(self._session)
-        self.instances = SqlInstances(self._session, self._box)
-        self.activity = SqlActivity(self._session)
-        self.events = SqlEvents(self._session)
-        self.messages = SqlMessages(self._session)
-        self.contacts = SqlContacts(self._session)
-        self.media = SqlMedia(self._session)
-        self.webhooks = SqlWebhooks(self._session)
-        self.usage = SqlUsage(self._session)
+        self._session = self._open()
+        self._repositories()
         return self
 
+    def _repositories(self) -> None:
+        session, cache, writes = self._session, self._cache, self._writes
+        self.users = SqlUsers(session)
+        self.instances = SqlInstances(session, self._box, cache, writes=writes)
+        self.activity = SqlActivity(session)
+        self.events = SqlEvents(session)
+        self.messages = SqlMessages(session)
+        self.contacts = SqlContacts(session)
+        self.media = SqlMedia(session)
+        self.webhooks = SqlWebhooks(session)
+        self.usage = SqlUsage(session, cache, writes=writes)
+
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            if self._session.in_transaction():  # nothing to undo after commit()
-                await self._session.rollback()
-        finally:
-            await self._session.close()
+        await self._session.close()
 
     async def commit(self) -> None:
         await self._session.commit()
 
     async def rollback(self) -> None:
         await self._session.rollback()
+        self._repositories()  # forget what they kept of the undone writes
+
+
+class UnitSession(SqlSession, Protocol):
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class SqlStorage:
-    """Owns the engine; hands out units of work.
+    """Owns the engines; hands out units of work.
 
+    SQLite: units that write go through the one writer (adapters/storage/sql/writer.py);
+    read-only units use a pool of read-only connections. A server database (PostgreSQL)
+    gets its concurrency from its own pool: every unit is a pooled transaction there.
     `box` seals what must not be readable from the database file alone (webhook secrets
     and headers); migrations use it to seal rows written before that."""
 
-    def __init__(self, url: str, box: SecretBox) -> None:
+    def __init__(
+        self, url: str, box: SecretBox, *, writer_batch: int = 200, writer_delay_ms: float = 5
+    ) -> None:
         self.url = url
         self._box = box
         self.engine: AsyncEngine = _make_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writer: SqliteWriter | None = None
+        # Only while this process is the database's one writer can it cache rows.
+        self.cache: SqlCache | None = None
+        if url.startswith("sqlite"):
+            self.cache = SqlCache()
+            self.writer = SqliteWriter(
+                _make_writer_engine(url),
+                max_batch=writer_batch,
+                max_delay_s=writer_delay_ms / 1000,
+                on_failed_commit=self.cache.clear,
+            )
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self._box)
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        writer = self.writer
+        if writer is not None and not read_only:
+            return SqlUnitOfWork(writer.unit, self.cache, True, self._box)
+        return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
+
+    def _pooled(self) -> PooledUnit:
+        return PooledUnit(self._sessions())
 
     async def migrate(self) -> None:
         from migrations import upgrade_connection
 
+        if self.writer is not None:
+
+            def upgrade(conn: Connection) -> None:
+                upgrade_connection(conn, self._box)
+                conn.commit()
+
+            await self.writer.run(upgrade)
+            return
         async with self.engine.begin() as conn:
             await conn.run_sync(upgrade_connection, self._box)
 
@@ -109,39 +159,84 @@ class SqlStorage:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
         await self.engine.dispose()
+
+
+class PooledUnit(PooledSession):
+    async def close(self) -> None:
+        try:
+            if self.session.in_transaction():  # nothing to undo after commit()
+                await self.session.rollback()
+        finally:
+            await self.session.close()
 
 
 def _casefold(value: object) -> object:
     return value.casefold() if isinstance(value, str) else value
 
 
+def _sqlite_path(url: str) -> str:
+    db_path = url.split("///", 1)[-1]
+    if db_path and db_path != ":memory:":
+        private_database(Path(db_path))  # 0700 directory, 0600 file before SQLite opens it
+    return db_path
+
+
+def _connection_setup(dbapi_conn: Any, *, read_only: bool) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers run beside the writer, which is the only one of this process.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Only ever waited on when another process (a `wamux create-user` beside the server)
+    # holds the write lock a moment: in this process the writer is alone.
+    cursor.execute("PRAGMA busy_timeout=5000")
+    if read_only:
+        # A unit marked read-only that writes fails loudly instead of racing the writer.
+        cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+    # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
+    dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)
+    # Take the driver's implicit transactions away so "begin" below decides.
+    dbapi_conn.isolation_level = None
+
+
+def _make_writer_engine(url: str) -> Engine:
+    path = _sqlite_path(url)
+    # One connection, used only by the writer's thread.
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        _connection_setup(dbapi_conn, read_only=False)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # IMMEDIATE: the write lock is taken at once, never upgraded half-way.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def _make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        db_path = url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
-            private_database(Path(db_path))
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _sqlite_path(url)
+        engine = create_async_engine(url, connect_args={"timeout": 5})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            # WAL lets readers run beside the writer; busy_timeout waits instead of failing.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-            # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
-            dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)
-            # Take the driver's implicit transactions away so "begin" below decides.
-            dbapi_conn.isolation_level = None
+            _connection_setup(dbapi_conn, read_only=True)
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: two transactions that read then
-            # write would otherwise deadlock and fail with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read transaction: one consistent snapshot of the WAL, no lock taken.
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, select, update
 
+from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import webhook_deliveries
 from domain.webhooks import DeliveryStatus, WebhookDelivery
 
@@ -18,20 +19,24 @@ _FIELDS = (
 )  # fmt: skip
 
 
+_ADD = Prepared.insert(webhook_deliveries, ("status", *_FIELDS))
+_UPDATE = Prepared.update_by_id(
+    webhook_deliveries, [n for n in ("status", *_FIELDS) if n not in ("id", "instance_id")]
+)
+
+
 def _delivery(row: Any) -> WebhookDelivery:
     values = {name: getattr(row, name) for name in _FIELDS}
     return WebhookDelivery(status=DeliveryStatus(row.status), seq=row.seq, **values)
 
 
 class SqlWebhooks:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: SqlSession) -> None:
         self._s = session
 
     async def add(self, delivery: WebhookDelivery) -> None:
         values = {name: getattr(delivery, name) for name in _FIELDS}
-        await self._s.execute(
-            insert(webhook_deliveries).values(status=delivery.status.value, **values)
-        )
+        await self._s.write(_ADD, {"status": delivery.status.value, **values})
 
     async def get(self, instance_id: str, delivery_id: str) -> WebhookDelivery | None:
         t = webhook_deliveries
@@ -43,13 +48,8 @@ class SqlWebhooks:
         return _delivery(row) if row else None
 
     async def update(self, delivery: WebhookDelivery) -> None:
-        values = {
-            name: getattr(delivery, name) for name in _FIELDS if name not in ("id", "instance_id")
-        }
-        t = webhook_deliveries
-        await self._s.execute(
-            update(t).where(t.c.id == delivery.id).values(status=delivery.status.value, **values)
-        )
+        values = {name: getattr(delivery, name) for name in _FIELDS if name != "instance_id"}
+        await self._s.write(_UPDATE, {"status": delivery.status.value, **values})
 
     async def update_many(self, deliveries: Sequence[WebhookDelivery]) -> None:
         """One executemany for a whole batch: the dispatcher marks its attempts together."""

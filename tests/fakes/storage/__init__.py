@@ -17,8 +17,9 @@ __all__ = ["MemoryState", "MemoryStorage", "MemoryUnitOfWork", "UsageRow"]
 
 
 class MemoryUnitOfWork:
-    def __init__(self, state: MemoryState) -> None:
+    def __init__(self, state: MemoryState, read_only: bool = False) -> None:
         self._state = state
+        self._read_only = read_only
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         self._tables = self._state.snapshot()
@@ -37,6 +38,9 @@ class MemoryUnitOfWork:
         self._tables = {}
 
     async def commit(self) -> None:
+        if self._read_only:
+            # As on SQLite, where a read-only unit runs on a connection that cannot write.
+            raise RuntimeError("a read-only unit of work cannot commit")
         for name in TABLES:
             setattr(self._state, name, self._tables[name])
         self._tables = self._state.snapshot()
@@ -61,8 +65,8 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.state = MemoryState()
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.state)
+    def unit_of_work(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.state, read_only)
 
     async def migrate(self) -> None:
         return None

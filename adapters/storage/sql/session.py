@@ -1,0 +1,83 @@
+"""What a SQL repository talks to: `execute` a statement, know the dialect, defer cache updates.
+
+Two implementations: `PooledSession` (an AsyncSession on a pooled connection: SQLite reads,
+and every unit on a server database) and `writer.WriteUnit` (SQLite writes, on the one
+writer connection). Repositories never commit; the unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.storage.sql.prepared import Prepared
+
+AfterCommit = Callable[[], None]
+# What `execute` answers: rows of any width (`Result[Any]` would type them as 1-tuples).
+Rows = Result[*tuple[Any, ...]]
+# One row of bound values, or several for an executemany.
+Parameters = dict[str, Any] | Sequence[dict[str, Any]] | None
+
+
+class SqlSession(Protocol):
+    @property
+    def bind(self) -> Any:
+        """Something with a `.dialect` (the engine)."""
+        ...
+
+    async def execute(self, statement: Any, parameters: Parameters = None) -> Rows: ...
+
+    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
+        """Runs a prepared INSERT/UPDATE/DELETE with `values` by column name."""
+        ...
+
+    async def hold(self) -> None:
+        """Before answering a read from a cache in a unit that writes: what the unit
+        reads and then writes must not change in between (the SQLite writer's turn)."""
+        ...
+
+    def after_commit(self, applied: AfterCommit, committed: AfterCommit | None = None) -> None:
+        """Runs `applied` once this unit's writes are applied (visible to the units after
+        it), then `committed` once they are committed; neither if the unit rolls back."""
+        ...
+
+
+class PooledSession:
+    """An AsyncSession, with the after-commit hooks the repositories' caches use."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._hooks: list[AfterCommit] = []
+
+    @property
+    def bind(self) -> Any:
+        return self.session.bind
+
+    async def execute(self, statement: Any, parameters: Parameters = None) -> Rows:
+        return await self.session.execute(statement, parameters)
+
+    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
+        bind = self.session.bind
+        statement = prepared.statement(bind.dialect.name if bind is not None else "")
+        await self.session.execute(statement, prepared.bind(values))
+
+    async def hold(self) -> None:
+        return None  # only the caches of the SQLite writer's process answer reads
+
+    def after_commit(self, applied: AfterCommit, committed: AfterCommit | None = None) -> None:
+        self._hooks.append(applied)
+        if committed is not None:
+            self._hooks.append(committed)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook()
+
+    async def rollback(self) -> None:
+        self._hooks.clear()
+        await self.session.rollback()
