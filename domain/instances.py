@@ -205,7 +205,7 @@ class Instances:
         if new_url:
             # Checked before the write transaction opens: DNS may take a while, and the owner
             # (whose role the policy asks about) may not be the caller (an admin editing).
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 current = await self._owned(uow, principal, instance_id)
                 owner = await uow.users.get(current.user_id)
             if new_url != current.webhook_url:

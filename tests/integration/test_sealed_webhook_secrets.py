@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from sqlalchemy import create_engine
 
 from adapters.security import FernetBox
 from adapters.storage.sql.uow import SqlStorage
@@ -89,8 +90,10 @@ async def test_migration_seals_rows_written_in_the_clear(tmp_path: Path) -> None
         config.attributes.update(connection=connection, secret_box=box)
         command.downgrade(config, "0003")
 
-    async with storage.engine.begin() as conn:
-        await conn.run_sync(downgrade)
+    old = create_engine(f"sqlite:///{db}")  # the server's pooled connections only read
+    with old.begin() as conn:
+        downgrade(conn)
+    old.dispose()
     plain = _raw_webhook(db, "i1")
     assert plain["secret"] == SECRET and plain["headers"]["Authorization"] == TOKEN
     assert "sealed" not in plain

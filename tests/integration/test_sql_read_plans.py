@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, insert
+from sqlalchemy import create_engine, event, insert
 
 from adapters.security import FernetBox
 from adapters.storage.sql.messages import _message_values
@@ -46,12 +46,18 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
     def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         sent.append((statement, params))
 
-    event.listen(storage.engine.sync_engine, "before_cursor_execute", record)
+    # Reads may go to the pooled readers or, inside a writing unit, to the one writer.
+    engines = [storage.engine.sync_engine]
+    if storage.writer is not None:
+        engines.append(storage.writer.engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         async with storage.unit_of_work() as uow:
             await read(uow)
     finally:
-        event.remove(storage.engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     path = storage.url.split("///", 1)[1]
     plans: list[str] = []
     with sqlite3.connect(path) as db:
@@ -137,14 +143,17 @@ async def test_the_migration_fills_summaries_from_stored_messages(tmp_path: Path
         message(4, BOB, minute=3),  # same minute: the higher row id is the last message
         message(6, CAROL, minute=4, from_me=True),
     ]
-    async with storage.engine.begin() as conn:
-        await conn.run_sync(to("0005_token_version"))  # the schema before summaries existed
-        await conn.execute(insert(users).values(**_row(user(1))))
-        await conn.execute(insert(instances).values(**_instance_row(instance(1))))
+    # Written directly (the server's pooled connections only read; its writer would migrate).
+    direct = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with direct.begin() as conn:
+        to("0005_token_version")(conn)  # the schema before summaries existed
+        conn.execute(insert(users).values(**_row(user(1))))
+        conn.execute(insert(instances).values(**_instance_row(instance(1))))
         for item in stored:
-            await conn.execute(insert(messages).values(**_message_values(item)))
-    async with storage.engine.begin() as conn:
-        await conn.run_sync(to("head"))
+            conn.execute(insert(messages).values(**_message_values(item)))
+    with direct.begin() as conn:
+        to("head")(conn)
+    direct.dispose()
     async with storage.unit_of_work() as uow:
         chats, total = await uow.messages.chats("i1", limit=10, skip=0)
         _, alice_total = await uow.messages.list_chat(

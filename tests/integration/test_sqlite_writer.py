@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from adapters.security import FernetBox
 from adapters.storage.sql.uow import SqlStorage
 from domain.entities import Instance, InstanceStatus
 from tests.contract.test_storage_contract import instance, user
@@ -19,7 +20,8 @@ DAY = date(2024, 5, 1)
 
 
 async def open_storage(tmp_path: Path, **kwargs: float) -> SqlStorage:
-    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}", **kwargs)  # type: ignore[arg-type]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}"
+    storage = SqlStorage(url, FernetBox("writer"), **kwargs)  # type: ignore[arg-type]
     await storage.migrate()
     async with storage.unit_of_work() as uow:
         await uow.users.add(user(1))
