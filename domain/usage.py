@@ -165,12 +165,13 @@ class Usage:
 
     async def for_user(self, principal: Principal, period: str | None) -> UserUsage:
         since = self._since(period, "month", ("week", "month", "year", "all"))
-        async with self._uow(read_only=True) as uow:
+        # The flush lock first: the unit's snapshot starts at its first read, and must not
+        # predate a flush that empties what `not_written` adds (calls would go missing).
+        async with self.calls.reading(), self._uow(read_only=True) as uow:
             mine = await uow.instances.list(user_id=principal.user_id)
             ids = [i.id for i in mine]
-            async with self.calls.reading():
-                totals = await uow.usage.totals(ids, since)
-                self._add_unwritten_calls(totals, ids, since)
+            totals = await uow.usage.totals(ids, since)
+            self._add_unwritten_calls(totals, ids, since)
         rows = [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
         return UserUsage(rows, summed([r.counters for r in rows]))
 
@@ -178,11 +179,10 @@ class Usage:
         self, principal: Principal, instance_id: str, period: str | None
     ) -> tuple[dict[str, int], list[tuple[date, dict[str, int]]]]:
         since = self._since(period, "today", ("today", "week", "month", "all"))
-        async with self._uow(read_only=True) as uow:
+        async with self.calls.reading(), self._uow(read_only=True) as uow:  # see for_user
             await self._instances.owned(uow, principal, instance_id)
-            async with self.calls.reading():
-                daily = await uow.usage.daily(instance_id, since)
-                pending = self.calls.not_written([instance_id])
+            daily = await uow.usage.daily(instance_id, since)
+            pending = self.calls.not_written([instance_id])
         by_day = dict(daily)
         for (_, day), calls in pending.items():
             if since is None or day >= since:
@@ -194,12 +194,11 @@ class Usage:
     async def for_system(self, principal: Principal) -> dict[str, Any]:
         if not principal.is_admin:
             raise Forbidden("This action requires the admin role")
-        async with self._uow(read_only=True) as uow:
+        async with self.calls.reading(), self._uow(read_only=True) as uow:  # see for_user
             instances = await uow.instances.list()
             users, user_total = await uow.users.list(limit=1_000_000, skip=0)
-            async with self.calls.reading():
-                totals = await uow.usage.totals(None, None)
-                self._add_unwritten_calls(totals, None, None)
+            totals = await uow.usage.totals(None, None)
+            self._add_unwritten_calls(totals, None, None)
         usage = summed(list(totals.values()))
         recently = self._clock.now() - timedelta(days=30)
         owners_online = {i.user_id for i in instances if i.status is InstanceStatus.CONNECTED}
