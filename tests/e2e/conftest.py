@@ -94,7 +94,7 @@ class Client:
         return dict(r.json())
 
     async def wait_status(
-        self, instance_id: str, headers: dict[str, str], status: str, within_s: float = 5.0
+        self, instance_id: str, headers: dict[str, str], status: str, within_s: float = 30.0
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
