@@ -3,7 +3,7 @@
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
+    HOST=0.0.0.0 PORT=3000 DATA_DIR=/data PUBLIC_DIR=/app/public
 
 # libmagic1: neonize detects media types with python-magic; ffmpeg (with ffprobe): neonize
 # probes and converts audio and video before sending them.
@@ -19,6 +19,7 @@ COPY api ./api
 COPY graphql_schema ./graphql_schema
 COPY rest_compat ./rest_compat
 COPY migrations ./migrations
+COPY public ./public
 RUN pip install --no-cache-dir . \
     && useradd --system --home /data wamux && mkdir -p /data && chown wamux /data
 

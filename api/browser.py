@@ -1,11 +1,17 @@
 """What browsers are told: `nosniff` on every answer, a Content-Security-Policy that forbids
-framing on the HTML pages (GraphiQL, /docs, /redoc), and CORS only for configured origins."""
+framing on the HTML pages (GraphiQL, /docs, /redoc), and CORS only for configured origins.
+
+The explorers' scripts and styles are the app's own static files (`public/vendor/`, vendored
+from npm at pinned versions with their licences), so GraphiQL and Swagger UI work on a host
+that cannot reach a CDN, and the policy names no origin but this server."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import (
@@ -16,17 +22,19 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
-# GraphiQL (Strawberry's page) and Swagger UI / ReDoc (FastAPI's) load their scripts, styles
-# and fonts from these CDNs. The dashboard issue vendors them; until then the policy must
-# allow these origins, and only these. Scripts there are pinned by Strawberry with integrity
-# hashes; inline scripts are allowed by their own sha256, never by 'unsafe-inline'.
-CDN_ORIGINS = "https://unpkg.com https://cdn.jsdelivr.net"
-FONT_ORIGINS = "https://fonts.googleapis.com https://fonts.gstatic.com"  # ReDoc's fonts
-ICON_ORIGINS = "https://fastapi.tiangolo.com"  # Swagger UI's favicon
+# The checkout's `public/`; an installed copy (the Docker image) names it in PUBLIC_DIR.
+PUBLIC_DIR = Path(os.environ.get("PUBLIC_DIR") or Path(__file__).resolve().parents[1] / "public")
+VENDOR_URL = "/vendor"
+# The CDN addresses Strawberry's GraphiQL page loads from, and their local copies: the files
+# are byte-identical (the page's integrity hashes still hold — a test checks each one).
+GRAPHIQL_CDN = "https://unpkg.com/"
+SWAGGER_UI = "swagger-ui-dist@5.35.0"
+REDOC = "redoc@2.5.4"
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
@@ -55,7 +63,7 @@ class NoSniff:
 
 
 def page_csp(html: str, conn: HTTPConnection) -> str:
-    """The policy of one HTML page: its own inline scripts by hash, the CDNs, this server
+    """The policy of one HTML page: its own inline scripts by hash, this server
     (websockets included, for GraphiQL's subscriptions), and no framing by anyone."""
     hashes = " ".join(
         "'sha256-{}'".format(
@@ -68,10 +76,10 @@ def page_csp(html: str, conn: HTTPConnection) -> str:
     return "; ".join(
         (
             "default-src 'self'",
-            f"script-src 'self' {hashes} {CDN_ORIGINS}".replace("  ", " "),
-            f"style-src 'self' 'unsafe-inline' {CDN_ORIGINS} {FONT_ORIGINS}",
-            f"img-src 'self' data: {CDN_ORIGINS} {ICON_ORIGINS}",
-            f"font-src 'self' data: {CDN_ORIGINS} {FONT_ORIGINS}",
+            f"script-src 'self' {hashes}".rstrip(),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
             f"connect-src 'self'{ws}",
             "worker-src 'self' blob:",
             "object-src 'none'",
@@ -87,18 +95,33 @@ def html_page(html: str, conn: HTTPConnection, status_code: int = 200) -> HTMLRe
     return HTMLResponse(html, status_code, headers=headers)
 
 
+def local_graphiql(html: str, root_path: str = "") -> str:
+    """Strawberry's GraphiQL page with its CDN addresses turned into this server's copies."""
+    return html.replace(GRAPHIQL_CDN, f"{root_path}{VENDOR_URL}/")
+
+
+def add_vendor_files(app: FastAPI) -> None:
+    """`/vendor/...`: the explorers' scripts, styles and licences, served from the app."""
+    app.mount(VENDOR_URL, StaticFiles(directory=PUBLIC_DIR / "vendor"), name="vendor")
+
+
 def add_doc_pages(app: FastAPI) -> None:
     """FastAPI's /docs and /redoc (created with docs_url=None, redoc_url=None), the same
-    pages with the policy above."""
+    pages with the policy above and their assets served locally."""
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = "/docs/oauth2-redirect"
+    add_vendor_files(app)
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
+        vendor = f"{root}{VENDOR_URL}/{SWAGGER_UI}"
         page = get_swagger_ui_html(
             openapi_url=root + openapi_url,
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=root + redirect_url,
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
         )
         return html_page(bytes(page.body).decode("utf-8"), request)
 
@@ -108,7 +131,13 @@ def add_doc_pages(app: FastAPI) -> None:
 
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        page = get_redoc_html(openapi_url=root + openapi_url, title=f"{app.title} - ReDoc")
+        page = get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{VENDOR_URL}/{REDOC}/bundles/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{VENDOR_URL}/{SWAGGER_UI}/favicon-32x32.png",
+            with_google_fonts=False,
+        )
         return html_page(bytes(page.body).decode("utf-8"), request)
 
     app.add_route("/docs", swagger_ui, include_in_schema=False)

@@ -23,7 +23,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET
 from strawberry.utils.await_maybe import await_maybe
 
-from api.browser import html_page
+from api.browser import html_page, local_graphiql
 from api.errors import status_of
 from domain.errors import DomainError
 from domain.times import iso, parse_iso
@@ -156,7 +156,8 @@ class AuthenticatedRouter(GraphQLRouter[Context, None]):
             raise StarletteHTTPException(exc.status_code, exc.reason) from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return html_page(self.graphql_ide_html, request)
+        root = request.scope.get("root_path", "").rstrip("/")
+        return html_page(local_graphiql(self.graphql_ide_html, root), request)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         try:
