@@ -196,6 +196,10 @@ def _connection_setup(dbapi_conn: Any, *, read_only: bool) -> None:
     if read_only:
         # A unit marked read-only that writes fails loudly instead of racing the writer.
         cursor.execute("PRAGMA query_only=ON")
+    else:
+        # The writer runs on the event loop: its COMMITs must not checkpoint (write and
+        # sync the database file); the writer's checkpoint thread does (writer.py).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
     # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
     dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)
