@@ -17,7 +17,7 @@ from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condi
 from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
-from domain.entities import ChatSummary, Message, MessageStatus
+from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
 
 _MESSAGE_FIELDS = (
     "id", "instance_id", "remote_jid", "from_me", "message_type", "content", "message_id",
@@ -32,6 +32,23 @@ _UPDATE = Prepared.update_by_id(messages, [c for c in _COLUMNS if c != "id"])
 _GET = select(messages).where(
     messages.c.instance_id == bindparam(PREFIX + "instance_id"),
     messages.c.message_id == bindparam(PREFIX + "message_id"),
+)
+
+# One statement per receipt: forward only, never from failed, RETURNING what the events need.
+_ADVANCE = (
+    update(messages)
+    .where(
+        messages.c.instance_id == bindparam("a_instance_id"),
+        messages.c.message_id.in_(bindparam("a_ids", expanding=True)),
+        messages.c.from_me.is_(True),
+        messages.c.status.in_(bindparam("a_behind", expanding=True)),
+    )
+    .values(
+        status=bindparam("a_status"),
+        status_updated_at=bindparam("a_at"),
+        updated_at=bindparam("a_at"),
+    )
+    .returning(messages.c.message_id, messages.c.remote_jid)
 )
 
 
@@ -147,6 +164,26 @@ class SqlMessages:
             .order_by(messages.c.created_at, messages.c.id)
         )
         return [_message(r) for r in rows]
+
+    async def advance_outgoing(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> list[tuple[str, str]]:
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return []
+        # Our own messages only: they are never unread, so no chat summary changes.
+        rows = await self._s.execute(
+            _ADVANCE,
+            {
+                "a_instance_id": instance_id,
+                "a_ids": ids,
+                "a_behind": [s.value for s in behind_outgoing(status)],
+                "a_status": status.value,
+                "a_at": at,
+            },
+        )
+        moved = {row.message_id: row.remote_jid for row in rows}
+        return [(message_id, moved[message_id]) for message_id in ids if message_id in moved]
 
     async def set_status(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
