@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import JSON, and_, bindparam, func, literal_column, select, update
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
 from adapters.storage.sql.prepared import PREFIX, Prepared
@@ -34,21 +34,47 @@ _GET = select(messages).where(
     messages.c.message_id == bindparam(PREFIX + "message_id"),
 )
 
-# One statement per receipt: forward only, never from failed, RETURNING what the events need.
-_ADVANCE = (
-    update(messages)
-    .where(
-        messages.c.instance_id == bindparam("a_instance_id"),
-        messages.c.message_id.in_(bindparam("a_ids", expanding=True)),
-        messages.c.from_me.is_(True),
-        messages.c.status.in_(bindparam("a_behind", expanding=True)),
+
+def _build_advance(dialect: str) -> Any:
+    """One statement per receipt: forward only, never from failed, RETURNING what the
+    events need. On SQLite the id lists travel as JSON arrays (`json_each`), so one compiled
+    statement serves any number of ids; elsewhere they are expanding IN lists."""
+    if dialect == "sqlite":
+        ids: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(PREFIX + "ids"))
+        )
+        behind: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(PREFIX + "behind"))
+        )
+    else:
+        ids = bindparam(PREFIX + "ids", expanding=True)
+        behind = bindparam(PREFIX + "behind", expanding=True)
+    return (
+        update(messages)
+        .where(
+            messages.c.instance_id == bindparam(PREFIX + "instance_id"),
+            messages.c.message_id.in_(ids),
+            messages.c.from_me.is_(True),
+            messages.c.status.in_(behind),
+        )
+        .values(
+            status=bindparam(PREFIX + "status"),
+            status_updated_at=bindparam(PREFIX + "at"),
+            updated_at=bindparam(PREFIX + "at"),
+        )
+        .returning(messages.c.message_id, messages.c.remote_jid)
     )
-    .values(
-        status=bindparam("a_status"),
-        status_updated_at=bindparam("a_at"),
-        updated_at=bindparam("a_at"),
-    )
-    .returning(messages.c.message_id, messages.c.remote_jid)
+
+
+_ADVANCE = Prepared(
+    _build_advance,
+    {
+        "instance_id": messages.c.instance_id.type,
+        "ids": JSON(),
+        "behind": JSON(),
+        "status": messages.c.status.type,
+        "at": messages.c.updated_at.type,
+    },
 )
 
 
@@ -172,17 +198,17 @@ class SqlMessages:
         if not ids:
             return []
         # Our own messages only: they are never unread, so no chat summary changes.
-        rows = await self._s.execute(
+        rows = await self._s.fetch(
             _ADVANCE,
             {
-                "a_instance_id": instance_id,
-                "a_ids": ids,
-                "a_behind": [s.value for s in behind_outgoing(status)],
-                "a_status": status.value,
-                "a_at": at,
+                "instance_id": instance_id,
+                "ids": ids,
+                "behind": [s.value for s in behind_outgoing(status)],
+                "status": status.value,
+                "at": at,
             },
         )
-        moved = {row.message_id: row.remote_jid for row in rows}
+        moved = dict(rows)
         return [(message_id, moved[message_id]) for message_id in ids if message_id in moved]
 
     async def set_status(

@@ -311,9 +311,12 @@ def _apply(
 
     On any error the unit's savepoint is rolled back and released: the unit is over, the
     other units of the transaction keep their writes."""
+    driver = conn.connection.driver_connection
     try:
         if open_savepoint:
-            conn.exec_driver_sql(SAVEPOINT)
+            if not conn.in_transaction():
+                conn.begin()  # BEGIN IMMEDIATE (uow.py), SQLAlchemy's transaction
+            driver.execute(SAVEPOINT)  # type: ignore[union-attr]
         for statement in writes:
             if isinstance(statement, tuple) and isinstance(statement[0], Prepared):
                 _run_prepared(conn, *statement)
@@ -321,21 +324,26 @@ def _apply(
                 conn.execute(*statement)
             else:
                 conn.execute(statement)
-        result = conn.execute(*query).freeze() if query is not None else None
+        if query is None:
+            result = None
+        elif isinstance(query[0], Prepared):
+            result = _run_prepared(conn, *query).fetchall()
+        else:
+            result = conn.execute(*query).freeze()
         if release:
-            conn.exec_driver_sql(RELEASE)
+            driver.execute(RELEASE)  # type: ignore[union-attr]
         return result
     except BaseException:
         _undo(conn)
         raise
 
 
-def _run_prepared(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> None:
+def _run_prepared(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> sqlite3.Cursor:
     compiled = prepared.compiled(conn.dialect)
     parameters = compiled.parameters(values)
     # Straight on the DB-API connection (the transaction is SQLAlchemy's, begun already).
     try:
-        conn.connection.driver_connection.execute(compiled.sql, parameters)  # type: ignore[union-attr]
+        return conn.connection.driver_connection.execute(compiled.sql, parameters)  # type: ignore[union-attr,no-any-return]
     except sqlite3.Error as exc:
         raise DBAPIError.instance(compiled.sql, parameters, exc, sqlite3.Error) from exc
 
@@ -393,14 +401,21 @@ class WriteUnit:
 
         return self._writer.submit(job)
 
+    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        await self._take_turn()
+        return cast(list[tuple[Any, ...]], await self._query((prepared, values)))
+
     async def execute(self, statement: Any, parameters: Parameters = None) -> Rows:
         await self._take_turn()
         if _is_buffered(statement):
             self._pending.append(statement if parameters is None else (statement, parameters))
             return cast(Rows, BUFFERED)
+        frozen = await self._query((statement, parameters))
+        return cast(Rows, frozen())
+
+    async def _query(self, query: tuple[Any, Any]) -> Any:
         try:
-            query = (statement, parameters)
-            frozen = await asyncio.shield(self._trip(query, release=False))
+            result = await asyncio.shield(self._trip(query, release=False))
         except Exception:
             self._opened = False  # the failed trip already rolled the unit back
             self._give_up()
@@ -408,7 +423,7 @@ class WriteUnit:
         except BaseException:  # cancelled: the trip still runs, undo after it
             self._give_up()
             raise
-        return cast(Rows, frozen())
+        return result
 
     async def commit(self) -> None:
         if not self._holding:
