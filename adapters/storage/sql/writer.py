@@ -324,11 +324,10 @@ def _apply(
                 conn.execute(*statement)
             else:
                 conn.execute(statement)
-        if query is None:
-            result = None
-        elif isinstance(query[0], Prepared):
-            result = _run_prepared(conn, *query).fetchall()
-        else:
+        result: Any = None
+        if query is not None and isinstance(query[0], Prepared):
+            result = _run_prepared(conn, *query).fetchall()  # rows as tuples
+        elif query is not None:
             result = conn.execute(*query).freeze()
         if release:
             driver.execute(RELEASE)  # type: ignore[union-attr]
