@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -24,11 +25,18 @@ def serve(settings: Settings) -> None:
 
     from api.app import create_app
 
+    app = create_app(settings)
+    # The modules' objects live as long as the process: out of the collector's sight, a full
+    # collection under load walks only what requests create (shorter pauses, lower p99).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # Access lines are written at INFO: above it, uvicorn would still build each one.
+        access_log=settings.log_level.lower() in ("trace", "debug", "info"),
     )
 
 

@@ -73,14 +73,19 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def domain_response(exc: DomainError) -> JSONResponse:
+    """The answer to a domain error, on every REST path (the routes and rest_compat.fast)."""
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = status_of(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, TooManyAttempts):
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

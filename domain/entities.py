@@ -181,6 +181,12 @@ _STATUS_RANK = {
 }
 
 
+def behind_outgoing(status: MessageStatus) -> tuple[MessageStatus, ...]:
+    """The statuses an outgoing message may move from to `status`: lower ranks, and never
+    from `failed` (a status only moves forward)."""
+    return tuple(s for s in MessageStatus if s.rank < status.rank and s is not MessageStatus.FAILED)
+
+
 @dataclass
 class Media:
     """A stored file: uploaded, fetched from a URL, or received."""

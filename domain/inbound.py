@@ -7,7 +7,7 @@ from datetime import datetime
 
 from domain.entities import Contact, EventType, Message, MessageStatus
 from domain.media import MediaLibrary, media_url
-from domain.messages import WHATSAPP_TYPES, sent_payload, status_event
+from domain.messages import WHATSAPP_TYPES, outgoing_status_event, sent_payload
 from domain.ports import Clock, IdFactory
 from domain.recorder import InstanceTransaction, Recorder
 from domain.wire import IncomingMessage
@@ -123,20 +123,14 @@ class MessageEvents:
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
     ) -> None:
         async with self._recorder.transaction(instance_id) as txn:
-            changed = False
-            for message_id in message_ids:
-                message = await txn.uow.messages.get(instance_id, message_id)
-                # Receipts may arrive late or twice: a status only ever moves forward.
-                if message is None or not message.from_me or status.rank <= message.status.rank:
-                    continue
-                if message.status is MessageStatus.FAILED:
-                    continue
-                message.status = status
-                message.status_updated_at = message.updated_at = self._clock.now()
-                await txn.uow.messages.update(message)
-                await status_event(txn, message)
-                changed = True
-            if changed:
+            # Receipts may arrive late or twice: a status only ever moves forward, and one
+            # statement moves (and names) the messages it applies to.
+            moved = await txn.uow.messages.advance_outgoing(
+                instance_id, message_ids, status, self._clock.now()
+            )
+            for message_id, remote_jid in moved:
+                await outgoing_status_event(txn, message_id, status, remote_jid)
+            if moved:
                 await txn.commit()
 
 

@@ -257,13 +257,15 @@ class Messaging:
                 f"WhatsApp did not accept the message: {exc}", {"messageId": message.message_id}
             ) from exc
         async with self._recorder.transaction(instance.id) as txn:
-            current = await txn.uow.messages.get(instance.id, message.message_id)
-            if current is not None:
-                message = current
-            if message.status.rank < MessageStatus.SENT.rank:
+            now = self._clock.now()
+            ids = [message.message_id]
+            if await txn.uow.messages.advance_outgoing(instance.id, ids, MessageStatus.SENT, now):
                 message.status = MessageStatus.SENT
-                message.status_updated_at = message.updated_at = self._clock.now()
-                await txn.uow.messages.update(message)
+                message.status_updated_at = message.updated_at = now
+            else:  # a receipt (or a failure) got there first: report what is stored
+                current = await txn.uow.messages.get(instance.id, message.message_id)
+                if current is not None:
+                    message = current
             await txn.log("message_sent", {"messageId": message.message_id, "to": jid})
             await txn.emit(EventType.MESSAGE_SENT, sent_payload(message), instance)
             await txn.commit()
@@ -382,4 +384,10 @@ async def _status_event(txn: InstanceTransaction, message: Message) -> None:
     await txn.emit(EventType.MESSAGE_STATUS, details)
 
 
-status_event = _status_event
+async def outgoing_status_event(
+    txn: InstanceTransaction, message_id: str, status: MessageStatus, remote_jid: str
+) -> None:
+    """The `message_status` event of one of our messages (a receipt), as `_status_event`."""
+    details = {"messageId": message_id, "status": status.value, "from": remote_jid, "fromMe": True}
+    await txn.log("message_status", details)
+    await txn.emit(EventType.MESSAGE_STATUS, details)

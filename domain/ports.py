@@ -121,6 +121,15 @@ class MessageRepository(Protocol):
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
     ) -> None: ...
 
+    async def advance_outgoing(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> list[tuple[str, str]]:
+        """Moves our own messages among `message_ids` forward to `status` (sent, delivered,
+        read): only those behind it and not failed, since receipts come late or twice.
+        Answers (message_id, remote_jid) of the moved ones, in the order of `message_ids`.
+        Reads nothing first: the send and receipt paths stay one statement each."""
+        ...
+
 
 class ContactRepository(Protocol):
     async def get(self, instance_id: str, remote_jid: str) -> Contact | None: ...

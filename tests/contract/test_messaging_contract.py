@@ -365,3 +365,37 @@ async def test_deleting_an_instance_removes_its_messages_contacts_and_media(stor
         assert await uow.messages.get("i2", "3EB00001") is not None
         assert await uow.contacts.get("i2", ALICE) is not None
         assert await uow.media.get("i2-f01") is not None
+
+
+async def test_advance_outgoing_moves_our_messages_forward_only(storage: Any) -> None:
+    await _two_instances(storage)
+    await _add_messages(
+        storage,
+        message(1, from_me=True, status=MessageStatus.PENDING),
+        message(2, BOB, from_me=True, status=MessageStatus.SENT),
+        message(3, from_me=True, status=MessageStatus.READ),
+        message(4, from_me=True, status=MessageStatus.FAILED),
+        message(5),  # received: not ours
+        message(2, instance_id="i2", from_me=True, status=MessageStatus.SENT),
+    )
+    at = T0 + timedelta(hours=3)
+    ids = ["3EB00002", "3EB00009", "3EB00005", "3EB00004", "3EB00003", "3EB00001", "3EB00002"]
+    async with storage.unit_of_work() as uow:
+        moved = await uow.messages.advance_outgoing("i1", ids, MessageStatus.DELIVERED, at)
+        await uow.commit()
+    # in the order asked, each once; late (read), failed, foreign and unknown ones untouched
+    assert moved == [("3EB00002", BOB), ("3EB00001", ALICE)]
+    async with storage.unit_of_work(read_only=True) as uow:
+        delivered = await uow.messages.get("i1", "3EB00001")
+        assert delivered.status is MessageStatus.DELIVERED
+        assert delivered.status_updated_at == at and delivered.updated_at == at
+        assert (await uow.messages.get("i1", "3EB00003")).status is MessageStatus.READ
+        assert (await uow.messages.get("i1", "3EB00004")).status is MessageStatus.FAILED
+        assert (await uow.messages.get("i1", "3EB00005")).status is MessageStatus.RECEIVED
+        assert (await uow.messages.get("i2", "3EB00002")).status is MessageStatus.SENT
+        chats, _ = await uow.messages.chats("i1", limit=10, skip=0)
+        assert {c.remote_jid: c.unread_count for c in chats} == {ALICE: 1, BOB: 0}
+    async with storage.unit_of_work() as uow:  # a second receipt moves nothing
+        assert await uow.messages.advance_outgoing("i1", ids, MessageStatus.DELIVERED, at) == []
+        assert await uow.messages.advance_outgoing("i1", [], MessageStatus.READ, at) == []
+        await uow.commit()

@@ -193,3 +193,22 @@ async def test_cached_instances_follow_every_write(storage: SqlStorage) -> None:
         await uow.commit()
     async with storage.unit_of_work(read_only=True) as uow:
         assert await uow.instances.get("i1") is None
+
+
+async def test_the_wal_is_checkpointed_off_the_writer_connection(storage: SqlStorage) -> None:
+    writer = storage.writer
+    assert writer is not None
+    writer.checkpoint_interval_s = 0.01
+    # The writer's own COMMITs never checkpoint: SQLite would do it on the event loop.
+    assert (
+        await writer.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+        == 0
+    )
+    for n in range(5):
+        await add_instance(storage, n)
+    deadline = asyncio.get_running_loop().time() + 30
+    while writer.checkpointer is None or writer.checkpointer.last is None:
+        assert asyncio.get_running_loop().time() < deadline, "no checkpoint ran"
+        await asyncio.sleep(0.01)
+    busy, frames, copied = writer.checkpointer.last
+    assert busy == 0 and frames > 0 and copied == frames

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import JSON, and_, bindparam, func, literal_column, select, update
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
 from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import messages
-from domain.entities import ChatSummary, Message, MessageStatus
+from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
 
 _MESSAGE_FIELDS = (
     "id", "instance_id", "remote_jid", "from_me", "message_type", "content", "message_id",
@@ -32,6 +32,49 @@ _UPDATE = Prepared.update_by_id(messages, [c for c in _COLUMNS if c != "id"])
 _GET = select(messages).where(
     messages.c.instance_id == bindparam(PREFIX + "instance_id"),
     messages.c.message_id == bindparam(PREFIX + "message_id"),
+)
+
+
+def _build_advance(dialect: str) -> Any:
+    """One statement per receipt: forward only, never from failed, RETURNING what the
+    events need. On SQLite the id lists travel as JSON arrays (`json_each`), so one compiled
+    statement serves any number of ids; elsewhere they are expanding IN lists."""
+    if dialect == "sqlite":
+        ids: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(PREFIX + "ids"))
+        )
+        behind: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(PREFIX + "behind"))
+        )
+    else:
+        ids = bindparam(PREFIX + "ids", expanding=True)
+        behind = bindparam(PREFIX + "behind", expanding=True)
+    return (
+        update(messages)
+        .where(
+            messages.c.instance_id == bindparam(PREFIX + "instance_id"),
+            messages.c.message_id.in_(ids),
+            messages.c.from_me.is_(True),
+            messages.c.status.in_(behind),
+        )
+        .values(
+            status=bindparam(PREFIX + "status"),
+            status_updated_at=bindparam(PREFIX + "at"),
+            updated_at=bindparam(PREFIX + "at"),
+        )
+        .returning(messages.c.message_id, messages.c.remote_jid)
+    )
+
+
+_ADVANCE = Prepared(
+    _build_advance,
+    {
+        "instance_id": messages.c.instance_id.type,
+        "ids": JSON(),
+        "behind": JSON(),
+        "status": messages.c.status.type,
+        "at": messages.c.updated_at.type,
+    },
 )
 
 
@@ -147,6 +190,26 @@ class SqlMessages:
             .order_by(messages.c.created_at, messages.c.id)
         )
         return [_message(r) for r in rows]
+
+    async def advance_outgoing(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> list[tuple[str, str]]:
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return []
+        # Our own messages only: they are never unread, so no chat summary changes.
+        rows = await self._s.fetch(
+            _ADVANCE,
+            {
+                "instance_id": instance_id,
+                "ids": ids,
+                "behind": [s.value for s in behind_outgoing(status)],
+                "status": status.value,
+                "at": at,
+            },
+        )
+        moved = dict(rows)
+        return [(message_id, moved[message_id]) for message_id in ids if message_id in moved]
 
     async def set_status(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime

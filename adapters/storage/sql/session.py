@@ -34,6 +34,10 @@ class SqlSession(Protocol):
         """Runs a prepared INSERT/UPDATE/DELETE with `values` by column name."""
         ...
 
+    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Runs a prepared statement that answers rows (`RETURNING`); the rows as tuples."""
+        ...
+
     async def hold(self) -> None:
         """Before answering a read from a cache in a unit that writes: what the unit
         reads and then writes must not change in between (the SQLite writer's turn)."""
@@ -63,6 +67,12 @@ class PooledSession:
         bind = self.session.bind
         statement = prepared.statement(bind.dialect.name if bind is not None else "")
         await self.session.execute(statement, prepared.bind(values))
+
+    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        bind = self.session.bind
+        statement = prepared.statement(bind.dialect.name if bind is not None else "")
+        rows = await self.session.execute(statement, prepared.bind(values))
+        return [tuple(row) for row in rows]
 
     async def hold(self) -> None:
         return None  # only the caches of the SQLite writer's process answer reads

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -24,7 +25,7 @@ from adapters.storage.sql.events import SqlEvents
 from adapters.storage.sql.instances import SqlInstances
 from adapters.storage.sql.media import SqlMedia
 from adapters.storage.sql.messages import SqlMessages
-from adapters.storage.sql.session import PooledSession, SqlSession
+from adapters.storage.sql.session import AfterCommit, PooledSession, SqlSession
 from adapters.storage.sql.usage import SqlUsage
 from adapters.storage.sql.users import SqlUsers
 from adapters.storage.sql.webhooks import SqlWebhooks
@@ -138,7 +139,7 @@ class SqlStorage:
         return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
 
     def _pooled(self) -> PooledUnit:
-        return PooledUnit(self._sessions())
+        return PooledUnit(self._sessions, self.engine)
 
     async def migrate(self) -> None:
         from migrations import upgrade_connection
@@ -165,12 +166,46 @@ class SqlStorage:
 
 
 class PooledUnit(PooledSession):
+    """A unit's session, opened at its first statement: most units of a request are
+    answered from the caches and never need one."""
+
+    def __init__(self, make: Callable[[], AsyncSession], bind: AsyncEngine) -> None:
+        self._make = make
+        self._bind = bind
+        self._session: AsyncSession | None = None
+        self._hooks: list[AfterCommit] = []
+
+    @property
+    def session(self) -> AsyncSession:  # type: ignore[override]
+        if self._session is None:
+            self._session = self._make()
+        return self._session
+
+    @property
+    def bind(self) -> Any:
+        return self._bind
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook()
+
+    async def rollback(self) -> None:
+        self._hooks.clear()
+        if self._session is not None:
+            await self._session.rollback()
+
     async def close(self) -> None:
+        session = self._session
+        if session is None:
+            return
         try:
-            if self.session.in_transaction():  # nothing to undo after commit()
-                await self.session.rollback()
+            if session.in_transaction():  # nothing to undo after commit()
+                await session.rollback()
         finally:
-            await self.session.close()
+            await session.close()
 
 
 def _casefold(value: object) -> object:
@@ -196,6 +231,10 @@ def _connection_setup(dbapi_conn: Any, *, read_only: bool) -> None:
     if read_only:
         # A unit marked read-only that writes fails loudly instead of racing the writer.
         cursor.execute("PRAGMA query_only=ON")
+    else:
+        # The writer runs on the event loop: its COMMITs must not checkpoint (write and
+        # sync the database file); the writer's checkpoint thread does (writer.py).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
     # SQLite's own lower() folds ASCII only; searches must fold "Алиса" too.
     dbapi_conn.create_function("lower", 1, _casefold, deterministic=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.entities import ChatSummary, Message, MessageStatus
+from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
 from tests.fakes.storage.state import ChatRow, require_instance, utc
 
 
@@ -107,6 +107,20 @@ class MemoryMessages:
             if m.remote_jid == remote_jid and not m.from_me and m.status is MessageStatus.RECEIVED
         ]
         return copy.deepcopy(sorted(found, key=lambda m: (m.created_at, m.id)))
+
+    async def advance_outgoing(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> list[tuple[str, str]]:
+        behind = set(behind_outgoing(status))
+        mine = {m.message_id: m for m in self._rows(instance_id)}
+        moved = []
+        for message_id in dict.fromkeys(message_ids):
+            m = mine.get(message_id)
+            if m is not None and m.from_me and m.status in behind:
+                m.status = status
+                m.status_updated_at = m.updated_at = at
+                moved.append((m.message_id, m.remote_jid))
+        return moved
 
     async def set_status(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
