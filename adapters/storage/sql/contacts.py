@@ -17,8 +17,12 @@ _CONTACT_FIELDS = (
 )  # fmt: skip
 
 
+_TABLE_ORDER = tuple(c.name for c in contacts.columns)
+
+
 def _contact(row: Any) -> Contact:
-    return Contact(**{name: getattr(row, name) for name in _CONTACT_FIELDS})
+    """From a row that starts with the `contacts` columns, by position (see messages.py)."""
+    return Contact(**dict(zip(_TABLE_ORDER, row, strict=False)))
 
 
 class SqlContacts:
