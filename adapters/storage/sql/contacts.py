@@ -42,7 +42,8 @@ class SqlContacts:
         query = select(contacts).where(
             contacts.c.instance_id == instance_id, contacts.c.remote_jid.in_(list(remote_jids))
         )
-        return {row.remote_jid: _contact(row) for row in await self._s.execute(query)}
+        found = [_contact(row) for row in await self._s.execute(query)]
+        return {contact.remote_jid: contact for contact in found}
 
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}

@@ -160,15 +160,18 @@ class SqlMessages:
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
         rows, total = await self._chats.page(instance_id, limit=limit, skip=skip)
-        return [
-            ChatSummary(
-                remote_jid=row.remote_jid,
-                last_message=_message(row),
-                unread_count=int(row.chat_unread_count),
-                message_count=int(row.chat_message_count),
+        found = []
+        for row in rows:
+            last = _message(row)  # by position: `row.remote_jid` was a slow lookup by name
+            found.append(
+                ChatSummary(
+                    remote_jid=last.remote_jid,
+                    last_message=last,
+                    unread_count=int(row.chat_unread_count),
+                    message_count=int(row.chat_message_count),
+                )
             )
-            for row in rows
-        ], total
+        return found, total
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         rows = await self._s.execute(
