@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     webhook_poll_interval_ms: int = Field(1_000, ge=10)
 
     # How many instances come back at once after a start (domain/restore.py).
-    restore_concurrency: int = Field(50, ge=1, le=10_000)
+    restore_concurrency: int = Field(200, ge=1, le=10_000)
 
     # The neonize engine's worker processes (README: "Engine workers").
     engine_worker_instances: int = Field(50, ge=1, le=1000)

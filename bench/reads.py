@@ -79,6 +79,7 @@ class Latency:
     max_ms: float
     non_2xx: int
     target_p99_ms: float | None
+    cpu_ms_per_request: float  # server CPU time (user + system) during the run / requests
 
 
 def phone(chat: int) -> str:
@@ -223,6 +224,7 @@ def ms(text: str) -> float:
 
 def wrk(server: RealServer, name: str, path: str, key: str, seconds: int, chats: int) -> Latency:
     env = {**os.environ, "BENCH_KEY": key, "BENCH_PATH": path, "BENCH_CHATS": str(chats)}
+    cpu_before = server.cpu_seconds() or 0.0
     out = subprocess.run(
         ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "-s", str(LUA), server.base_url],
         env=env,
@@ -230,6 +232,7 @@ def wrk(server: RealServer, name: str, path: str, key: str, seconds: int, chats:
         text=True,
         check=True,
     ).stdout
+    cpu_s = (server.cpu_seconds() or 0.0) - cpu_before
     dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     total = re.search(r"^\s+(\d+) requests in", out, re.M)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
@@ -246,6 +249,7 @@ def wrk(server: RealServer, name: str, path: str, key: str, seconds: int, chats:
         max_ms=ms(maximum.group(1)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         target_p99_ms=TARGETS_MS.get(name),
+        cpu_ms_per_request=round(cpu_s * 1000 / max(1, int(total.group(1))), 3),
     )
 
 
@@ -388,7 +392,7 @@ def main() -> int:
     )
     print(
         f"{'wrk -t1 -c4':<20} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8}  target"
+        f"{'max ms':>8} {'CPU ms/req':>10}  target"
     )
     for r in result["wrk"]:
         target = r["target_p99_ms"]
@@ -399,7 +403,7 @@ def main() -> int:
         )
         print(
             f"{r['name']:<20} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
-            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}  {verdict}"
+            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['cpu_ms_per_request']:>10.2f}  {verdict}"
         )
     print(f"repositories alone ({STORAGE_CALLS} calls each, one after another, no HTTP):")
     for name, figures in result["repository"].items():

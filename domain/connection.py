@@ -5,8 +5,10 @@ one ConnectionListener the engines talk to."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from domain.entities import EventType, Instance, InstanceStatus
 from domain.inbound import MessageEvents
@@ -17,28 +19,90 @@ from domain.recorder import InstanceTransaction, Recorder
 log = logging.getLogger(__name__)
 
 
-class ConnectionEvents:
-    """The domain's ConnectionListener: one transaction per report, events in order."""
+Change = Callable[[Instance, InstanceTransaction], Awaitable[None]]
 
-    def __init__(self, recorder: Recorder, clock: Clock) -> None:
+
+@dataclass
+class _Report:
+    instance_id: str
+    change: Change
+    done: asyncio.Future[None]
+
+
+class ConnectionEvents:
+    """The domain's ConnectionListener: every report is committed before its call returns,
+    events in order per instance.
+
+    Reports are applied in batches: what arrives while a batch is being written waits for
+    the next one, which applies them all in one unit of work (one read of their instances,
+    one commit). After a restart, 1,000 instances report `connecting` and `connected` within
+    a second or two; one unit per report made them queue one by one for the writer. A batch
+    that fails is applied again report by report, so one bad report fails alone."""
+
+    def __init__(self, recorder: Recorder, clock: Clock, *, max_batch: int = 200) -> None:
         self._recorder = recorder
         self._clock = clock
+        self._max_batch = max_batch
+        self._queue: list[_Report] = []
+        self._drainer: asyncio.Task[None] | None = None
 
-    async def _apply(
-        self,
-        instance_id: str,
-        change: Callable[[Instance, InstanceTransaction], Awaitable[None]],
-    ) -> None:
-        async with self._recorder.transaction(instance_id) as txn:
-            instance = await txn.uow.instances.get(instance_id)
-            if instance is None:  # deleted while the engine was still reporting
+    async def _apply(self, instance_id: str, change: Change) -> None:
+        loop = asyncio.get_running_loop()
+        report = _Report(instance_id, change, loop.create_future())
+        self._queue.append(report)
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain(), name="connection-reports")
+        # A caller cancelled before its batch starts leaves its report out (its future is
+        # cancelled with it); once the batch has started, the report is applied regardless.
+        await report.done
+
+    async def _drain(self) -> None:
+        batch: list[_Report] = []
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                batch = [r for r in batch if not r.done.done()]
+                if batch:
+                    await self._apply_batch(batch)
+        except BaseException:  # cancelled (shutdown): nobody is left waiting
+            for report in batch + self._queue:
+                if not report.done.done():
+                    report.done.cancel()
+            self._queue.clear()
+            raise
+        finally:
+            self._drainer = None
+
+    async def _apply_batch(self, batch: list[_Report]) -> None:
+        try:
+            async with self._recorder.transactions([r.instance_id for r in batch]) as txn:
+                found = await txn.uow.instances.get_many([r.instance_id for r in batch])
+                changed: dict[str, Instance] = {}
+                for report in batch:
+                    instance = found.get(report.instance_id)
+                    if instance is None:  # deleted while the engine was still reporting
+                        continue
+                    await report.change(instance, txn.of(report.instance_id))
+                    now = self._clock.now()
+                    instance.updated_at = now
+                    instance.last_activity_at = now
+                    changed[instance.id] = instance
+                for instance in changed.values():
+                    await txn.uow.instances.update(instance)
+                await txn.commit()
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].done.done():
+                    batch[0].done.set_exception(exc)
                 return
-            await change(instance, txn)
-            now = self._clock.now()
-            instance.updated_at = now
-            instance.last_activity_at = now
-            await txn.uow.instances.update(instance)
-            await txn.commit()
+            log.warning("a batch of %d connection reports failed; applying one by one", len(batch))
+            for report in batch:
+                await self._apply_batch([report])
+            return
+        for report in batch:
+            if not report.done.done():
+                report.done.set_result(None)
 
     async def on_connecting(self, instance_id: str) -> None:
         async def change(instance: Instance, txn: InstanceTransaction) -> None:

@@ -9,8 +9,8 @@ events are produced within the same millisecond.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from domain.entities import ActivityLog, Event, EventType, Instance
@@ -72,6 +72,28 @@ class InstanceTransaction:
         self.committed = True
 
 
+class BatchTransaction:
+    """One unit of work shared by the InstanceTransactions of several instances (`of`)."""
+
+    def __init__(self, recorder: Recorder, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self._recorder = recorder
+        self.instances: dict[str, InstanceTransaction] = {}
+
+    def of(self, instance_id: str) -> InstanceTransaction:
+        txn = self.instances.get(instance_id)
+        if txn is None:
+            txn = self.instances[instance_id] = InstanceTransaction(
+                self._recorder, self.uow, instance_id
+            )
+        return txn
+
+    async def commit(self) -> None:
+        await self.uow.commit()
+        for txn in self.instances.values():
+            txn.committed = True
+
+
 class Recorder:
     def __init__(self, uow_factory: UnitOfWorkFactory, bus: EventBus, clock: Clock, ids: IdFactory):
         self.uow_factory = uow_factory
@@ -96,6 +118,14 @@ class Recorder:
         ts = max(to_ms(self.clock.now()), last + 1)
         self._last_ms[instance_id] = ts
         return ts
+
+    async def _prime(self, uow: UnitOfWork, instance_ids: Sequence[str]) -> None:
+        """Reads the last timestamps `next_timestamp` does not know yet, in one statement."""
+        unknown = [i for i in instance_ids if i not in self._last_ms]
+        if unknown:
+            known = await uow.events.last_timestamps_ms(unknown)
+            for instance_id in unknown:
+                self._last_ms.setdefault(instance_id, known.get(instance_id, 0))
 
     def delivery(self, instance: Instance, event: Event) -> WebhookDelivery:
         now = self.clock.now()
@@ -132,3 +162,26 @@ class Recorder:
             self.on_outbox(instance_id)
         for event in txn._events:
             await self.bus.publish(event)
+
+    @asynccontextmanager
+    async def transactions(self, instance_ids: Sequence[str]) -> AsyncIterator[BatchTransaction]:
+        """`transaction` for several instances in one unit of work (one writer turn, one
+        commit), under each instance's lock; their events are published after the commit,
+        in the order they were emitted per instance. The locks are taken in a fixed order,
+        so two batches never wait for each other crosswise."""
+        ids = sorted(set(instance_ids))
+        async with AsyncExitStack() as locks:
+            for instance_id in ids:
+                await locks.enter_async_context(self._lock(instance_id))
+            async with self.uow_factory() as uow:
+                batch = BatchTransaction(self, uow)
+                await self._prime(uow, ids)
+                yield batch
+            if not any(txn.committed for txn in batch.instances.values()):
+                return
+        for instance_id, txn in batch.instances.items():
+            if txn.outbox and self.on_outbox is not None:
+                self.on_outbox(instance_id)
+        for txn in batch.instances.values():
+            for event in txn._events:
+                await self.bus.publish(event)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 
 from domain.entities import Event, EventType, Instance, InstanceStatus
@@ -46,30 +47,41 @@ class Restore:
         started_at = time.monotonic()
         async with self._uow(read_only=True) as uow:
             everything = await uow.instances.list()
+        pending = deque(i.id for i in everything if i.status is not InstanceStatus.LOGGED_OUT)
         slots = asyncio.Semaphore(self._concurrency)
-        todo = [i.id for i in everything if i.status is not InstanceStatus.LOGGED_OUT]
-        done = await asyncio.gather(*(self._one(slots, instance_id) for instance_id in todo))
-        started = sum(done)
+        coming_back: list[asyncio.Task[None]] = []
+        while pending:
+            await slots.acquire()
+            # Every slot free now, at once: one read of those instances rather than one each.
+            turn = [pending.popleft()]
+            while pending and not slots.locked():
+                await slots.acquire()  # free: returns at once
+                turn.append(pending.popleft())
+            # Read again when their turn comes: deleted or logged out since are left out.
+            async with self._uow(read_only=True) as uow:
+                fresh = await uow.instances.get_many(turn)
+            for instance_id in turn:
+                instance = fresh.get(instance_id)
+                if instance is None or instance.status is InstanceStatus.LOGGED_OUT:
+                    slots.release()
+                    continue
+                coming_back.append(asyncio.create_task(self._one(slots, instance)))
+        await asyncio.gather(*coming_back)
         log.info(
             "restored %d instance(s) in %.2f s, %d at a time",
-            started,
+            len(coming_back),
             time.monotonic() - started_at,
             self._concurrency,
         )
-        return started
+        return len(coming_back)
 
-    async def _one(self, slots: asyncio.Semaphore, instance_id: str) -> bool:
-        async with slots:
-            # Read again when its turn comes: it may have been deleted or logged out since.
-            async with self._uow(read_only=True) as uow:
-                instance = await uow.instances.get(instance_id)
-            if instance is None or instance.status is InstanceStatus.LOGGED_OUT:
-                return False
-            try:
-                await self._start_and_settle(instance)
-            except Exception:
-                log.exception("restoring instance %s failed", instance_id)
-            return True
+    async def _one(self, slots: asyncio.Semaphore, instance: Instance) -> None:
+        try:
+            await self._start_and_settle(instance)
+        except Exception:
+            log.exception("restoring instance %s failed", instance.id)
+        finally:
+            slots.release()
 
     async def _start_and_settle(self, instance: Instance) -> None:
         # Subscribed before the start, so a report that comes at once is not missed.

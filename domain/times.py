@@ -28,8 +28,10 @@ def iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat: a fifth of strftime's cost, on every timestamp of every page
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def iso_ms(ms: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ContainerDep, CountedCall, PrincipalDep
 from rest_compat import presenters
@@ -26,9 +26,11 @@ async def list_chats(
     c: ContainerDep,
     limit: int | None = Query(None),
     skip: int | None = Query(None),
-) -> dict[str, Any]:
+) -> Response:
     found, page = await c.messaging.chats(principal, instance_id, limit=limit, skip=skip)
-    return {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
+    return r.serialized(
+        {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
+    )
 
 
 @router.get("/{instance_id}/chats/{chat_id}/messages", response_model=rm.MessagePage)
@@ -41,14 +43,16 @@ async def chat_messages(
     skip: int | None = Query(None),
     start_date: str | None = Query(None, alias="startDate"),
     end_date: str | None = Query(None, alias="endDate"),
-) -> dict[str, Any]:
+) -> Response:
     found, page = await c.messaging.history(
         principal, instance_id, chat_id, limit=limit, skip=skip, start=start_date, end=end_date
     )
-    return {
-        "messages": [presenters.message(m) for m in found],
-        "pagination": presenters.pagination(page),
-    }
+    return r.serialized(
+        {
+            "messages": [presenters.message(m) for m in found],
+            "pagination": presenters.pagination(page),
+        }
+    )
 
 
 @router.post("/{instance_id}/chats/{chat_id}/read", response_model=rm.MarkedRead)

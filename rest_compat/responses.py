@@ -12,8 +12,11 @@ a key on the wire.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -327,3 +330,22 @@ _REASONS = {
     502: "The WhatsApp engine failed",
     503: "Storage unavailable",
 }
+
+
+# --- hot read routes ----------------------------------------------------------------------
+
+
+def serialized(body: dict[str, Any]) -> Response:
+    """`body` as JSON, sent as is: FastAPI does not validate a Response against the route's
+    `response_model` (which still documents it). For the read routes that answer pages of
+    messages, chats or daily counters, validating then dumping the page cost more than
+    reading it. Their bodies come from the same presenters, and
+    tests/api/test_read_bodies_match_models.py validates them against these models.
+
+    Compact UTF-8 like FastAPI's own; orjson refuses integers beyond 64 bits (they could sit
+    in a message's metadata), and then the standard library writes the body."""
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, media_type="application/json")

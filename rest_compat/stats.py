@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ContainerDep, PrincipalDep
 from domain.counters import DAILY_COUNTERS, spec_usage
-from domain.times import iso
 from rest_compat import responses as r
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=r.errors(400, 401, 403, 404))
@@ -36,12 +35,12 @@ async def instance_stats(
     principal: PrincipalDep,
     c: ContainerDep,
     period: str | None = Query(None, description="today|week|month|all"),
-) -> dict[str, Any]:
+) -> Response:
     total, daily = await c.usage.for_instance(principal, instance_id, period)
     days = [
         {"date": iso_day(day), **spec_usage(counters, DAILY_COUNTERS)} for day, counters in daily
     ]
-    return {"usage": {**spec_usage(total), "dailyStats": days}}
+    return r.serialized({"usage": {**spec_usage(total), "dailyStats": days}})
 
 
 @router.get("/system", response_model=r.SystemStats)
@@ -51,4 +50,5 @@ async def system_stats(principal: PrincipalDep, c: ContainerDep) -> dict[str, An
 
 
 def iso_day(day: date) -> str:
-    return iso(datetime(day.year, day.month, day.day, tzinfo=UTC)) or ""
+    """Midnight UTC of `day`, as `iso` writes it."""
+    return f"{day.isoformat()}T00:00:00.000Z"

@@ -218,3 +218,34 @@ async def test_datetimes_come_back_aware_utc(storage: Any) -> None:
         got = await uow.users.get("u1")
         assert got.created_at == T0 + timedelta(seconds=1)
         assert got.created_at.utcoffset() == timedelta(0)
+
+
+async def test_instances_and_last_timestamps_read_for_a_batch(storage: Any) -> None:
+    """What a batch of connection reports reads in one statement each."""
+    async with storage.unit_of_work() as uow:
+        await uow.users.add(user(1))
+        for n in (1, 2, 3):
+            await uow.instances.add(instance(n))
+        await uow.events.add(Event("e1", "i1", EventType.CONNECTED, {}, 1500))
+        await uow.events.add(Event("e2", "i1", EventType.QR_RECEIVED, {}, 1700))
+        await uow.events.add(Event("e3", "i3", EventType.CONNECTED, {}, 900))
+        await uow.commit()
+    async with storage.unit_of_work(read_only=True) as uow:
+        found = await uow.instances.get_many(["i3", "missing", "i1", "i3"])
+        assert sorted(found) == ["i1", "i3"]
+        assert found["i1"].webhook == WebhookSettings(secret="s", headers={"X-A": "b"})
+        assert found["i3"].name == "instance 3 中文"
+        assert await uow.instances.get_many([]) == {}
+        stamps = await uow.events.last_timestamps_ms(["i1", "i2", "i3", "missing"])
+        assert stamps == {"i1": 1700, "i3": 900}
+    async with storage.unit_of_work() as uow:  # a unit's own writes are what it reads
+        changed = replace(instance(2), status=InstanceStatus.CONNECTED, phone="155")
+        await uow.instances.update(changed)
+        await uow.instances.delete("i3")
+        found = await uow.instances.get_many(["i1", "i2", "i3"])
+        assert sorted(found) == ["i1", "i2"]
+        assert found["i2"].status is InstanceStatus.CONNECTED and found["i2"].phone == "155"
+        await uow.commit()
+    async with storage.unit_of_work(read_only=True) as uow:
+        found = await uow.instances.get_many(["i2", "i3"])
+        assert list(found) == ["i2"] and found["i2"].phone == "155"

@@ -48,6 +48,8 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
 
     # Reads may go to the pooled readers or, inside a writing unit, to the one writer.
     engines = [storage.engine.sync_engine]
+    if storage.reader is not None:
+        engines.append(storage.reader.engine)
     if storage.writer is not None:
         engines.append(storage.writer.engine)
     for engine in engines:

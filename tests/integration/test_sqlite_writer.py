@@ -9,9 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from adapters.security import FernetBox
+from adapters.storage.sql.prepared import PREFIX, Prepared
+from adapters.storage.sql.tables import instances
 from adapters.storage.sql.uow import SqlStorage
 from domain.entities import Instance, InstanceStatus
 from tests.contract.test_storage_contract import instance, user
@@ -212,3 +215,25 @@ async def test_the_wal_is_checkpointed_off_the_writer_connection(storage: SqlSto
         await asyncio.sleep(0.01)
     busy, frames, copied = writer.checkpointer.last
     assert busy == 0 and frames > 0 and copied == frames
+
+
+async def test_a_read_only_unit_fetches_prepared_selects_and_refuses_prepared_writes(
+    storage: SqlStorage,
+) -> None:
+    await add_instance(storage, 1)
+    names = Prepared(
+        lambda _d: select(instances.c.name).where(instances.c.id == bindparam(PREFIX + "id")),
+        {"id": instances.c.id.type},
+    )
+    rename = Prepared.update_by_id(instances, ["name"])
+    reader = storage.reader
+    assert reader is not None
+    unit = reader.unit()
+    try:
+        assert await unit.fetch(names, {"id": "i1"}) == [("instance 1 中文",)]
+        with pytest.raises(DBAPIError, match="readonly"):
+            await unit.fetch(rename, {"id": "i1", "name": "renamed"})
+    finally:
+        await unit.close()
+    async with storage.unit_of_work(read_only=True) as uow:
+        assert (await uow.instances.get("i1")).name == "instance 1 中文"  # type: ignore[union-attr]

@@ -17,8 +17,12 @@ _CONTACT_FIELDS = (
 )  # fmt: skip
 
 
+_TABLE_ORDER = tuple(c.name for c in contacts.columns)
+
+
 def _contact(row: Any) -> Contact:
-    return Contact(**{name: getattr(row, name) for name in _CONTACT_FIELDS})
+    """From a row that starts with the `contacts` columns, by position (see messages.py)."""
+    return Contact(**dict(zip(_TABLE_ORDER, row, strict=False)))
 
 
 class SqlContacts:
@@ -38,7 +42,8 @@ class SqlContacts:
         query = select(contacts).where(
             contacts.c.instance_id == instance_id, contacts.c.remote_jid.in_(list(remote_jids))
         )
-        return {row.remote_jid: _contact(row) for row in await self._s.execute(query)}
+        found = [_contact(row) for row in await self._s.execute(query)]
+        return {contact.remote_jid: contact for contact in found}
 
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}

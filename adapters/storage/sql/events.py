@@ -11,6 +11,9 @@ from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import events
 from domain.entities import Event, EventType
 
+# Ids per IN (...) list: under SQLite's default limit of bound parameters on old builds.
+IN_CHUNK = 500
+
 _ADD = Prepared.insert(events, ("id", "instance_id", "type", "data", "timestamp_ms"))
 
 
@@ -31,6 +34,18 @@ class SqlEvents:
     async def last_timestamp_ms(self, instance_id: str) -> int | None:
         query = select(func.max(events.c.timestamp_ms)).where(events.c.instance_id == instance_id)
         return (await self._s.execute(query)).scalar_one_or_none()
+
+    async def last_timestamps_ms(self, instance_ids: Sequence[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(instance_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            query = (
+                select(events.c.instance_id, func.max(events.c.timestamp_ms))
+                .where(events.c.instance_id.in_(ids[start : start + IN_CHUNK]))
+                .group_by(events.c.instance_id)
+            )
+            found.update((row[0], int(row[1])) for row in await self._s.execute(query))
+        return found
 
     async def list_since(
         self,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from adapters.storage.sql.cache import SqlCache, copy_instance
+from adapters.storage.sql.events import IN_CHUNK
+from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.sealing import open_webhook, seal_webhook
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import (
@@ -36,6 +39,9 @@ _OWNED_BY_INSTANCE = (
     events,
     activity_logs,
 )
+
+
+_UPDATE = Prepared.update_by_id(instances, [c.name for c in instances.columns if c.name != "id"])
 
 
 def _instance(row: Any, box: SecretBox) -> Instance:
@@ -144,6 +150,39 @@ class SqlInstances:
             cache.instances.fill(instance_id, found, version, writer=self._writes)
         return found
 
+    async def get_many(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        """Like `get` for each id, with one statement for all those the cache lacks."""
+        cache = self._cache
+        found: dict[str, Instance] = {}
+        missing: list[str] = []
+        versions: dict[str, Any] = {}
+        if cache is not None and self._writes and instance_ids:
+            await self._s.hold()
+        for instance_id in dict.fromkeys(instance_ids):
+            if cache is not None:
+                if instance_id in self._written:
+                    mine = self._written[instance_id]
+                    if mine is not None:
+                        found[instance_id] = copy_instance(mine)
+                    continue
+                hit = cache.instances.get(instance_id)
+                if hit is not None:
+                    found[instance_id] = hit
+                    continue
+                versions[instance_id] = cache.instances.version(instance_id)
+            missing.append(instance_id)
+        for start in range(0, len(missing), IN_CHUNK):
+            chunk = missing[start : start + IN_CHUNK]
+            rows = await self._s.execute(select(instances).where(instances.c.id.in_(chunk)))
+            for row in rows:
+                instance = _instance(row, self._box)
+                found[instance.id] = instance
+                if cache is not None:
+                    cache.instances.fill(
+                        instance.id, instance, versions[instance.id], writer=self._writes
+                    )
+        return found
+
     async def list(self, *, user_id: str | None = None) -> list[Instance]:
         query = select(instances).order_by(instances.c.created_at, instances.c.id)
         if user_id is not None:
@@ -151,11 +190,9 @@ class SqlInstances:
         return [_instance(r, self._box) for r in await self._s.execute(query)]
 
     async def update(self, instance: Instance) -> None:
-        values = _instance_values(instance, self._box)
-        values.pop("id")
-        await self._s.execute(
-            update(instances).where(instances.c.id == instance.id).values(**values)
-        )
+        # Prepared: building `update().values(**row)` for 20 columns cost ~1 ms of CPU, and
+        # every connection report (1,000 instances coming back after a restart) updates one.
+        await self._s.write(_UPDATE, _instance_values(instance, self._box))
         self._wrote(instance.id, instance, added=False)
 
     async def delete(self, instance_id: str) -> None:

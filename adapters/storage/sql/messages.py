@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import JSON, Integer, String, and_, bindparam, func, literal_column, select, update
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
 from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
-from adapters.storage.sql.tables import messages
+from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
 
 _MESSAGE_FIELDS = (
@@ -78,9 +78,38 @@ _ADVANCE = Prepared(
 )
 
 
+_TABLE_ORDER = tuple(c.name for c in messages.columns)
+
+
+def _history() -> Any:
+    """A chat's page of history, newest first, each row carrying the chat's message count.
+    Built once: building the select for every page cost more CPU than SQLite reading it."""
+    instance_id = bindparam("h_instance", type_=String)
+    chat = bindparam("h_chat", type_=String)
+    total = (
+        select(chat_summaries.c.message_count)
+        .where(chat_summaries.c.instance_id == instance_id, chat_summaries.c.remote_jid == chat)
+        .scalar_subquery()
+    )
+    return (
+        select(messages, total.label("page_total"))
+        .where(messages.c.instance_id == instance_id, messages.c.remote_jid == chat)
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(bindparam("h_limit", type_=Integer))
+        .offset(bindparam("h_skip", type_=Integer))
+    )
+
+
+_HISTORY = _history()
+
+
 def _message(row: Any) -> Message:
-    values = {name: getattr(row, name) for name in _MESSAGE_FIELDS}
-    return Message(status=MessageStatus(row.status), metadata=dict(row.metadata or {}), **values)
+    """From a row that starts with the `messages` columns (`select(messages, ...)`); by
+    position, which costs a fraction of reading 20 attributes of a Row by name."""
+    values = dict(zip(_TABLE_ORDER, row, strict=False))
+    values["status"] = MessageStatus(values["status"])
+    values["metadata"] = dict(values["metadata"] or {})
+    return Message(**values)
 
 
 def _message_values(m: Message) -> dict[str, Any]:
@@ -146,6 +175,11 @@ class SqlMessages:
             where.append(messages.c.created_at >= start)
         if end is not None:
             where.append(messages.c.created_at <= end)
+        if start is None and end is None:  # the common page: one prepared statement
+            values = {"h_instance": instance_id, "h_chat": remote_jid, "h_limit": limit}
+            found = (await self._s.execute(_HISTORY, {**values, "h_skip": skip})).all()
+            if found:
+                return [_message(r) for r in found], int(found[0].page_total)
         condition = and_(*where)
         if start is None and end is None:
             total = self._chats.message_count_of(instance_id, remote_jid)
@@ -169,15 +203,18 @@ class SqlMessages:
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
         rows, total = await self._chats.page(instance_id, limit=limit, skip=skip)
-        return [
-            ChatSummary(
-                remote_jid=row.remote_jid,
-                last_message=_message(row),
-                unread_count=int(row.chat_unread_count),
-                message_count=int(row.chat_message_count),
+        found = []
+        for row in rows:
+            last = _message(row)  # by position: `row.remote_jid` was a slow lookup by name
+            found.append(
+                ChatSummary(
+                    remote_jid=last.remote_jid,
+                    last_message=last,
+                    unread_count=int(row.chat_unread_count),
+                    message_count=int(row.chat_message_count),
+                )
             )
-            for row in rows
-        ], total
+        return found, total
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         rows = await self._s.execute(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from adapters.security.files import private_database
 from adapters.storage.sql.activity import SqlActivity
@@ -25,6 +25,7 @@ from adapters.storage.sql.events import SqlEvents
 from adapters.storage.sql.instances import SqlInstances
 from adapters.storage.sql.media import SqlMedia
 from adapters.storage.sql.messages import SqlMessages
+from adapters.storage.sql.reader import SqliteReader
 from adapters.storage.sql.session import AfterCommit, PooledSession, SqlSession
 from adapters.storage.sql.usage import SqlUsage
 from adapters.storage.sql.users import SqlUsers
@@ -108,7 +109,8 @@ class SqlStorage:
     """Owns the engines; hands out units of work.
 
     SQLite: units that write go through the one writer (adapters/storage/sql/writer.py);
-    read-only units use a pool of read-only connections. A server database (PostgreSQL)
+    read-only units use a pool of read-only connections on reader threads (reader.py).
+    A server database (PostgreSQL)
     gets its concurrency from its own pool: every unit is a pooled transaction there.
     `box` seals what must not be readable from the database file alone (webhook secrets
     and headers); migrations use it to seal rows written before that."""
@@ -121,6 +123,7 @@ class SqlStorage:
         self.engine: AsyncEngine = _make_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer: SqliteWriter | None = None
+        self.reader: SqliteReader | None = None
         # Only while this process is the database's one writer can it cache rows.
         self.cache: SqlCache | None = None
         if url.startswith("sqlite"):
@@ -131,11 +134,14 @@ class SqlStorage:
                 max_delay_s=writer_delay_ms / 1000,
                 on_failed_commit=self.cache.clear,
             )
+            self.reader = SqliteReader(_make_reader_engine(url))
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         writer = self.writer
         if writer is not None and not read_only:
             return SqlUnitOfWork(writer.unit, self.cache, True, self._box)
+        if self.reader is not None:
+            return SqlUnitOfWork(self.reader.unit, self.cache, False, self._box)
         return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
 
     def _pooled(self) -> PooledUnit:
@@ -162,6 +168,8 @@ class SqlStorage:
     async def close(self) -> None:
         if self.writer is not None:
             await self.writer.close()
+        if self.reader is not None:
+            await self.reader.close()
         await self.engine.dispose()
 
 
@@ -259,6 +267,30 @@ def _make_writer_engine(url: str) -> Engine:
     def _begin(conn: Any) -> None:
         # IMMEDIATE: the write lock is taken at once, never upgraded half-way.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _make_reader_engine(url: str) -> Engine:
+    path = _sqlite_path(url)
+    # Checked out by one reader job at a time, on whichever reader thread runs it. Never
+    # waits for a connection (see reader.py): beyond the pool's size, more are opened.
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=-1,
+        connect_args={"check_same_thread": False, "timeout": 5},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        _connection_setup(dbapi_conn, read_only=True)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A read transaction: one consistent snapshot of the WAL, no lock taken.
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 

@@ -22,6 +22,13 @@ class MemoryEvents:
         stamps = [e.timestamp_ms for e in self.t["events"] if e.instance_id == instance_id]
         return max(stamps) if stamps else None
 
+    async def last_timestamps_ms(self, instance_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for e in self.t["events"]:
+            if e.instance_id in instance_ids:
+                found[e.instance_id] = max(found.get(e.instance_id, e.timestamp_ms), e.timestamp_ms)
+        return found
+
     async def list_since(
         self,
         instance_id: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from domain.entities import Instance
@@ -18,6 +19,10 @@ class MemoryInstances:
 
     async def get(self, instance_id: str) -> Instance | None:
         return copy.deepcopy(self.t["instances"].get(instance_id))
+
+    async def get_many(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        t = self.t["instances"]
+        return {i: copy.deepcopy(t[i]) for i in instance_ids if i in t}
 
     async def list(self, *, user_id: str | None = None) -> list[Instance]:
         found = [i for i in self.t["instances"].values() if user_id is None or i.user_id == user_id]
