@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, event, insert
 
 from adapters.security import FernetBox
 from adapters.storage.sql.messages import _message_values
+from adapters.storage.sql.prepared import _Compiled
 from adapters.storage.sql.tables import instances, messages, users
 from adapters.storage.sql.uow import SqlStorage
 from migrations import alembic_config
@@ -46,7 +47,17 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
     def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         sent.append((statement, params))
 
-    # Reads may go to the pooled readers or, inside a writing unit, to the one writer.
+    # Prepared statements run on the DB-API connection, past the engine's events: every
+    # one of them binds its values through `_Compiled.parameters` first.
+    bind_values = _Compiled.parameters
+
+    def parameters(compiled: _Compiled, values: dict[str, Any]) -> tuple[Any, ...]:
+        bound = bind_values(compiled, values)
+        sent.append((compiled.sql, bound))
+        return bound
+
+    # Reads may go to the pooled readers or, inside a writing unit, to the one writer:
+    # the same read runs in both.
     engines = [storage.engine.sync_engine]
     if storage.reader is not None:
         engines.append(storage.reader.engine)
@@ -54,10 +65,13 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
         engines.append(storage.writer.engine)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    _Compiled.parameters = parameters  # type: ignore[method-assign]
     try:
-        async with storage.unit_of_work() as uow:
-            await read(uow)
+        for read_only in (False, True):
+            async with storage.unit_of_work(read_only=read_only) as uow:
+                await read(uow)
     finally:
+        _Compiled.parameters = bind_values  # type: ignore[method-assign]
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
     path = storage.url.split("///", 1)[1]

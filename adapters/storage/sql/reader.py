@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.prepared import Prepared, fetch_on_driver
 from adapters.storage.sql.session import AfterCommit, Parameters, Rows
 
 
@@ -75,6 +75,13 @@ class ReadUnit:
             return self._conn.execute(statement).freeze()
         return self._conn.execute(statement, parameters).freeze()
 
+    def _fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
+        if self._conn is None:
+            self._conn = self._reader.engine.connect()
+        if not self._conn.in_transaction():
+            self._conn.begin()  # the read transaction (BEGIN, deferred: no lock is taken)
+        return fetch_on_driver(self._conn, prepared, values)
+
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -90,9 +97,10 @@ class ReadUnit:
 
     async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         """A prepared statement that answers rows: on a read-only unit, a SELECT (the
-        connection is `query_only`, so a write fails loudly)."""
-        rows = await self.execute(prepared.statement("sqlite"), prepared.bind(values))
-        return [tuple(row) for row in rows]
+        connection is `query_only`, so a write fails loudly). Run on the DB-API connection:
+        the rows come as the driver gives them, as from the writer's `fetch`."""
+        self._open = True
+        return await asyncio.wrap_future(self._submit(self._fetch, prepared, values))
 
     async def hold(self) -> None:
         return None  # only the writer's units answer reads from the caches under its turn
