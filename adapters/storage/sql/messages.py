@@ -85,8 +85,8 @@ def _history(_dialect: str) -> Any:
     """A chat's page of history, newest first, each row carrying the chat's message count.
     Prepared: building and compiling the select for every page cost more CPU than SQLite
     reading it."""
-    instance_id = bindparam(PREFIX + "instance_id")
-    chat = bindparam(PREFIX + "remote_jid")
+    instance_id: Any = bindparam(PREFIX + "instance_id")
+    chat: Any = bindparam(PREFIX + "remote_jid")
     total = (
         select(chat_summaries.c.message_count)
         .where(chat_summaries.c.instance_id == instance_id, chat_summaries.c.remote_jid == chat)
