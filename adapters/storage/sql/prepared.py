@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
 from adapters.storage.sql.tables import UTCDateTime
+from domain.times import StoredMoment
 
 PREFIX = "p_"  # a bind parameter may not share a column's name in VALUES or SET
 
@@ -109,8 +110,8 @@ def moment(value: Any) -> datetime | None:
     """A UTCDateTime column's value as an aware UTC datetime."""
     if value is None:
         return None
-    if isinstance(value, str):  # naive UTC: parsed with its zone, a seventh of a replace()
-        return datetime.fromisoformat(value + "+00:00")
+    if isinstance(value, str):  # naive UTC; the API's text comes from it directly
+        return StoredMoment.from_stored(value)
     return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
