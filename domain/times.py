@@ -35,7 +35,9 @@ class StoredMoment(datetime):
     def from_stored(cls, text: str) -> StoredMoment:
         """From SQLite's `YYYY-MM-DD HH:MM:SS.ffffff` of a naive UTC time."""
         moment = cls.fromisoformat(text + "+00:00")
-        moment.api_text = f"{text[:10]}T{text[11:23]}Z" if len(text) == 26 else iso_text(moment)
+        moment.api_text = (
+            text[:10] + "T" + text[11:23] + "Z" if len(text) == 26 else iso_text(moment)
+        )
         return moment
 
 

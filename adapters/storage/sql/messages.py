@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, and_, bindparam, func, literal_column, select, update
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
-from adapters.storage.sql.prepared import PREFIX, Prepared, json_value, moment
+from adapters.storage.sql.prepared import PREFIX, Prepared, json_value, shown_moment
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
@@ -138,8 +138,8 @@ def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
         content=row[at["content"]],
         message_id=row[at["message_id"]],
         status=_STATUSES[row[at["status"]]],
-        created_at=moment(row[at["created_at"]]),  # type: ignore[arg-type]
-        updated_at=moment(row[at["updated_at"]]),  # type: ignore[arg-type]
+        created_at=shown_moment(row[at["created_at"]]),  # type: ignore[arg-type]
+        updated_at=shown_moment(row[at["updated_at"]]),  # type: ignore[arg-type]
         has_media=bool(row[at["has_media"]]),
         media_id=row[at["media_id"]],
         media_url=row[at["media_url"]],
@@ -149,7 +149,7 @@ def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
         media_size=row[at["media_size"]],
         quoted_message_id=row[at["quoted_message_id"]],
         metadata={} if metadata == "{}" else dict(json_value(metadata) or {}),
-        status_updated_at=moment(row[at["status_updated_at"]]),
+        status_updated_at=shown_moment(row[at["status_updated_at"]]),
     )
 
 

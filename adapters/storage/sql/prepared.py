@@ -110,9 +110,17 @@ def moment(value: Any) -> datetime | None:
     """A UTCDateTime column's value as an aware UTC datetime."""
     if value is None:
         return None
-    if isinstance(value, str):  # naive UTC; the API's text comes from it directly
-        return StoredMoment.from_stored(value)
+    if isinstance(value, str):  # naive UTC: parsed with its zone, a seventh of a replace()
+        return datetime.fromisoformat(value + "+00:00")
     return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def shown_moment(value: Any) -> datetime | None:
+    """`moment`, for a value every answer shows: on SQLite it keeps the API's text, taken
+    from the stored one (a StoredMoment), so it is not formatted again."""
+    if isinstance(value, str):
+        return StoredMoment.from_stored(value)
+    return moment(value)
 
 
 def flag(value: Any) -> bool:
