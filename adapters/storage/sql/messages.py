@@ -129,6 +129,16 @@ def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
     """From a `fetch` row (raw driver values) that starts with the `messages` columns. Pages
     of 50 build 50 of these per request: one constructor call, no intermediate dict."""
     metadata = row[at["metadata"]]
+    # A message's three times are often one stored value (a received message's, until it
+    # is read): one immutable datetime serves them all.
+    created, updated, moved = (
+        row[at["created_at"]],
+        row[at["updated_at"]],
+        row[at["status_updated_at"]],
+    )
+    created_at = shown_moment(created)
+    updated_at = created_at if updated == created else shown_moment(updated)
+    moved_at = updated_at if moved == updated else shown_moment(moved)
     return Message(
         id=row[at["id"]],
         instance_id=row[at["instance_id"]],
@@ -138,8 +148,8 @@ def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
         content=row[at["content"]],
         message_id=row[at["message_id"]],
         status=_STATUSES[row[at["status"]]],
-        created_at=shown_moment(row[at["created_at"]]),  # type: ignore[arg-type]
-        updated_at=shown_moment(row[at["updated_at"]]),  # type: ignore[arg-type]
+        created_at=created_at,  # type: ignore[arg-type]
+        updated_at=updated_at,  # type: ignore[arg-type]
         has_media=bool(row[at["has_media"]]),
         media_id=row[at["media_id"]],
         media_url=row[at["media_url"]],
@@ -149,7 +159,7 @@ def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
         media_size=row[at["media_size"]],
         quoted_message_id=row[at["quoted_message_id"]],
         metadata={} if metadata == "{}" else dict(json_value(metadata) or {}),
-        status_updated_at=shown_moment(row[at["status_updated_at"]]),
+        status_updated_at=moved_at,
     )
 
 
