@@ -194,3 +194,23 @@ def _instance_row(i: Any) -> dict[str, Any]:
     from adapters.storage.sql.instances import _instance_values
 
     return _instance_values(i, FernetBox("plans"))
+
+
+async def test_the_list_s_contacts_and_the_stats_days_are_index_searches(
+    sql: SqlStorage,
+) -> None:
+    async def contacts(uow: Any) -> None:
+        assert await uow.contacts.get_many("i1", [ALICE, BOB]) == {}
+
+    plans = await _plans(sql, contacts)
+    # The JIDs come as one JSON array: SQLite walks that array (a virtual table), never the
+    # instance's contacts.
+    assert all("SEARCH contacts USING INDEX" in p for p in plans), plans
+    assert not any("SCAN contacts" in p for p in plans), plans
+
+    async def days(uow: Any) -> None:
+        assert await uow.usage.daily("i1", None) == []
+
+    plans = await _plans(sql, days)
+    _no_scan(plans)
+    assert all("usage_daily" in p for p in plans), plans
