@@ -36,7 +36,9 @@ from domain.ports import (
     InstanceRepository,
     MediaRepository,
     MessageRepository,
+    NoStorageTelemetry,
     SecretBox,
+    StorageTelemetry,
     UsageRepository,
     UserRepository,
     WebhookRepository,
@@ -113,9 +115,20 @@ class SqlStorage:
     and headers); migrations use it to seal rows written before that."""
 
     def __init__(
-        self, url: str, box: SecretBox, *, writer_batch: int = 200, writer_delay_ms: float = 5
+        self,
+        url: str,
+        box: SecretBox,
+        *,
+        writer_batch: int = 200,
+        writer_delay_ms: float = 5,
+        telemetry: StorageTelemetry | None = None,
     ) -> None:
         self.url = url
+        # Told each group commit's size and COMMIT time (wamux_storage_* in /metrics).
+        # TODO(writer): SqliteWriter._commit_batch should call
+        # `telemetry.write_batch(len(batch), seconds)` around its `_commit`; it is handed over
+        # here so that the writer's constructor can take it once it does.
+        self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         self._box = box
         self.engine: AsyncEngine = _make_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
