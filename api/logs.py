@@ -14,7 +14,7 @@ import re
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -25,6 +25,9 @@ from domain.log_context import current_instance
 class RequestContext:
     id: str
     scope: MutableMapping[str, Any]
+    # Tasks a request started (an engine's connection loop) inherit this object and outlive
+    # the request: once it is answered, their lines are no longer the request's.
+    done: bool = False
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar("current_request", default=None)
@@ -48,6 +51,8 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = current_request.get()
+        if request is not None and request.done:
+            request = None
         record.request_id = request.id if request is not None else "-"
         instance = getattr(record, "instance_id", None) or current_instance.get()
         if instance is None and request is not None:
@@ -65,9 +70,10 @@ class Redact(logging.Filter):
         return True
 
 
-def configure(level: str, fmt: str) -> None:
-    """The root handler for the server and the CLI: `fmt` is `json` or `text`."""
-    handler = logging.StreamHandler()
+def configure(level: str, fmt: str, stream: IO[str] | None = None) -> logging.Handler:
+    """The root handler for the server and the CLI: `fmt` is `json` or `text`; stderr
+    unless `stream` is given."""
+    handler = logging.StreamHandler(stream)
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
@@ -86,6 +92,9 @@ def configure(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     # Alembic announces each of its plugins at INFO; only the migrations themselves matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # aiosqlite logs every statement WITH its parameters at DEBUG: search terms, hashes.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    return handler
 
 
 def uvicorn_log_config() -> dict[str, Any]:

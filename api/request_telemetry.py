@@ -45,7 +45,8 @@ class RequestTelemetry:
             await self.app(scope, receive, send)
             return
         rid = _request_id(scope)
-        token = current_request.set(RequestContext(rid.decode("ascii"), scope))
+        context = RequestContext(rid.decode("ascii"), scope)
+        token = current_request.set(context)
         status = 500  # an app that raised before answering
         started = time.perf_counter()
 
@@ -59,6 +60,8 @@ class RequestTelemetry:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            context.done = True
+            context.scope = {}  # not kept alive by the tasks that hold the context
             current_request.reset(token)
             if self.metrics is not None and scope["type"] == "http":
                 self.metrics.observe_request(

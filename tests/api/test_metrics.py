@@ -69,8 +69,10 @@ async def test_counters_move_with_traffic(api_factory: Callable[..., Any]) -> No
         assert bad.status_code == 400
         after = await eventually(
             api,
+            # counted when answered; off the queue once the answer is written down
             lambda s: (
                 value(s, "wamux_webhook_attempts_total", outcome="delivered") == len(rx.requests)
+                and value(s, "wamux_webhook_queue_depth") == 0
             ),
         )
         delivered = len(rx.requests)
