@@ -99,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from api import logs
 
-    logs.configure(settings.log_level, settings.log_format)
+    if args.command != "serve" and settings.log_level == "info":
+        # A command's output is its summary; migrations' INFO lines would bury it.
+        logs.configure("warning", settings.log_format)
+    else:
+        logs.configure(settings.log_level, settings.log_format)
     if args.command == "serve":
         from api.serve import serve
 

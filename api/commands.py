@@ -106,7 +106,7 @@ def _bar(total: int | None = None) -> tqdm[Any]:
 
 
 @contextmanager
-def _opened(path: Path, mode: str) -> Iterator[IO[str]]:
+def _opened(path: Path, mode: str, packed: bool) -> Iterator[IO[str]]:
     if mode == "w":
         # 0600 from the first byte: a backup holds password hashes and sealed keys.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -114,9 +114,9 @@ def _opened(path: Path, mode: str) -> Iterator[IO[str]]:
     else:
         raw = open(path, "rb")
     with raw:
-        if path.suffix == ".gz":
-            with gzip.open(raw, mode + "t", encoding="utf-8") as packed:
-                yield packed  # type: ignore[misc]
+        if packed:
+            with gzip.open(raw, mode + "t", encoding="utf-8") as unpacked:
+                yield unpacked  # type: ignore[misc]
         else:
             with open(raw.fileno(), mode, encoding="utf-8", closefd=False) as text:
                 yield text
@@ -131,7 +131,7 @@ async def _export(c: Container, path: Path, force: bool) -> None:
     _refuse_overwrite(path, force)
     summary = Summary()
     partial = path.with_name(path.name + ".partial")
-    with _bar() as bar, _opened(partial, "w") as out:
+    with _bar() as bar, _opened(partial, "w", path.suffix == ".gz") as out:
         lines = export_lines(c.inventory, summary, lambda n: setattr(bar, "total", n), bar.update)
         async for line in lines:
             out.write(line)
@@ -141,7 +141,7 @@ async def _export(c: Container, path: Path, force: bool) -> None:
 
 async def _import(c: Container, path: Path) -> None:
     summary = Summary()
-    with _bar() as bar, _opened(path, "r") as source:
+    with _bar() as bar, _opened(path, "r", path.suffix == ".gz") as source:
         await import_lines(
             c.inventory, source, summary, lambda n: setattr(bar, "total", n), bar.update
         )
