@@ -335,12 +335,13 @@ def build(
         clock,
         ApiCallCounter(uow, interval_s=settings.api_calls_flush_interval_ms / 1000),
     )
-    webhook_transport = CountingWebhookTransport(
-        webhook_transport or HttpWebhookTransport(settings.webhook_timeout_ms / 1000), metrics
+    webhook_transport = webhook_transport or HttpWebhookTransport(
+        settings.webhook_timeout_ms / 1000
     )
     dispatcher = WebhookDispatcher(
         uow,
-        webhook_transport,
+        # every attempt (deliveries and tests) is counted on its way through
+        CountingWebhookTransport(webhook_transport, metrics),
         clock,
         target_policy,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,

@@ -6,6 +6,7 @@ Request object, the route template read from the scope FastAPI's router fills in
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -21,11 +22,17 @@ HEADER = b"x-request-id"
 _GIVEN = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
+# Made ids: this process's random prefix and a counter (no system call per request),
+# unique across restarts and servers as long as the prefix is.
+_PREFIX = os.urandom(6).hex()
+_COUNTER = itertools.count(1)
+
+
 def _request_id(scope: Scope) -> bytes:
     for name, value in scope["headers"]:
         if name == HEADER and _GIVEN.match(value):
             return bytes(value)
-    return os.urandom(12).hex().encode("ascii")
+    return f"{_PREFIX}-{next(_COUNTER):x}".encode("ascii")
 
 
 def route_of(scope: Scope) -> str:
