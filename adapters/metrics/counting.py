@@ -30,10 +30,6 @@ class CountingEventBus:
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
         return self._inner.subscribe(instance_id)
 
-    def subscriber_count(self, instance_id: str) -> int:
-        count = getattr(self._inner, "subscriber_count", None)
-        return int(count(instance_id)) if count is not None else 0
-
     async def close(self) -> None:
         await self._inner.close()
 
