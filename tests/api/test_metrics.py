@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.wire import WorkerInfo
 from tests.conftest import Api
 from tests.webhook_receiver import WebhookReceiver
 
@@ -134,6 +135,25 @@ async def test_failed_webhooks_and_the_queue(api_factory: Callable[..., Any]) ->
     assert value(samples, "wamux_webhook_attempts_total", outcome="delivered") == 0
     assert len(pending) >= 3  # qr_received, connected, message_received, ...
     assert value(samples, "wamux_webhook_queue_depth") == len(pending)
+
+
+class _Workers:
+    """Two engine workers as the neonize engine reports them (admin view, /metrics)."""
+
+    async def workers(self) -> list[WorkerInfo]:
+        return [
+            WorkerInfo("w1", 101, "running", ("a", "b"), 50_000_000, 0, None),
+            WorkerInfo("w2", 102, "running", (), 40_000_000, 3, None),
+        ]
+
+
+async def test_engine_workers_memory_and_restarts(api_factory: Callable[..., Any]) -> None:
+    api = await api_factory(ports={"engine_workers": _Workers()})
+    samples = await scrape(api)
+    assert value(samples, "wamux_engine_workers", status="running") == 2
+    assert value(samples, "wamux_engine_worker_memory_bytes", worker="w1") == 50_000_000
+    assert value(samples, "wamux_engine_worker_restarts_total", worker="w2") == 3
+    assert value(samples, "wamux_engine_worker_restarts_total", worker="w1") == 0
 
 
 async def test_metrics_token(api_factory: Callable[..., Any]) -> None:

@@ -92,6 +92,21 @@ def test_an_invalid_setting_is_refused_by_name(
     assert repr(value) in err[0]
 
 
+def test_a_provider_this_release_lacks_is_refused_before_starting(
+    env: pytest.MonkeyPatch,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env.setenv("DATA_DIR", str(tmp_path))
+    env.setenv("DATABASE_PROVIDER", "mongodb")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "wamux: invalid configuration: DATABASE_PROVIDER=mongodb is not supported by this "
+        "release yet; use sqlite"
+    ]
+
+
 def test_every_setting_is_in_the_readme_table() -> None:
     table = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", README.read_text("utf-8"), re.M))
     settings = {name.upper() for name in Settings.model_fields}

@@ -68,7 +68,9 @@ class HeldReceiver:
 async def refused(server: ServerProcess, within_s: float = 20.0) -> bool:
     """True once a new connection to the server is refused."""
     deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as fresh:
+    # No keep-alive: every try is a new connection, which is what must be refused.
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0, limits=no_reuse) as fresh:
         while time.monotonic() < deadline:
             try:
                 await fresh.get("/healthz")
