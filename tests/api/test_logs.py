@@ -50,6 +50,10 @@ async def test_no_secret_or_body_is_logged(
         "/api/auth/login", json={"email": "admin@example.com", "password": WRONG_PASSWORD}
     )
     assert r.status_code == 401
+    # The same through GraphQL, wrong then right: variables are never logged either.
+    login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
+    for password in (WRONG_PASSWORD, ADMIN_PASSWORD):
+        await api.gql(login, {"e": "admin@example.com", "p": password})
     r = await api.client.post(
         "/api/users",
         json={"email": "logs@example.com", "password": USER_PASSWORD, "firstName": "L"},

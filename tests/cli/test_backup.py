@@ -20,7 +20,6 @@ from tests.fakes.webhooks import StaticResolver
 from tests.webhook_receiver import WebhookReceiver
 
 OUTSIDE = "79001234567"
-SECRET = "test-secret-" + "x" * 32  # make_settings' JWT_SECRET: sealed values open again
 
 
 async def _running(data_dir: Path, body: Any) -> Any:
@@ -88,16 +87,6 @@ def _dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
     finally:
         conn.close()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    monkeypatch.chdir(tmp_path)  # no developer's .env
-    for name in ("DATABASE_URL", "SQLITE_DATABASE_URL", "DATABASE_PROVIDER", "UPLOADS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("JWT_SECRET", SECRET)
-    monkeypatch.setenv("WHATSAPP_ENGINE", "sandbox")
-    return monkeypatch
 
 
 def _in(env: pytest.MonkeyPatch, data_dir: Path) -> None:

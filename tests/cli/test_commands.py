@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from api.cli import main
 from api.settings import Settings
-from tests.cli.test_backup import _running, env  # noqa: F401 - the fixture
+from tests.cli.test_backup import _running
 from tests.conftest import Api
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_user_commands_change_what_the_api_accepts(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -78,7 +81,7 @@ def test_user_commands_change_what_the_api_accepts(
     ],
 )
 def test_an_invalid_setting_is_refused_by_name(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     name: str,
@@ -93,7 +96,7 @@ def test_an_invalid_setting_is_refused_by_name(
 
 
 def test_a_provider_this_release_lacks_is_refused_before_starting(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -111,3 +114,37 @@ def test_every_setting_is_in_the_readme_table() -> None:
     table = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", README.read_text("utf-8"), re.M))
     settings = {name.upper() for name in Settings.model_fields}
     assert settings - table == set(), "add these to the README's Configuration table"
+
+
+def test_the_console_command_itself(tmp_path: Path) -> None:
+    """`python -m api` as an operator runs it: a bad setting stops `serve` at once."""
+    environ = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_PROVIDER", "PORT")},
+        "DATA_DIR": str(tmp_path),
+        "JWT_SECRET": "console-" + "x" * 40,
+        "PYTHONPATH": str(README.parent),
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "api", "serve"],
+        env={**environ, "PORT": "eighty"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "wamux: invalid configuration: PORT: Input should be a valid integer, unable to parse "
+        "string as an integer (got 'eighty')"
+    ]
+    status = subprocess.run(
+        [sys.executable, "-m", "api", "db", "status"],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "provider: sqlite" in status.stdout and "schema:   none" in status.stdout
+    assert status.stderr == ""
