@@ -14,15 +14,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.bus.notices import InMemoryAccountNotices
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
+from adapters.metrics.counting import CountingEventBus, CountingWebhookTransport
+from adapters.metrics.prometheus import Metrics
 from adapters.net.addresses import ListeningAddress
 from adapters.net.resolver import SystemResolver
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.security.files import private_dir
+from adapters.storage.sql.inventory import SqlInventory
 from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize.process import WorkerTiming
@@ -54,8 +58,10 @@ from domain.ports import (
     MediaStore,
     Ownership,
     PasswordHasher,
+    RecordInventory,
     SecretBox,
     Storage,
+    StorageGauges,
     TokenService,
     WebhookTargets,
     WebhookTransport,
@@ -113,6 +119,8 @@ class Container:
     numbers: NumberChecks
     engine_workers: EngineWorkerView
     restore: Restore
+    metrics: Metrics
+    inventory: RecordInventory
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -145,6 +153,28 @@ class Container:
         await self.webhook_transport.close()
         await self.bus.close()
         await self.storage.close()
+
+
+class NoInventory:
+    """For a storage given by keyword that has no inventory (in-memory fakes in unit tests)."""
+
+    def kinds(self) -> list[str]:
+        return []
+
+    def schema_version(self) -> str:
+        return "none"
+
+    async def stored_version(self) -> str | None:
+        return None
+
+    def snapshot(self) -> Any:
+        raise NotImplementedError("this storage cannot be exported")
+
+    async def write(self, kind: str, records: Any) -> None:
+        raise NotImplementedError("this storage cannot be imported into")
+
+    async def gauges(self) -> StorageGauges:
+        return StorageGauges({}, 0)
 
 
 def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEngine:
@@ -209,6 +239,8 @@ def build(
     resolver: HostResolver | None = None,
     webhook_targets: WebhookTargets | None = None,
     engine_workers: EngineWorkers | None = None,
+    metrics: Metrics | None = None,
+    inventory: RecordInventory | None = None,
 ) -> Container:
     """Wires the use cases. Any port given by keyword replaces the real adapter.
 
@@ -221,15 +253,22 @@ def build(
         secret = settings.resolve_jwt_secret()
         token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
         secret_box = secret_box or FernetBox(secret)
-    storage = storage or SqlStorage(
-        settings.sql_url(),
-        secret_box,
-        writer_batch=settings.sqlite_writer_batch,
-        writer_delay_ms=settings.sqlite_writer_delay_ms,
-    )
+    metrics = metrics or Metrics()
+    if storage is None:
+        sql = SqlStorage(
+            settings.sql_url(),
+            secret_box,
+            writer_batch=settings.sqlite_writer_batch,
+            writer_delay_ms=settings.sqlite_writer_delay_ms,
+            telemetry=metrics,
+        )
+        storage, inventory = sql, inventory or SqlInventory(sql)
+    elif inventory is None and isinstance(storage, SqlStorage):
+        inventory = SqlInventory(storage)
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
-    recorder = Recorder(uow, bus, clock, ids)
+    # Every event is published by the recorder once committed: counted on its way out.
+    recorder = Recorder(uow, CountingEventBus(bus, metrics), clock, ids)
     media_store = media_store or FileMediaStore(settings.media_dir)
     library = MediaLibrary(uow, media_store, clock, ids)
     media_fetcher = media_fetcher or HttpMediaFetcher(
@@ -301,7 +340,8 @@ def build(
     )
     dispatcher = WebhookDispatcher(
         uow,
-        webhook_transport,
+        # every attempt (deliveries and tests) is counted on its way through
+        CountingWebhookTransport(webhook_transport, metrics),
         clock,
         target_policy,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,
@@ -356,4 +396,6 @@ def build(
         restore=Restore(
             uow=uow, connections=connections, bus=bus, concurrency=settings.restore_concurrency
         ),
+        metrics=metrics,
+        inventory=inventory or NoInventory(),
     )

@@ -467,3 +467,55 @@ class Clock(Protocol):
 
 
 IdFactory = Callable[[], str]
+
+
+# --- operations: telemetry and backups -------------------------------------------------
+
+
+class StorageTelemetry(Protocol):
+    """What a storage writer reports about its commits (SQLite's group commit: one call per
+    COMMIT, with how many units of work it held and how long the COMMIT took)."""
+
+    def write_batch(self, units: int, commit_seconds: float) -> None: ...
+
+
+class NoStorageTelemetry:
+    def write_batch(self, units: int, commit_seconds: float) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StorageGauges:
+    """A snapshot of what is stored, for /metrics: instances by (engine, status), and
+    webhook deliveries still to be made."""
+
+    instances: dict[tuple[str, str], int]
+    webhook_queue: int
+
+
+class RecordInventory(Protocol):
+    """Every stored record, kind by kind, as plain JSON values: what `wamux export` writes
+    and `wamux import` reads back, whatever the provider (SQL tables, Mongo collections).
+
+    `kinds()` lists them parents first, so records can be written back in that order."""
+
+    def kinds(self) -> list[str]: ...
+    def schema_version(self) -> str:
+        """The schema this release writes (a backup must match it)."""
+        ...
+
+    async def stored_version(self) -> str | None:
+        """The schema the database is at (None: never migrated)."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[RecordSnapshot]:
+        """One consistent read of everything (a read transaction)."""
+        ...
+
+    async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None: ...
+    async def gauges(self) -> StorageGauges: ...
+
+
+class RecordSnapshot(Protocol):
+    async def count(self, kind: str) -> int: ...
+    def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]: ...

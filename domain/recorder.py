@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from domain.entities import ActivityLog, Event, EventType, Instance
+from domain.log_context import about_instance
 from domain.ports import Clock, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
 from domain.times import to_ms
 from domain.webhooks import DeliveryStatus, WebhookDelivery, body_of, wants
@@ -152,9 +153,11 @@ class Recorder:
     @asynccontextmanager
     async def transaction(self, instance_id: str) -> AsyncIterator[InstanceTransaction]:
         async with self._lock(instance_id):
-            async with self.uow_factory() as uow:
-                txn = InstanceTransaction(self, uow, instance_id)
-                yield txn
+            # Lines logged while it runs are about this instance (api/logs.py).
+            with about_instance(instance_id):
+                async with self.uow_factory() as uow:
+                    txn = InstanceTransaction(self, uow, instance_id)
+                    yield txn
             if not txn.committed:
                 # Timestamps handed out in a rolled-back transaction are simply skipped.
                 return

@@ -50,6 +50,9 @@ Sample = Callable[[Tenant], dict[str, Any]]
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # Server-wide counts only, no tenant's data; behind METRICS_TOKEN when it is set
+    # (tests/api/test_metrics.py), open like the probes otherwise.
+    ("GET", "/metrics"),
     ("POST", "/api/auth/login"),
     ("GET", "/graphql"),  # GraphiQL, a static page; POST /graphql is swept field by field
     ("POST", "/graphql"),
