@@ -31,6 +31,7 @@ from rest_compat import (
     messaging,
     numbers,
     pairing,
+    rich,
     sandbox,
     stats,
     users,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             pairing,
             numbers,
             engine,
+            rich,
         )
     ]
     for router in routers:

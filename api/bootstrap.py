@@ -63,6 +63,7 @@ from domain.ports import (
 )
 from domain.recorder import Recorder
 from domain.restore import Restore
+from domain.rich import RichMessaging
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.streams import StreamSlots
 from domain.times import utc_now
@@ -113,6 +114,7 @@ class Container:
     numbers: NumberChecks
     engine_workers: EngineWorkerView
     restore: Restore
+    rich: RichMessaging
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -236,6 +238,7 @@ def build(
         settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
     )
     listener = EngineEvents(recorder, clock, library, ids)
+    listener.keep_revoked = settings.keep_revoked_content
     others: Mapping[str, WhatsAppEngine] = {}
     if connections is None:
         # The engines keep device keys under the data dir: created 0700 before they write.
@@ -355,5 +358,17 @@ def build(
         engine_workers=EngineWorkerView(engine_workers or workers_of(others)),
         restore=Restore(
             uow=uow, connections=connections, bus=bus, concurrency=settings.restore_concurrency
+        ),
+        rich=RichMessaging(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            library=library,
+            clock=clock,
+            ids=ids,
+            usage=usage,
+            keep_revoked=settings.keep_revoked_content,
+            message_ids=message_ids,
         ),
     )

@@ -307,6 +307,11 @@ class ConnectionListener(Protocol):
     async def on_receipt(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
     ) -> None: ...
+    async def on_presence(
+        self, instance_id: str, chat_jid: str, sender_jid: str, state: str
+    ) -> None:
+        """Someone is typing, recording, paused, or came online/offline (`PRESENCE_STATES`)."""
+        ...
 
 
 class WhatsAppEngine(Protocol):
@@ -346,6 +351,11 @@ class WhatsAppEngine(Protocol):
 
     async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
         """Whether each phone (digits) has WhatsApp, one answer per phone, in order."""
+        ...
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        """Typing/recording/paused in a chat (`chat_jid`), or the account's own
+        available/unavailable (`chat_jid` None). Raises Conflict when not connected."""
         ...
 
     async def close(self) -> None: ...

@@ -125,6 +125,7 @@ class WebhookSettings(Answer):
     retry_interval: int  # milliseconds
     secret: str | None
     headers: dict[str, str]
+    events: list[str]  # the kinds sent as webhooks
 
 
 class InstanceCreated(Answer):

@@ -61,6 +61,7 @@ PATH_SAMPLES: dict[str, Callable[[Tenant], str]] = {
     "media_id": lambda a: a.media,
     "chat_id": lambda a: a.chat,
     "delivery_id": lambda a: a.delivery,
+    "message_id": lambda a: a.message,
 }
 
 _CONTACT: Sample = lambda a: {"json": {"number": OUTSIDE, "name": "stolen"}}  # noqa: E731
@@ -99,6 +100,28 @@ REST_BODIES: dict[tuple[str, str], Sample] = {
     },
     ("POST", "/api/instances/{instance_id}/pairing-code"): lambda a: {"json": {"phone": OUTSIDE}},
     ("POST", "/api/whatsapp/{instance_id}/check"): lambda a: {"json": {"phones": [OUTSIDE]}},
+    ("POST", "/api/whatsapp/{instance_id}/react"): lambda a: {
+        "json": {"messageId": a.message, "emoji": "👍"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-location"): lambda a: {
+        "json": {"phone": OUTSIDE, "latitude": 1.5, "longitude": 2.5}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-contact"): lambda a: {
+        "json": {"phone": OUTSIDE, "contacts": [{"name": "x", "phone": OUTSIDE}]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-poll"): lambda a: {
+        "json": {"phone": OUTSIDE, "question": "q", "options": ["a", "b"]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/poll-vote"): lambda a: {
+        "json": {"pollId": a.message, "options": []}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/messages/{message_id}/edit"): lambda a: {
+        "json": {"message": "stolen"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/messages/{message_id}/forward"): lambda a: {
+        "json": {"phone": OUTSIDE}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/presence"): lambda a: {"json": {"state": "available"}},
 }
 
 

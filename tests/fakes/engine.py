@@ -68,6 +68,9 @@ class FakeEngine:
             for p in phones
         ]
 
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        self.calls.append(("send_presence", instance_id, chat_jid, state))
+
     async def close(self) -> None:
         self.calls.append(("close",))
 

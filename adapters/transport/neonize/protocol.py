@@ -34,7 +34,14 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, IncomingMessage, MediaPayload, OutgoingMessage
+from domain.wire import (
+    EngineContact,
+    IncomingMessage,
+    MediaPayload,
+    OutgoingMessage,
+    rich_from_wire,
+    rich_to_wire,
+)
 
 VERSION = 1
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # media is capped far below this by MEDIA_MAX_BYTES
@@ -55,6 +62,7 @@ METHODS = {
     "mark_read": "{'chatJid', 'messageIds'} -> None",
     "pairing_code": "{'phone'} -> {'code'}",
     "check_numbers": "{'phones': [str]} -> [{'phone', 'jid', 'exists'}]",
+    "send_presence": "{'chatJid' (None: the account's own presence), 'state'} -> None",
 }
 
 # event types and their `data`, one for each ConnectionListener method
@@ -67,6 +75,7 @@ EVENT_TYPES = {
     "logged_out": "{'reason'}",
     "message": "incoming_to_wire(...)",
     "receipt": "{'chatJid', 'messageIds', 'status'}",
+    "presence": "{'chatJid', 'senderJid', 'state'}",
 }
 
 
@@ -205,6 +214,8 @@ def outgoing_to_wire(message: OutgoingMessage) -> dict[str, Any]:
         "text": message.text,
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
+        "rich": rich_to_wire(message.rich),
+        "forwarded": message.forwarded,
     }
 
 
@@ -215,6 +226,8 @@ def outgoing_from_wire(data: Mapping[str, Any]) -> OutgoingMessage:
         text=data.get("text"),
         media=media_from_wire(data.get("media")),
         quoted_message_id=data.get("quotedMessageId"),
+        rich=rich_from_wire(data.get("rich")),
+        forwarded=bool(data.get("forwarded")),
     )
 
 
@@ -229,6 +242,7 @@ def incoming_to_wire(message: IncomingMessage) -> dict[str, Any]:
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
         "extra": dict(message.extra),
+        "rich": rich_to_wire(message.rich),
     }
 
 
@@ -243,6 +257,7 @@ def incoming_from_wire(data: Mapping[str, Any]) -> IncomingMessage:
         media=media_from_wire(data.get("media")),
         quoted_message_id=data.get("quotedMessageId"),
         extra=dict(data.get("extra") or {}),
+        rich=rich_from_wire(data.get("rich")),
     )
 
 
@@ -289,6 +304,8 @@ async def deliver(listener: ConnectionListener, message: Mapping[str, Any]) -> N
         await listener.on_logged_out(instance, data["reason"])
     elif kind == "message":
         await listener.on_message(instance, incoming_from_wire(data))
+    elif kind == "presence":
+        await listener.on_presence(instance, data["chatJid"], data["senderJid"], data["state"])
     elif kind == "receipt":
         await listener.on_receipt(
             instance, data["chatJid"], data["messageIds"], MessageStatus(data["status"])

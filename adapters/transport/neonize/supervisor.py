@@ -169,6 +169,11 @@ class WorkerEngine:
             for r in result or []
         ]
 
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        await self._placed(instance_id).request(
+            "send_presence", instance_id, {"chatJid": chat_jid, "state": state}
+        )
+
     async def close(self) -> None:
         """Stops every worker: a shutdown request, then SIGTERM and SIGKILL if it lingers."""
         self._closed = True

@@ -286,6 +286,8 @@ class SandboxEngine:
                 push_name=my_name,
                 media=message.media,
                 quoted_message_id=message.quoted_message_id,
+                extra={"forwarded": True} if message.forwarded else {},
+                rich=message.rich,
             )
 
             async def deliver() -> None:
@@ -300,6 +302,24 @@ class SandboxEngine:
             delay = self._timing.receipt_delay_s
             for n, status in enumerate((MessageStatus.DELIVERED, MessageStatus.READ), start=1):
                 self._schedule(delay * n, self._receipt_job(instance_id, message, status))
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        """Chat presence reaches the other side when it is a connected sandbox instance;
+        the account's own presence reaches no one (nobody subscribes to it here)."""
+        me = self._online.get(instance_id)
+        if me is None:
+            raise Conflict("Instance is not connected")
+        if chat_jid is None or not chat_jid.endswith(_USER):
+            return
+        target = self._online_instance(chat_jid.split("@", 1)[0])
+        if target is None or target == instance_id:
+            return
+        my_jid = me[0] + _USER
+
+        async def deliver() -> None:
+            await self._listener.on_presence(target, my_jid, my_jid, state)
+
+        self._schedule(0, deliver)
 
     def _receipt_job(
         self, instance_id: str, message: OutgoingMessage, status: MessageStatus
