@@ -272,6 +272,7 @@ class RichMessaging:
         self, principal: Principal, instance_id: str, state: str, chat_id: str | None = None
     ) -> None:
         """Typing/recording/paused in a chat, or available/unavailable for the account."""
+        instance = await self._instances.get(principal, instance_id)  # someone else's: 404
         if state not in PRESENCE_STATES:
             raise v.fail("state", f"'state' must be one of: {', '.join(PRESENCE_STATES)}")
         jid = None
@@ -281,7 +282,7 @@ class RichMessaging:
             jid = to_jid(chat_id, "chatId")
         elif chat_id:
             raise v.fail("chatId", f"{state!r} is the account's presence: give no 'chatId'")
-        instance = await self._connected(principal, instance_id, counted=False)
+        require_connected(instance)
         await self._engine_call(
             lambda: self._connections.engine(instance).send_presence(instance.id, jid, state)
         )

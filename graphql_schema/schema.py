@@ -34,6 +34,7 @@ from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
+from graphql_schema.rich import RichMutation
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
 
@@ -133,6 +134,7 @@ Mutation = merge_types(
         ContactMutation,
         WebhookMutation,
         EngineMutation,
+        RichMutation,
     ),
 )
 

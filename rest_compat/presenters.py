@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from domain.entities import (
-    DOCUMENT_EVENTS,
     ActivityLog,
     ChatSummary,
     Contact,
@@ -65,7 +64,7 @@ def webhook_settings(i: Instance) -> dict[str, Any]:
         "retryInterval": w.retry_interval_ms,
         "secret": w.secret,
         "headers": dict(w.headers),
-        "events": list(w.events) if w.events is not None else list(DOCUMENT_EVENTS),
+        **({"events": list(w.events)} if w.events is not None else {}),
     }
 
 

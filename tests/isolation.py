@@ -208,6 +208,12 @@ ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "onlyGroups": lambda a: False,
     "email": lambda a: "nobody@example.com",
     "password": lambda a: "password-123",
+    "emoji": lambda a: "👍",
+    "pollId": lambda a: a.message,
+    "options": lambda a: [],
+    "state": lambda a: "available",
+    "events": lambda a: ["message_reaction"],
+    "contacts": lambda a: [{"name": "x", "phone": OUTSIDE}],
 }
 
 INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {
@@ -216,6 +222,8 @@ INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {
     "ContactInput": lambda a: {"number": OUTSIDE, "name": "stolen"},
     "NewUserInput": lambda a: {"email": "new@example.com", "password": "password-123"},
     "NewInstanceInput": lambda a: {"name": "x", "engine": "sandbox"},
+    "LocationInput": lambda a: {"phone": OUTSIDE, "latitude": 1.5, "longitude": 2.5},
+    "PollInput": lambda a: {"phone": OUTSIDE, "question": "q", "options": ["a", "b"]},
 }
 
 UPLOAD = "Upload"
