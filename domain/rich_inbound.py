@@ -17,6 +17,7 @@ Stored shapes (a message's `metadata`):
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,18 @@ def rich_payload(message: Message) -> dict[str, Any]:
         if key in meta:
             return {key: meta[key]}
     return {}
+
+
+def chosen_options(picked: tuple[str, ...], options: list[str]) -> list[str]:
+    """The poll's options a vote names: by name, or as WhatsApp encodes them on the wire,
+    `sha256:<hex of SHA-256 of the name>`; anything else is dropped."""
+    hashed = {"sha256:" + hashlib.sha256(o.encode("utf-8")).hexdigest(): o for o in options}
+    chosen: list[str] = []
+    for name in picked:
+        option = name if name in options else hashed.get(name)
+        if option is not None and option not in chosen:
+            chosen.append(option)
+    return chosen
 
 
 class Change:
@@ -192,7 +205,7 @@ class Change:
         chosen = list(rich.options)
         if poll is not None and isinstance(details, dict):
             options = list(details.get("options") or [])
-            chosen = [o for o in rich.options if o in options]
+            chosen = chosen_options(rich.options, options)
             votes = {k: list(v) for k, v in (details.get("votes") or {}).items()}
             if chosen:
                 votes[self.actor] = chosen

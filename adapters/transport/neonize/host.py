@@ -324,6 +324,8 @@ class NeonizeHost:
             **self._connection.handlers(),
             nev.MessageEv: self._messaging.on_message,
             nev.ReceiptEv: self._messaging.on_receipt,
+            nev.ChatPresenceEv: self._messaging.rich.on_chat_presence,
+            nev.PresenceEv: self._messaging.rich.on_presence,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._wrap(hosted, event_type.__name__, handler))

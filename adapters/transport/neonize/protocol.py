@@ -39,6 +39,7 @@ from domain.wire import (
     IncomingMessage,
     MediaPayload,
     OutgoingMessage,
+    RichContent,
     rich_from_wire,
     rich_to_wire,
 )
@@ -214,9 +215,14 @@ def outgoing_to_wire(message: OutgoingMessage) -> dict[str, Any]:
         "text": message.text,
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
-        "rich": rich_to_wire(message.rich),
-        "forwarded": message.forwarded,
+        **_rich_fields(message.rich),
+        **({"forwarded": True} if message.forwarded else {}),
     }
+
+
+def _rich_fields(rich: RichContent | None) -> dict[str, Any]:
+    """Only present when there is rich content: text and media frames stay as they were."""
+    return {"rich": rich_to_wire(rich)} if rich is not None else {}
 
 
 def outgoing_from_wire(data: Mapping[str, Any]) -> OutgoingMessage:
@@ -242,7 +248,7 @@ def incoming_to_wire(message: IncomingMessage) -> dict[str, Any]:
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
         "extra": dict(message.extra),
-        "rich": rich_to_wire(message.rich),
+        **_rich_fields(message.rich),
     }
 
 
