@@ -96,8 +96,12 @@ UPDATES = ("reaction", "poll_vote", "edit", "revoke")
 
 
 def rich_to_wire(rich: RichContent | None) -> dict[str, Any] | None:
-    """Plain JSON for the worker protocol (and the sandbox's control hooks)."""
-    return asdict(rich) if rich is not None else None
+    """Plain JSON for the worker protocol: lists, not tuples, as they come back decoded."""
+    return asdict(rich, dict_factory=_json_dict) if rich is not None else None
+
+
+def _json_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
 
 
 def rich_from_wire(data: dict[str, Any] | None) -> RichContent | None:

@@ -12,6 +12,7 @@ import ctypes
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ prepare_environment()
 from neonize.aioze import events as nev  # noqa: E402
 from neonize.events import EVENT_TO_INT  # noqa: E402
 from neonize.proto import Neonize_pb2 as npb  # noqa: E402
+from neonize.proto.waCommon.WACommon_pb2 import MessageKey as WaKey  # noqa: E402
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
 
 from adapters.transport.neonize.host import NeonizeHost, RetryPolicy  # noqa: E402
@@ -122,6 +124,7 @@ class FakeGo:
         self.contacts: list[npb.Contact] = []
         self.sent = 0
         self.fail_send: str | None = None
+        self.votes: dict[str, list[str]] = {}  # poll-update message id -> option names
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected Go call {name}")
@@ -208,6 +211,40 @@ class FakeGo:
         params = npb.PairPhoneParams.FromString(payload)
         self.calls.append(("PairPhone", params.phone))
         return npb.PairPhoneReturnFunction(Code="ABCD-EFGH").SerializeToString()
+
+    async def BuildPollVote(
+        self, uuid: bytes, info: bytes, _n: int, options: bytes, _m: int
+    ) -> bytes:
+        poll = npb.MessageInfo.FromString(info)
+        names = list(npb.ArrayString.FromString(options).data)
+        self.calls.append(("BuildPollVote", (poll, names)))
+        # whatsmeow encrypts the SHA-256 of each option with the poll's secret: stand-in bytes
+        vote = e2e.Message(
+            pollUpdateMessage=e2e.PollUpdateMessage(
+                pollCreationMessageKey=WaKey(remoteJID="x", fromMe=False, ID=poll.ID),
+                vote=e2e.PollEncValue(encPayload=b"enc", encIV=b"iv"),
+            )
+        )
+        return npb.BuildPollVoteReturnFunction(PollVote=vote).SerializeToString()
+
+    async def DecryptPollVote(self, uuid: bytes, msg: bytes, _n: int) -> bytes:
+        ev = npb.Message.FromString(msg)
+        self.calls.append(("DecryptPollVote", ev.Info.ID))
+        picked = self.votes.get(ev.Info.ID)
+        if picked is None:
+            return npb.ReturnFunctionWithError(Error="no secret for the poll").SerializeToString()
+        vote = e2e.PollVoteMessage(selectedOptions=[sha256(o.encode()).digest() for o in picked])
+        return npb.ReturnFunctionWithError(PollVoteMessage=vote).SerializeToString()
+
+    async def SendChatPresence(
+        self, uuid: bytes, to: bytes, _n: int, state: int, media: int
+    ) -> bytes:
+        self.calls.append(("SendChatPresence", (npb.JID.FromString(to).User, state, media)))
+        return b""
+
+    async def SendPresence(self, uuid: bytes, presence: bytes) -> bytes:
+        self.calls.append(("SendPresence", presence))
+        return b""
 
     async def Logout(self, uuid: bytes) -> bytes:
         self.calls.append(("Logout", uuid))
