@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from domain.entities import Contact, EventType, Message, MessageStatus
 from domain.media import MediaLibrary, media_url
@@ -39,7 +40,7 @@ class MessageEvents:
             media = await self._library.keep(instance_id, m.data, m.mime_type, m.file_name)
         now = self._clock.now()
         kind = incoming.media.kind if incoming.media else "text"
-        text, rich_meta = incoming.text, {}
+        text, rich_meta = incoming.text, dict[str, Any]()
         if incoming.rich is not None:
             kind, text, rich_meta = rich_fields(incoming.rich)
         # Sent from the owner's phone (or another linked device): ours, already on its way.
