@@ -25,6 +25,7 @@ from rest_compat import (
     chats,
     contacts,
     engine,
+    groups,
     health,
     instances,
     media,
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             numbers,
             engine,
             rich,
+            groups,
         )
     ]
     for router in routers:

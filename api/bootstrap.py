@@ -35,6 +35,7 @@ from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
+from domain.groups import Groups
 from domain.instances import Instances
 from domain.login_throttle import ThrottlePolicy
 from domain.media import MediaLibrary
@@ -115,6 +116,7 @@ class Container:
     engine_workers: EngineWorkerView
     restore: Restore
     rich: RichMessaging
+    groups: Groups
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -370,5 +372,13 @@ def build(
             usage=usage,
             keep_revoked=settings.keep_revoked_content,
             message_ids=message_ids,
+        ),
+        groups=Groups(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            clock=clock,
+            ids=ids,
         ),
     )

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from domain.entities import EventType, Instance, InstanceStatus
+from domain.groups import GroupEvents
 from domain.inbound import MessageEvents
 from domain.media import MediaLibrary
 from domain.ports import Clock, IdFactory
@@ -114,7 +115,7 @@ class ConnectionEvents:
         log.info("instance %s logged out (%s)", instance_id, reason)
 
 
-class EngineEvents(ConnectionEvents, MessageEvents):
+class EngineEvents(ConnectionEvents, MessageEvents, GroupEvents):
     """The full ConnectionListener the engines talk to."""
 
     def __init__(

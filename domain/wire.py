@@ -177,6 +177,44 @@ def media_kind(mime_type: str) -> str:
     return "document"
 
 
+# --- groups ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupParticipant:
+    jid: str
+    is_admin: bool = False
+    is_super_admin: bool = False  # the creator (WhatsApp's "superadmin")
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    jid: str  # <id>@g.us
+    subject: str
+    description: str | None = None
+    owner: str | None = None
+    participants: tuple[GroupParticipant, ...] = ()
+    created_at: int | None = None  # seconds
+
+
+GROUP_ACTIONS = ("add", "remove", "promote", "demote")
+
+
+def group_to_wire(group: GroupInfo) -> dict[str, Any]:
+    return asdict(group, dict_factory=_json_dict)
+
+
+def group_from_wire(data: dict[str, Any]) -> GroupInfo:
+    return GroupInfo(
+        jid=data["jid"],
+        subject=data.get("subject") or "",
+        description=data.get("description"),
+        owner=data.get("owner"),
+        participants=tuple(GroupParticipant(**p) for p in data.get("participants") or []),
+        created_at=data.get("created_at"),
+    )
+
+
 @dataclass(frozen=True)
 class NumberCheck:
     """Whether a phone number has WhatsApp, and the JID it is reached at."""

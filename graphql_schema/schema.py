@@ -31,6 +31,7 @@ from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
+from graphql_schema.groups import GroupMutation, GroupQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
@@ -123,6 +124,7 @@ Query = merge_types(
         WebhookQuery,
         StatsQuery,
         EngineQuery,
+        GroupQuery,
     ),
 )
 Mutation = merge_types(
@@ -135,6 +137,7 @@ Mutation = merge_types(
         WebhookMutation,
         EngineMutation,
         RichMutation,
+        GroupMutation,
     ),
 )
 

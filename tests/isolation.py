@@ -28,6 +28,7 @@ from graphql import (
 from graphql_schema.schema import schema
 
 OUTSIDE = "79001234567"  # a number tenant A has a chat with
+GROUP = "120363000000000001@g.us"  # a group id (groups live on WhatsApp, reached per instance)
 
 
 @dataclass
@@ -62,6 +63,7 @@ PATH_SAMPLES: dict[str, Callable[[Tenant], str]] = {
     "chat_id": lambda a: a.chat,
     "delivery_id": lambda a: a.delivery,
     "message_id": lambda a: a.message,
+    "group_id": lambda a: GROUP,
 }
 
 _CONTACT: Sample = lambda a: {"json": {"number": OUTSIDE, "name": "stolen"}}  # noqa: E731
@@ -122,6 +124,22 @@ REST_BODIES: dict[tuple[str, str], Sample] = {
         "json": {"phone": OUTSIDE}
     },
     ("POST", "/api/whatsapp/{instance_id}/presence"): lambda a: {"json": {"state": "available"}},
+    ("POST", "/api/whatsapp/{instance_id}/groups"): lambda a: {
+        "json": {"name": "g", "participants": [OUTSIDE]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/join"): lambda a: {
+        "json": {"link": "https://chat.whatsapp.com/AAAAAAAAAAAAAAAAAAAAAA"}
+    },
+    ("PUT", "/api/whatsapp/{instance_id}/groups/{group_id}/subject"): lambda a: {
+        "json": {"subject": "stolen"}
+    },
+    ("PUT", "/api/whatsapp/{instance_id}/groups/{group_id}/description"): lambda a: {
+        "json": {"description": "stolen"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/{group_id}/participants"): lambda a: {
+        "json": {"action": "add", "participants": [OUTSIDE]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/{group_id}/invite"): lambda a: {"json": {}},
 }
 
 
@@ -214,6 +232,13 @@ ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "state": lambda a: "available",
     "events": lambda a: ["message_reaction"],
     "contacts": lambda a: [{"name": "x", "phone": OUTSIDE}],
+    "groupId": lambda a: GROUP,
+    "participants": lambda a: [OUTSIDE],
+    "action": lambda a: "add",
+    "subject": lambda a: "stolen",
+    "description": lambda a: "stolen",
+    "link": lambda a: "https://chat.whatsapp.com/AAAAAAAAAAAAAAAAAAAAAA",
+    "revoke": lambda a: False,
 }
 
 INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {

@@ -40,6 +40,7 @@ from domain.wire import (
     MediaPayload,
     OutgoingMessage,
     RichContent,
+    group_from_wire,
     rich_from_wire,
     rich_to_wire,
 )
@@ -64,6 +65,15 @@ METHODS = {
     "pairing_code": "{'phone'} -> {'code'}",
     "check_numbers": "{'phones': [str]} -> [{'phone', 'jid', 'exists'}]",
     "send_presence": "{'chatJid' (None: the account's own presence), 'state'} -> None",
+    "groups": "{} -> [group_to_wire(...)]",
+    "group_info": "{'groupJid'} -> group_to_wire(...)",
+    "create_group": "{'subject', 'participants': [jid]} -> group_to_wire(...)",
+    "set_group_subject": "{'groupJid', 'subject'} -> None",
+    "set_group_description": "{'groupJid', 'description'} -> None",
+    "update_group_participants": "{'groupJid', 'action', 'participants': [jid]} -> None",
+    "group_invite_link": "{'groupJid', 'revoke'} -> {'link'}",
+    "join_group": "{'code'} -> {'groupJid'}",
+    "leave_group": "{'groupJid'} -> None",
 }
 
 # event types and their `data`, one for each ConnectionListener method
@@ -77,6 +87,7 @@ EVENT_TYPES = {
     "message": "incoming_to_wire(...)",
     "receipt": "{'chatJid', 'messageIds', 'status'}",
     "presence": "{'chatJid', 'senderJid', 'state'}",
+    "group_update": "{'group': group_to_wire(...) or None, 'change': {'groupJid', 'action', ...}}",
 }
 
 
@@ -312,6 +323,11 @@ async def deliver(listener: ConnectionListener, message: Mapping[str, Any]) -> N
         await listener.on_message(instance, incoming_from_wire(data))
     elif kind == "presence":
         await listener.on_presence(instance, data["chatJid"], data["senderJid"], data["state"])
+    elif kind == "group_update":
+        group = data.get("group")
+        await listener.on_group_update(
+            instance, group_from_wire(group) if group else None, dict(data["change"])
+        )
     elif kind == "receipt":
         await listener.on_receipt(
             instance, data["chatJid"], data["messageIds"], MessageStatus(data["status"])
