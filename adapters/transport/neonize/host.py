@@ -326,6 +326,8 @@ class NeonizeHost:
             nev.ReceiptEv: self._messaging.on_receipt,
             nev.ChatPresenceEv: self._messaging.rich.on_chat_presence,
             nev.PresenceEv: self._messaging.rich.on_presence,
+            nev.GroupInfoEv: self._messaging.groups.on_group_info,
+            nev.JoinedGroupEv: self._messaging.groups.on_joined_group,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._wrap(hosted, event_type.__name__, handler))

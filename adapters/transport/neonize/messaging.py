@@ -21,6 +21,7 @@ from neonize.utils.enum import ClientName, MediaType, ReceiptType  # noqa: E402
 from adapters.transport.neonize import protocol  # noqa: E402
 from adapters.transport.neonize import rich as rx  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
+from adapters.transport.neonize.groups import GroupWorker  # noqa: E402
 from adapters.transport.neonize.hosted import HostedClient, Seen  # noqa: E402
 from adapters.transport.neonize.rich_worker import RichWorker  # noqa: E402
 from domain.errors import Conflict, DomainError, EngineFailure, ValidationFailed  # noqa: E402
@@ -49,6 +50,8 @@ class Messaging:
         }
         self.rich = RichWorker(self._call, emit)
         self.methods["send_presence"] = self.rich.send_presence
+        self.groups = GroupWorker(self._call, emit)
+        self.methods.update(self.groups.methods)
 
     async def _call(
         self,
