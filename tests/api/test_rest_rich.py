@@ -449,3 +449,26 @@ async def test_votes_edits_and_reactions_on_unknown_or_wrong_messages(pair: Pair
         headers=h,
     )
     assert r.status_code == 400  # single choice
+
+
+async def test_webhook_events_are_set_through_the_instance_update_and_checked(api: Api) -> None:
+    h = await api.admin()
+    iid = (await api.new_instance(h))["id"]
+    r = await api.client.put(
+        f"/api/instances/{iid}",
+        json={"webhookSettings": {"events": ["poll_vote", "nope"]}},
+        headers=h,
+    )
+    assert r.status_code == 400 and r.json()["details"]["field"] == "events"
+    assert (
+        "events"
+        not in (await api.client.get(f"/api/instances/{iid}", headers=h)).json()["webhookSettings"]
+    )
+    r = await api.client.put(
+        f"/api/instances/{iid}",
+        json={"webhookSettings": {"events": ["message_received", "poll_vote"]}},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    got = (await api.client.get(f"/api/instances/{iid}", headers=h)).json()["webhookSettings"]
+    assert got["events"] == ["message_received", "poll_vote"]
