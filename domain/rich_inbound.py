@@ -10,7 +10,8 @@ Stored shapes (a message's `metadata`):
 - poll:     `{"poll": {"options": [...], "selectableCount", "votes": {voter: [...]},
              "tally": {option: n}}}`
 - any message reacted to: `{"reactions": {reactor JID: emoji}}`
-- an edited message: `{"edits": [{"body", "editedAt"}]}` (the earlier bodies, oldest first)
+- an edited message: `{"edits": [{"body", "editedAt", "id"}]}` (the earlier bodies, oldest
+  first; `id` is the edit's own message id, so an edit handed over twice applies once)
 - a revoked message: `{"revoked": true, "revokedAt"}`; its content is cleared unless the
   operator keeps revoked content (`KEEP_REVOKED_CONTENT=true`).
 """
@@ -169,8 +170,11 @@ class Change:
         target = await self._target(rich.target_id)
         previous = target.content if target is not None else None
         if target is not None:
-            earlier = {"body": previous, "editedAt": iso(self.at)}
-            edits = [*(target.metadata.get("edits") or []), earlier]
+            done = target.metadata.get("edits") or []
+            if target.metadata.get("revoked") or any(e.get("id") == self.update_id for e in done):
+                return target  # deleted meanwhile, or this edit handed over twice: no change
+            earlier = {"body": previous, "editedAt": iso(self.at), "id": self.update_id}
+            edits = [*done, earlier]
             target.content = rich.text
             await self._save(target, {**target.metadata, "edits": edits})
         data = {
@@ -185,6 +189,8 @@ class Change:
 
     async def revoke(self, rich: Revoke) -> Message | None:
         target = await self._target(rich.target_id)
+        if target is not None and target.metadata.get("revoked"):
+            return target  # handed over twice: already deleted, nothing to announce again
         if target is not None:
             meta = {**target.metadata, "revoked": True, "revokedAt": iso(self.at)}
             if not self.keep_revoked:
@@ -207,6 +213,8 @@ class Change:
             options = list(details.get("options") or [])
             chosen = chosen_options(rich.options, options)
             votes = {k: list(v) for k, v in (details.get("votes") or {}).items()}
+            if votes.get(self.actor, []) == chosen:
+                return poll  # the same choice again (or handed over twice): nothing changed
             if chosen:
                 votes[self.actor] = chosen
             else:
