@@ -28,6 +28,7 @@ from rest_compat import (
     chats,
     contacts,
     engine,
+    groups,
     health,
     instances,
     media,
@@ -35,6 +36,7 @@ from rest_compat import (
     metrics,
     numbers,
     pairing,
+    rich,
     sandbox,
     stats,
     users,
@@ -174,6 +176,8 @@ def create_app(
             numbers,
             engine,
             metrics,
+            rich,
+            groups,
         )
     ]
     for router in routers:

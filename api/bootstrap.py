@@ -39,6 +39,7 @@ from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
+from domain.groups import Groups
 from domain.instances import Instances
 from domain.login_throttle import ThrottlePolicy
 from domain.media import MediaLibrary
@@ -69,6 +70,7 @@ from domain.ports import (
 )
 from domain.recorder import Recorder
 from domain.restore import Restore
+from domain.rich import RichMessaging
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.streams import StreamSlots
 from domain.times import utc_now
@@ -121,6 +123,8 @@ class Container:
     restore: Restore
     metrics: Metrics
     inventory: RecordInventory
+    rich: RichMessaging
+    groups: Groups
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -275,6 +279,7 @@ def build(
         settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
     )
     listener = EngineEvents(recorder, clock, library, ids)
+    listener.keep_revoked = settings.keep_revoked_content
     others: Mapping[str, WhatsAppEngine] = {}
     if connections is None:
         # The engines keep device keys under the data dir: created 0700 before they write.
@@ -398,4 +403,24 @@ def build(
         ),
         metrics=metrics,
         inventory=inventory or NoInventory(),
+        rich=RichMessaging(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            library=library,
+            clock=clock,
+            ids=ids,
+            usage=usage,
+            keep_revoked=settings.keep_revoked_content,
+            message_ids=message_ids,
+        ),
+        groups=Groups(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            clock=clock,
+            ids=ids,
+        ),
     )

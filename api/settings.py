@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(64 * 1024 * 1024, ge=1)
     media_fetch_timeout_s: float = Field(30.0, gt=0)
     media_allow_private_urls: bool = False
+    # A message deleted for everyone keeps its text/caption in the history (marked revoked).
+    keep_revoked_content: bool = False
 
     webhook_timeout_ms: int = Field(10_000, ge=100)
     # Loopback/private/link-local/shared webhook targets: only on admins' instances (admin),

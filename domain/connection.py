@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.entities import EventType, Instance, InstanceStatus
+from domain.groups import GroupEvents
 from domain.inbound import MessageEvents
 from domain.media import MediaLibrary
 from domain.ports import Clock, IdFactory
@@ -187,7 +188,7 @@ class ConnectionEvents:
         log.info("instance %s logged out (%s)", instance_id, reason, extra=_about(instance_id))
 
 
-class EngineEvents(ConnectionEvents, MessageEvents):
+class EngineEvents(ConnectionEvents, MessageEvents, GroupEvents):
     """The full ConnectionListener the engines talk to."""
 
     def __init__(

@@ -6,12 +6,13 @@ import builtins
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from domain import validation as v
 from domain.entities import (
+    DOCUMENT_EVENTS,
     ActivityLog,
     Engine,
     Event,
@@ -343,15 +344,17 @@ class Instances:
     ) -> tuple[builtins.list[Event], bool]:
         query = EventQuery.parse(since=since, limit=limit, types=types)
         async with self._uow(read_only=True) as uow:
-            await self._owned(uow, principal, instance_id)
+            instance = await self._owned(uow, principal, instance_id)
+            if query.types is None:
+                query = replace(query, types=default_event_types(instance))
             return await query.read(uow, instance_id)
 
     async def subscribe(
         self, principal: Principal, instance_id: str, types: Sequence[str] | None = None
     ) -> AsyncIterator[Event]:
         """Live events of one instance, from now on, until the caller stops iterating."""
-        await self.get(principal, instance_id)
-        wanted = set(parse_event_types(types) or EventType)
+        instance = await self.get(principal, instance_id)
+        wanted = set(parse_event_types(types) or default_event_types(instance))
         with self._streams.hold(principal.user_id):
             async with self._bus.subscribe(instance_id) as stream:
                 async for event in stream:
@@ -371,6 +374,14 @@ class Instances:
         async with contextlib.aclosing(guarded):
             async for event in guarded:
                 yield event
+
+
+def default_event_types(instance: Instance) -> builtins.list[EventType]:
+    """What a reader who names no types sees: the document's eight events, plus the kinds
+    the instance's webhook settings ask for (so clients written against the document see
+    nothing new unless they ask)."""
+    chosen = instance.webhook.events or []
+    return [*DOCUMENT_EVENTS, *(EventType(t) for t in chosen if t not in DOCUMENT_EVENTS)]
 
 
 def _iso_now(clock: Clock) -> str:

@@ -384,6 +384,9 @@ async def _status_event(txn: InstanceTransaction, message: Message) -> None:
     await txn.emit(EventType.MESSAGE_STATUS, details)
 
 
+status_event = _status_event  # the rich sends (domain/rich.py) announce theirs the same way
+
+
 async def outgoing_status_event(
     txn: InstanceTransaction, message_id: str, status: MessageStatus, remote_jid: str
 ) -> None:

@@ -25,6 +25,7 @@ from domain.webhook_targets import WebhookTarget
 from domain.webhooks import AttemptResult, WebhookDelivery
 from domain.wire import (
     EngineContact,
+    GroupInfo,
     IncomingMessage,
     NumberCheck,
     OutgoingMessage,
@@ -324,6 +325,19 @@ class ConnectionListener(Protocol):
     async def on_receipt(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
     ) -> None: ...
+    async def on_presence(
+        self, instance_id: str, chat_jid: str, sender_jid: str, state: str
+    ) -> None:
+        """Someone is typing, recording, paused, or came online/offline (`PRESENCE_STATES`)."""
+        ...
+
+    async def on_group_update(
+        self, instance_id: str, group: GroupInfo | None, change: dict[str, Any]
+    ) -> None:
+        """A group changed: `change` is {"groupJid", "action" (created, subject,
+        description, add, remove, promote, demote, join, leave), "by", "participants"?,
+        "subject"?, "description"?}; `group` is its state after, when the engine knows it."""
+        ...
 
 
 class WhatsAppEngine(Protocol):
@@ -364,6 +378,32 @@ class WhatsAppEngine(Protocol):
     async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
         """Whether each phone (digits) has WhatsApp, one answer per phone, in order."""
         ...
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        """Typing/recording/paused in a chat (`chat_jid`), or the account's own
+        available/unavailable (`chat_jid` None). Raises Conflict when not connected."""
+        ...
+
+    # groups: every call raises Conflict when the instance is not connected, NotFound for a
+    # group it is not in, Forbidden for a change that needs a group admin.
+    async def groups(self, instance_id: str) -> list[GroupInfo]: ...
+    async def group_info(self, instance_id: str, group_jid: str) -> GroupInfo: ...
+    async def create_group(
+        self, instance_id: str, subject: str, participants: Sequence[str]
+    ) -> GroupInfo: ...
+    async def set_group_subject(self, instance_id: str, group_jid: str, subject: str) -> None: ...
+    async def set_group_description(
+        self, instance_id: str, group_jid: str, description: str
+    ) -> None: ...
+    async def update_group_participants(
+        self, instance_id: str, group_jid: str, action: str, participants: Sequence[str]
+    ) -> None: ...
+    async def group_invite_link(self, instance_id: str, group_jid: str, revoke: bool) -> str: ...
+    async def join_group(self, instance_id: str, code: str) -> str:
+        """Joins by an invite code; returns the group's JID."""
+        ...
+
+    async def leave_group(self, instance_id: str, group_jid: str) -> None: ...
 
     async def close(self) -> None: ...
 

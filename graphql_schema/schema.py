@@ -31,9 +31,11 @@ from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
+from graphql_schema.groups import GroupMutation, GroupQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
 from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
+from graphql_schema.rich import RichMutation
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
 
@@ -122,6 +124,7 @@ Query = merge_types(
         WebhookQuery,
         StatsQuery,
         EngineQuery,
+        GroupQuery,
     ),
 )
 Mutation = merge_types(
@@ -133,6 +136,8 @@ Mutation = merge_types(
         ContactMutation,
         WebhookMutation,
         EngineMutation,
+        RichMutation,
+        GroupMutation,
     ),
 )
 

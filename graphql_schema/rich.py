@@ -1,0 +1,183 @@
+"""Mutations beyond text and files: reactions, locations, contact cards, polls and votes,
+edits, deletes, forwards, presence, and the webhook's event kinds.
+
+Each returns a payload with the changed object and `userErrors` (input the caller can fix);
+authorisation, not-found, conflicts and engine failures stay GraphQL errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+
+from domain.entities import Message as MessageEntity
+from domain.errors import ValidationFailed
+from domain.instances import InstanceChanges, WebhookSettingsInput
+from domain.rich import CardInput
+from graphql_schema.context import Info
+from graphql_schema.payloads import UserError
+from graphql_schema.types import Message
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="The message a rich send added or changed.")
+class RichMessagePayload:
+    message: Message | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PresencePayload:
+    success: bool
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WebhookEventsPayload:
+    events: list[str] | None = strawberry.field(
+        description="The event kinds the instance's webhook sends (null: the document's eight)."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class LocationInput:
+    phone: str
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+@strawberry.input(description="One contact card; the vCard is built from these.")
+class ContactCardInput:
+    name: str
+    phone: str
+
+
+@strawberry.input
+class PollInput:
+    phone: str
+    question: str
+    options: list[str] = strawberry.field(description="2 to 12 distinct choices.")
+    multiple_answers: bool = False
+
+
+async def _message(work: Awaitable[MessageEntity], root: str = "input") -> RichMessagePayload:
+    try:
+        done = await work
+    except ValidationFailed as exc:
+        return RichMessagePayload(message=None, user_errors=[UserError.from_validation(exc, root)])
+    return RichMessagePayload(message=Message.from_entity(done), user_errors=[])
+
+
+async def _checked(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+    try:
+        return await work(), []
+    except ValidationFailed as exc:
+        return None, [UserError.from_validation(exc, "input")]
+
+
+@strawberry.type
+class RichMutation:
+    @strawberry.mutation(description="React to a message with an emoji; empty removes it.")
+    async def react_to_message(
+        self, info: Info, instance_id: strawberry.ID, message_id: str, emoji: str
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(c.rich.react(p, str(instance_id), message_id, emoji))
+
+    @strawberry.mutation(description="Send a location pin.")
+    async def send_location(
+        self, info: Info, instance_id: strawberry.ID, input: LocationInput
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(
+            c.rich.send_location(
+                p,
+                str(instance_id),
+                input.phone,
+                input.latitude,
+                input.longitude,
+                input.name,
+                input.address,
+            )
+        )
+
+    @strawberry.mutation(description="Send one or more contact cards (vCards).")
+    async def send_contact_cards(
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        phone: str,
+        contacts: list[ContactCardInput],
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        cards = [CardInput(card.name, card.phone) for card in contacts]
+        return await _message(c.rich.send_contacts(p, str(instance_id), phone, cards))
+
+    @strawberry.mutation(description="Send a poll (2 to 12 options, single or multiple choice).")
+    async def send_poll(
+        self, info: Info, instance_id: strawberry.ID, input: PollInput
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(
+            c.rich.send_poll(
+                p, str(instance_id), input.phone, input.question, input.options,
+                input.multiple_answers,
+            )
+        )  # fmt: skip
+
+    @strawberry.mutation(description="Vote on a poll; empty options withdraw the vote.")
+    async def vote_poll(
+        self, info: Info, instance_id: strawberry.ID, poll_id: str, options: list[str]
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(c.rich.vote(p, str(instance_id), poll_id, options))
+
+    @strawberry.mutation(description="Edit a sent text (within WhatsApp's 15 minutes).")
+    async def edit_message(
+        self, info: Info, instance_id: strawberry.ID, message_id: str, message: str
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(c.rich.edit(p, str(instance_id), message_id, message))
+
+    @strawberry.mutation(description="Delete a sent message for everyone.")
+    async def revoke_message(
+        self, info: Info, instance_id: strawberry.ID, message_id: str
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(c.rich.revoke(p, str(instance_id), message_id))
+
+    @strawberry.mutation(description="Forward a stored message to a phone number or JID.")
+    async def forward_message(
+        self, info: Info, instance_id: strawberry.ID, message_id: str, phone: str
+    ) -> RichMessagePayload:
+        c, p = info.context.container, await info.context.principal()
+        return await _message(c.rich.forward(p, str(instance_id), message_id, phone))
+
+    @strawberry.mutation(
+        description="Typing/recording/paused in a chat (chatId), or available/unavailable."
+    )
+    async def send_presence(
+        self, info: Info, instance_id: strawberry.ID, state: str, chat_id: str | None = None
+    ) -> PresencePayload:
+        c, p = info.context.container, await info.context.principal()
+        _, errors = await _checked(lambda: c.rich.presence(p, str(instance_id), state, chat_id))
+        return PresencePayload(success=not errors, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Choose the event kinds the instance's webhook sends (the document's eight "
+        "plus message_reaction, message_edited, message_revoked, poll_vote, presence_update, "
+        "group_update); unfiltered event reads include the chosen ones too."
+    )
+    async def set_webhook_events(
+        self, info: Info, instance_id: strawberry.ID, events: list[str]
+    ) -> WebhookEventsPayload:
+        c, p = info.context.container, await info.context.principal()
+        changes = InstanceChanges(webhook=WebhookSettingsInput(events=events))
+        updated, errors = await _checked(lambda: c.instances.update(p, str(instance_id), changes))
+        chosen = updated.webhook.events if updated is not None else None
+        return WebhookEventsPayload(events=chosen, user_errors=errors)
