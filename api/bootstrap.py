@@ -306,7 +306,7 @@ def build(
         target_policy,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,
     )
-    recorder.on_outbox = dispatcher.wake
+    recorder.on_outbox = dispatcher.handoff
     message_ids = message_ids or whatsapp_message_id
     return Container(
         settings=settings,

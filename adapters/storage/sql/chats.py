@@ -11,11 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, case, delete, false, func, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from adapters.storage.sql.prepared import PREFIX, Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import Message, MessageStatus
@@ -36,6 +49,33 @@ def unread_condition(dialect: str) -> ColumnElement[bool]:
     return text("messages.from_me = 0 AND messages.status = 'received'")  # type: ignore[return-value]
 
 
+def _added_statement(dialect: str) -> Any:
+    """Built once per dialect (`Prepared`): building it per message cost more than running it."""
+    t = chat_summaries
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    stmt = insert(t).values({n: bindparam(PREFIX + n) for n in _ADDED_COLUMNS})
+    new = stmt.excluded
+    newer = or_(
+        new.last_at > t.c.last_at,
+        and_(new.last_at == t.c.last_at, new.last_message_id > t.c.last_message_id),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.instance_id, t.c.remote_jid],
+        set_={
+            "message_count": t.c.message_count + literal_column("1"),  # no bind: Prepared
+            "unread_count": t.c.unread_count + new.unread_count,
+            "last_message_id": case((newer, new.last_message_id), else_=t.c.last_message_id),
+            "last_at": case((newer, new.last_at), else_=t.c.last_at),
+        },
+    )
+
+
+_ADDED_COLUMNS = (
+    "instance_id", "remote_jid", "last_message_id", "last_at", "message_count", "unread_count",
+)  # fmt: skip
+_ADDED = Prepared(_added_statement, {n: chat_summaries.c[n].type for n in _ADDED_COLUMNS})
+
+
 class SqlChatSummaries:
     def __init__(self, session: SqlSession) -> None:
         self._s = session
@@ -46,33 +86,16 @@ class SqlChatSummaries:
 
     async def added(self, m: Message) -> None:
         """One upsert: counts up, and the message becomes the last one if it is the newest."""
-        t = chat_summaries
-        insert = (postgresql if self.dialect == "postgresql" else sqlite).insert
-        stmt = insert(t).values(
-            instance_id=m.instance_id,
-            remote_jid=m.remote_jid,
-            last_message_id=m.id,
-            last_at=m.created_at,
-            message_count=1,
-            unread_count=1 if is_unread(m) else 0,
-        )
-        new = stmt.excluded
-        newer = or_(
-            new.last_at > t.c.last_at,
-            and_(new.last_at == t.c.last_at, new.last_message_id > t.c.last_message_id),
-        )
-        await self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.instance_id, t.c.remote_jid],
-                set_={
-                    "message_count": t.c.message_count + 1,
-                    "unread_count": t.c.unread_count + new.unread_count,
-                    "last_message_id": case(
-                        (newer, new.last_message_id), else_=t.c.last_message_id
-                    ),
-                    "last_at": case((newer, new.last_at), else_=t.c.last_at),
-                },
-            )
+        await self._s.write(
+            _ADDED,
+            {
+                "instance_id": m.instance_id,
+                "remote_jid": m.remote_jid,
+                "last_message_id": m.id,
+                "last_at": m.created_at,
+                "message_count": 1,
+                "unread_count": 1 if is_unread(m) else 0,
+            },
         )
 
     async def unread_moved(self, instance_id: str, by_chat: Mapping[str, int]) -> None:
