@@ -138,7 +138,7 @@ class SqlStorage:
         return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
 
     def _pooled(self) -> PooledUnit:
-        return PooledUnit(self._sessions())
+        return PooledUnit(self._sessions, self.engine)
 
     async def migrate(self) -> None:
         from migrations import upgrade_connection
@@ -166,6 +166,8 @@ class SqlStorage:
 
 class PooledUnit(PooledSession):
     async def close(self) -> None:
+        if not self.opened:
+            return  # answered from the caches alone: no session was made
         try:
             if self.session.in_transaction():  # nothing to undo after commit()
                 await self.session.rollback()
