@@ -68,7 +68,8 @@ from domain.streams import StreamSlots
 from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
-from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.webhook_delivery import Webhooks
+from domain.webhook_dispatcher import WebhookDispatcher
 from domain.webhook_targets import PrivateTargets, WebhookTargetPolicy
 from domain.wire import whatsapp_message_id
 from domain.workers import EngineWorkerView

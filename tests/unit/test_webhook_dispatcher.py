@@ -12,7 +12,7 @@ from typing import Any
 from adapters.net.addresses import ListeningAddress
 from adapters.webhooks.targets import CheckedTargets
 from domain.entities import Engine, Instance, InstanceStatus, WebhookSettings
-from domain.webhook_delivery import WebhookDispatcher
+from domain.webhook_dispatcher import WebhookDispatcher
 from domain.webhook_targets import PrivateTargets, WebhookTarget, WebhookTargetPolicy
 from domain.webhooks import AttemptResult, DeliveryStatus, WebhookDelivery
 from tests.fakes import (
