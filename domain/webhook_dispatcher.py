@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BATCH = 200  # deliveries of one instance read per query
 LANE_QUEUE = 1_000  # deliveries an instance's lane keeps in memory before it reads them back
 ALL_QUEUES = 100_000  # the same, for all lanes together
+REMEMBERED = 5 * BATCH  # ids of recent outbox reads a lane keeps, to drop late hand-offs
 
 
 class _Lane:
@@ -42,7 +43,9 @@ class _Lane:
     whenever the outbox may hold something the lane has not been handed: a retry scheduled,
     a manual retry, a full queue, a failed mark, a worker that died."""
 
-    __slots__ = ("queue", "known", "collecting", "epoch", "nudge", "worker", "marking", "touched")
+    __slots__ = (
+        "queue", "known", "collecting", "epoch", "nudge", "worker", "marking", "touched", "read",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.queue: deque[WebhookDelivery] = deque()
@@ -53,6 +56,27 @@ class _Lane:
         self.worker: asyncio.Task[None] | None = None
         self.marking: set[asyncio.Future[None]] = set()  # outcomes not committed yet
         self.touched = time.monotonic()
+        # Ids lately read from the outbox: a delivery's hand-off may come after a read that
+        # already saw it committed (the read can end before the committing task resumes).
+        self.read: dict[str, None] = {}
+
+    def remember(self, batch: list[WebhookDelivery]) -> None:
+        for delivery in batch:
+            self.read[delivery.id] = None
+        while len(self.read) > REMEMBERED:
+            del self.read[next(iter(self.read))]
+
+    def unread(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+        """Those of `deliveries` no outbox read has returned (each is handed over once)."""
+        if not self.read:
+            return deliveries
+        kept = []
+        for delivery in deliveries:
+            if delivery.id in self.read:
+                del self.read[delivery.id]
+            else:
+                kept.append(delivery)
+        return kept
 
 
 class WebhookDispatcher:
@@ -103,6 +127,7 @@ class WebhookDispatcher:
         """Deliveries just committed to the outbox (by the recorder, in commit order)."""
         lane = self._lane(instance_id)
         lane.touched = time.monotonic()
+        deliveries = lane.unread(deliveries)
         if lane.known or lane.collecting:
             if (
                 len(lane.queue) + len(deliveries) > LANE_QUEUE
@@ -194,6 +219,7 @@ class WebhookDispatcher:
         epoch = lane.epoch
         async with self._uow(read_only=True) as uow:
             batch = await uow.webhooks.pending(instance_id, BATCH)
+        lane.remember(batch)
         if lane.epoch != epoch:
             return batch or await self._next(instance_id, lane)  # changed meanwhile: again
         lane.collecting = False
@@ -375,7 +401,8 @@ class _Marks:
                 except Exception:
                     log.exception("storing %d webhook outcome(s) failed", len(done))
                     self._failed({d.instance_id for d, _ in done})
-                marked.set_result(None)
+                finally:
+                    marked.set_result(None)  # lanes waiting to read the outbox go on
         finally:
             self._task = None
 

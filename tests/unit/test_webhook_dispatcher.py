@@ -227,3 +227,30 @@ async def test_a_failed_head_holds_the_handed_ones_behind_it_until_its_retry() -
         await dispatcher.close()
     assert statuses(storage) == dict.fromkeys("abc", DeliveryStatus.SUCCEEDED)
     assert storage.state.webhooks["a"].attempts == 2
+
+
+async def test_a_hand_off_that_comes_after_a_read_which_saw_its_delivery_is_dropped() -> None:
+    """The read of the outbox can see a delivery committed and end before the committing
+    task resumes to hand it over: that late hand-off must not send it a second time."""
+    storage = MemoryStorage()
+    await add_instance(storage)
+    transport = RecordingTransport()
+    dispatcher = WebhookDispatcher(
+        storage.unit_of_work, transport, FakeClock(NOW), ALLOW, poll_interval_s=60
+    )
+    try:
+        await add(storage, delivery("first"))
+        dispatcher.wake("inst")  # the lane reads the outbox: "first" is in it
+        await transport.wait_for(1)
+        dispatcher.handoff("inst", [delivery("first")])  # its hand-off, late
+        await add(storage, delivery("second"))
+        dispatcher.handoff("inst", [delivery("second")])
+        await transport.wait_for(2)
+        await asyncio.sleep(0.05)  # room for a stray repeat to show up
+        assert transport.posted == ["first", "second"]
+    finally:
+        await dispatcher.close()
+    assert statuses(storage) == {
+        "first": DeliveryStatus.SUCCEEDED,
+        "second": DeliveryStatus.SUCCEEDED,
+    }
