@@ -76,7 +76,8 @@ from domain.streams import StreamSlots
 from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
-from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.webhook_delivery import Webhooks
+from domain.webhook_dispatcher import WebhookDispatcher
 from domain.webhook_targets import PrivateTargets, WebhookTargetPolicy
 from domain.wire import whatsapp_message_id
 from domain.workers import EngineWorkerView
@@ -351,7 +352,7 @@ def build(
         target_policy,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,
     )
-    recorder.on_outbox = dispatcher.wake
+    recorder.on_outbox = dispatcher.handoff
     message_ids = message_ids or whatsapp_message_id
     return Container(
         settings=settings,

@@ -29,13 +29,18 @@ class MessageEvents:
         self.keep_revoked = False
 
     async def on_message(self, instance_id: str, incoming: IncomingMessage) -> None:
-        if not await self._is_new(instance_id, incoming.message_id):
-            return  # a deleted instance, or a redelivery: WhatsApp may hand a message over twice
         if incoming.rich is not None and incoming.rich.kind in UPDATES:
+            if not await self._is_new(instance_id, incoming.message_id):
+                return  # a deleted instance, or a redelivery: WhatsApp may hand it over twice
             await self._on_update(instance_id, incoming)
             return
         media = None
         if incoming.media is not None:
+            # Checked before the media is kept, so a redelivery (WhatsApp may hand a message
+            # over twice) or a deleted instance stores no file; the transaction below checks
+            # again either way, so a text message needs no separate read.
+            if not await self._is_new(instance_id, incoming.message_id):
+                return
             m = incoming.media
             media = await self._library.keep(instance_id, m.data, m.mime_type, m.file_name)
         now = self._clock.now()
@@ -155,22 +160,23 @@ class MessageEvents:
     async def _touch_contact(
         self, txn: InstanceTransaction, instance_id: str, incoming: IncomingMessage, now: datetime
     ) -> None:
-        contact = await txn.uow.contacts.get(instance_id, incoming.chat_jid)
-        if contact is None:
-            contact = Contact(
+        """The chat's contact: created on its first message, its activity moved on every
+        one, its push name taken from what the sender calls itself. One write, no read."""
+        is_group = incoming.chat_jid.endswith("@g.us")
+        named = incoming.push_name and not is_group and not incoming.extra.get("fromMe")
+        await txn.uow.contacts.touch(
+            Contact(
                 id=self._ids(),
                 instance_id=instance_id,
                 number=incoming.chat_jid.split("@", 1)[0],
                 remote_jid=incoming.chat_jid,
-                is_group=incoming.chat_jid.endswith("@g.us"),
+                is_group=is_group,
+                push_name=incoming.push_name if named else None,
+                last_activity=now,
                 created_at=now,
                 updated_at=now,
             )
-        if incoming.push_name and not contact.is_group and not incoming.extra.get("fromMe"):
-            contact.push_name = incoming.push_name
-        contact.last_activity = now
-        contact.updated_at = now
-        await txn.uow.contacts.upsert(contact)
+        )
 
     async def on_presence(
         self, instance_id: str, chat_jid: str, sender_jid: str, state: str

@@ -150,6 +150,12 @@ class ContactRepository(Protocol):
         """Insert, or update the contact with the same (instance, remoteJid)."""
         ...
 
+    async def touch(self, contact: Contact) -> None:
+        """A message came from or went to this chat: insert `contact`, or, on the same
+        (instance, remoteJid), set its `last_activity` and `updated_at` and, when
+        `contact.push_name` is not None, its push name; the rest is kept. No read first."""
+        ...
+
     async def list(
         self,
         instance_id: str,

@@ -45,6 +45,17 @@ class MemoryContacts:
             stored.id, stored.created_at = existing.id, existing.created_at
         self.t["contacts"][stored.id] = stored
 
+    async def touch(self, contact: Contact) -> None:
+        existing = await self.get(contact.instance_id, contact.remote_jid)
+        if existing is None:
+            await self.upsert(contact)
+            return
+        if contact.push_name is not None:
+            existing.push_name = contact.push_name
+        existing.last_activity = contact.last_activity
+        existing.updated_at = contact.updated_at
+        self.t["contacts"][existing.id] = existing
+
     async def list(
         self,
         instance_id: str,
