@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
@@ -39,6 +39,15 @@ class SqlContacts:
             contacts.c.instance_id == instance_id, contacts.c.remote_jid.in_(list(remote_jids))
         )
         return {row.remote_jid: _contact(row) for row in await self._s.execute(query)}
+
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        query = select(contacts).where(
+            tuple_(contacts.c.instance_id, contacts.c.remote_jid).in_(wanted)
+        )
+        return {(r.instance_id, r.remote_jid): _contact(r) for r in await self._s.execute(query)}
 
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
