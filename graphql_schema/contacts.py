@@ -28,7 +28,10 @@ class ContactInput:
 
 @strawberry.type
 class ContactQuery:
-    @strawberry.field(description="Contacts saved on the instance.")
+    @strawberry.field(
+        description="Contacts saved on the instance.",
+        deprecation_reason="Use Instance.contacts (a cursor connection).",
+    )
     async def contacts(
         self,
         info: Info,

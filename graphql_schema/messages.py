@@ -12,7 +12,9 @@ from strawberry.file_uploads import Upload
 from domain.errors import ValidationFailed
 from domain.sandbox import SimulatedMedia
 from graphql_schema.context import Info
-from graphql_schema.types import Chat, ChatPage, Message, MessagePage, Pagination
+from graphql_schema.enums import ReceiptStatus
+from graphql_schema.graph import Chat, ChatPage, Message, MessagePage
+from graphql_schema.types import Pagination
 
 
 @strawberry.input(description="Media of a simulated incoming message: `base64` or `url`.")
@@ -39,7 +41,10 @@ def uploaded_file(file: object) -> UploadFile:
 
 @strawberry.type
 class MessageQuery:
-    @strawberry.field(description="Conversations of an instance, the most recent first.")
+    @strawberry.field(
+        description="Conversations of an instance, the most recent first.",
+        deprecation_reason="Use Instance.chats (a cursor connection).",
+    )
     async def chats(
         self,
         info: Info,
@@ -55,7 +60,10 @@ class MessageQuery:
             chats=[Chat.from_entity(x) for x in found], pagination=Pagination.from_page(page)
         )
 
-    @strawberry.field(description="Messages of one chat (a phone number or a JID).")
+    @strawberry.field(
+        description="Messages of one chat (a phone number or a JID).",
+        deprecation_reason="Use Instance.messages or Chat.messages (keyset cursors).",
+    )
     async def messages(
         self,
         info: Info,
@@ -179,10 +187,10 @@ class MessageMutation:
         description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'."
     )
     async def sandbox_receipt(
-        self, info: Info, instance_id: strawberry.ID, message_id: str, status: str
+        self, info: Info, instance_id: strawberry.ID, message_id: str, status: ReceiptStatus
     ) -> bool:
         c = info.context.container
         await c.sandbox_traffic.receipt(
-            await info.context.principal(), str(instance_id), message_id, status
+            await info.context.principal(), str(instance_id), message_id, status.value
         )
         return True
