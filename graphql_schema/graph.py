@@ -71,12 +71,6 @@ class QrCode:
     generating: bool = strawberry.field(description="True while no code is there yet.")
 
 
-@strawberry.type(description="A custom HTTP header sent with every webhook delivery.")
-class HttpHeader:
-    name: str = strawberry.field(description="The header's name.")
-    value: str = strawberry.field(description="The header's value.")
-
-
 @strawberry.type(description="How and what an instance's webhook is sent.")
 class WebhookSettings:
     notify_received: bool = strawberry.field(description="Send message_received.")
@@ -86,7 +80,10 @@ class WebhookSettings:
     max_retries: int = strawberry.field(description="Attempts after the first one.")
     retry_interval: int = strawberry.field(description="Milliseconds between attempts.")
     secret: str | None = strawberry.field(description="Signs X-Webhook-Signature (HMAC-SHA256).")
-    headers: list[HttpHeader] = strawberry.field(description="Custom headers sent along.")
+    headers: strawberry.scalars.JSON = strawberry.field(
+        description="Custom headers sent along: an object of header name to value (names are "
+        "the user's own, so it stays an open map)."
+    )
 
     @classmethod
     def from_entity(cls, i: InstanceEntity) -> WebhookSettings:
@@ -99,7 +96,7 @@ class WebhookSettings:
             max_retries=w.max_retries,
             retry_interval=w.retry_interval_ms,
             secret=w.secret,
-            headers=[HttpHeader(name=k, value=v) for k, v in w.headers.items()],
+            headers=to_json(dict(w.headers)),
         )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types.unset import UNSET
 
+from domain.errors import ValidationFailed
 from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
 from domain.times import iso, iso_ms, parse_iso
@@ -14,6 +16,7 @@ from graphql_schema.context import Info
 from graphql_schema.enums import EngineKind, InstanceState
 from graphql_schema.events import event_from_entity
 from graphql_schema.graph import ConnectionStatus, Instance, QrCode
+from graphql_schema.payloads import UserError, attempt
 from graphql_schema.stats import Long
 from graphql_schema.types import (
     ActivityLog,
@@ -22,12 +25,6 @@ from graphql_schema.types import (
     Pagination,
     Result,
 )
-
-
-@strawberry.input(description="A custom HTTP header to send with every webhook delivery.")
-class HttpHeaderInput:
-    name: str = strawberry.field(description="The header's name.")
-    value: str = strawberry.field(description="The header's value.")
 
 
 @strawberry.input(description="Webhook settings; an omitted field keeps its value.")
@@ -39,8 +36,8 @@ class WebhookSettingsInputType:
     max_retries: int | None = strawberry.field(default=None, description="0 to 10")
     retry_interval: int | None = strawberry.field(default=None, description="milliseconds")
     secret: str | None = strawberry.field(default=None, description="Signs each body.")
-    headers: list[HttpHeaderInput] | None = strawberry.field(
-        default=None, description="Replaces the custom headers."
+    headers: JSON | None = strawberry.field(
+        default=None, description="Replaces the custom headers: an object of name to value."
     )
 
     def to_domain(self) -> WebhookSettingsInput:
@@ -56,10 +53,12 @@ class WebhookSettingsInputType:
         )
 
 
-def _headers(value: list[HttpHeaderInput] | None) -> dict[str, str] | None:
+def _headers(value: object) -> dict[str, str] | None:
     if value is None:
         return None
-    return {h.name: h.value for h in value}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValidationFailed("'headers' must be an object of strings", {"field": "headers"})
+    return value
 
 
 @strawberry.input(description="Daily limits per UTC day; null removes a limit, omitted keeps it.")
@@ -125,6 +124,12 @@ class InstanceChangesInput:
     limits: InstanceLimitsInput | None = strawberry.field(
         default=None, description="Daily limits; null for a limit removes it."
     )
+
+
+@strawberry.type(description="The instance a mutation created or changed, or why it did not.")
+class InstancePayload:
+    instance: Instance | None = strawberry.field(description="Null when `userErrors` is not.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
 @strawberry.type
@@ -218,38 +223,48 @@ def _dt(text: str) -> datetime:
 
 @strawberry.type
 class InstanceMutation:
-    @strawberry.mutation
-    async def create_instance(self, info: Info, input: NewInstanceInput) -> Instance:
-        w = input.webhook_settings.to_domain() if input.webhook_settings else WebhookSettingsInput()
-        data = NewInstance(
-            name=input.name,
-            description=input.description,
-            webhook_url=input.webhook_url,
-            webhook_enabled=input.webhook_enabled,
-            webhook=w,
-            engine=input.engine.value if input.engine is not None else None,
-            limits=_limits(input.limits),
-            sandbox=input.sandbox.to_domain() if input.sandbox is not None else None,
-        )
+    @strawberry.mutation(description="Create an instance; it starts connecting at once.")
+    async def create_instance(self, info: Info, input: NewInstanceInput) -> InstancePayload:
         c = info.context.container
-        return Instance.from_entity(await c.instances.create(await info.context.principal(), data))
+        principal = await info.context.principal()
 
-    @strawberry.mutation
+        async def create() -> Instance:
+            w = input.webhook_settings.to_domain() if input.webhook_settings else None
+            data = NewInstance(
+                name=input.name,
+                description=input.description,
+                webhook_url=input.webhook_url,
+                webhook_enabled=input.webhook_enabled,
+                webhook=w or WebhookSettingsInput(),
+                engine=input.engine.value if input.engine is not None else None,
+                limits=_limits(input.limits),
+                sandbox=input.sandbox.to_domain() if input.sandbox is not None else None,
+            )
+            return Instance.from_entity(await c.instances.create(principal, data))
+
+        instance, errors = await attempt(create())
+        return InstancePayload(instance=instance, user_errors=errors)
+
+    @strawberry.mutation(description="Change an instance; omitted fields keep their values.")
     async def update_instance(
         self, info: Info, id: strawberry.ID, input: InstanceChangesInput
-    ) -> Instance:
-        changes = InstanceChanges(
-            name=input.name,
-            description=input.description,
-            webhook_url=input.webhook_url,
-            webhook_enabled=input.webhook_enabled,
-            webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
-            limits=_limits(input.limits),
-        )
+    ) -> InstancePayload:
         c = info.context.container
-        return Instance.from_entity(
-            await c.instances.update(await info.context.principal(), str(id), changes)
-        )
+        principal = await info.context.principal()
+
+        async def update() -> Instance:
+            changes = InstanceChanges(
+                name=input.name,
+                description=input.description,
+                webhook_url=input.webhook_url,
+                webhook_enabled=input.webhook_enabled,
+                webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
+                limits=_limits(input.limits),
+            )
+            return Instance.from_entity(await c.instances.update(principal, str(id), changes))
+
+        instance, errors = await attempt(update())
+        return InstancePayload(instance=instance, user_errors=errors)
 
     @strawberry.mutation
     async def delete_instance(self, info: Info, id: strawberry.ID) -> Result:

@@ -16,6 +16,7 @@ from domain.entities import User as UserEntity
 from domain.wire import EngineContact as EngineContactEntity
 from graphql_schema.enums import Role
 from graphql_schema.events import Event
+from graphql_schema.payloads import UserError
 
 
 def to_json(value: Mapping[str, Any]) -> JSON:
@@ -73,10 +74,11 @@ class UserPage:
     pagination: Pagination
 
 
-@strawberry.type
+@strawberry.type(description="A created user and its API key, or why it was not created.")
 class UserWithApiKey:
-    user: User
-    api_key: str | None
+    user: User | None = strawberry.field(description="Null when `userErrors` is not.")
+    api_key: str | None = strawberry.field(description="Shown once: store it now.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
 @strawberry.type
