@@ -13,7 +13,7 @@ from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
 from domain.times import iso, iso_ms, parse_iso
 from graphql_schema.context import Info
-from graphql_schema.enums import EngineKind, InstanceState
+from graphql_schema.enums import EngineKind, EventType, InstanceState
 from graphql_schema.events import event_from_entity
 from graphql_schema.graph import ConnectionStatus, Instance, QrCode
 from graphql_schema.payloads import UserError, attempt
@@ -201,12 +201,13 @@ class InstanceQuery:
         id: strawberry.ID,
         since: datetime | None = None,
         limit: int | None = None,
-        types: list[str] | None = None,
+        types: list[EventType] | None = None,
     ) -> EventPage:
         c = info.context.container
         since_text = iso(since)
+        names = [t.value for t in types] if types is not None else None
         events, has_more = await c.instances.events(
-            await info.context.principal(), str(id), since=since_text, limit=limit, types=types
+            await info.context.principal(), str(id), since=since_text, limit=limit, types=names
         )
         latest = latest_timestamp_ms(events, since_text)
         return EventPage(
