@@ -6,7 +6,7 @@ from typing import Any
 
 EVENT_FRAGMENT = """
 fragment EventFields on Event {
-  id instanceId type timestamp
+  id type timestamp
   ... on MessageReceived { data {
     instanceId messageId from remoteJid fromMe body type timestamp hasMedia pushName status
     mediaUrl mimeType fileName caption quotedMessageId participant metadata

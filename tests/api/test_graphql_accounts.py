@@ -145,7 +145,10 @@ async def test_missing_or_bad_credentials_are_unauthorized(api: Api) -> None:
         (USERS, {}),
         ("{ instances { id } }", {}),
         (ROTATE, {}),
-        ('mutation { createInstance(input: {name: "x", engine: sandbox}) { instance { id } } }', {}),
+        (
+            'mutation { createInstance(input: {name: "x", engine: sandbox}) { instance { id } } }',
+            {},
+        ),
     ]
     credentials: list[dict[str, str]] = [
         {},

@@ -382,7 +382,7 @@ async def test_update_instance_changes_fields_and_nested_webhook_settings(api: A
     page = await events(api, headers, inst["id"], types=["webhook_updated"])
     assert page["count"] == 1 and len(page["events"]) == 1
     event = page["events"][0]
-    assert event["type"] == "webhook_updated" and event["instanceId"] == inst["id"]
+    assert event["type"] == "webhook_updated" and event["data"]["instanceId"] == inst["id"]
     assert event["data"]["instanceId"] == inst["id"] and event["data"]["timestamp"].endswith("Z")
     logs = (await activity(api, headers, inst["id"], actions=["updated", "webhook_updated"]))[
         "logs"
@@ -593,7 +593,7 @@ async def test_instance_events_shape_and_type_filter(api: Api) -> None:
     assert [e["type"] for e in page["events"]] == ["qr_received", "connected"]
     assert page["count"] == 2 and page["hasMore"] is False
     assert page["latestTimestamp"] == page["events"][-1]["timestamp"]
-    assert all(e["instanceId"] == iid for e in page["events"])
+    assert all(e["data"]["instanceId"] == iid for e in page["events"])
     qr = page["events"][0]
     assert qr["data"]["instanceId"] == iid and qr["data"]["qrCode"].startswith("2@")
     assert qr["timestamp"].endswith("Z") and len(qr["timestamp"]) == 24
