@@ -159,7 +159,7 @@ async def test_demotion(start_server: Any, client_for: Any) -> None:
         assert r.status_code == 200, r.text
         error = await refused(
             idle,
-            'mutation($id: ID!) { updateUser(id: $id, input: {role: "admin"}) { role } }',
+            "mutation($id: ID!) { updateUser(id: $id, input: {role: admin}) { user { role } } }",
             {"id": s.victim_id},
         )
         assert error["extensions"] == {"code": "forbidden", "status": 403}, error
