@@ -29,6 +29,7 @@ from graphql_schema.enums import (
 from graphql_schema.events import Event, event_from_entity
 from graphql_schema.relay import (
     Connection,
+    Node,
     connection,
     decode_cursor,
     encode_cursor,
@@ -293,7 +294,7 @@ def _chat_cursor(c: ChatEntity) -> str:
 
 
 @strawberry.type(description="A WhatsApp connection ('instance') and everything it holds.")
-class Instance:
+class Instance(Node):
     id: strawberry.ID = strawberry.field(description="The instance's id.")
     user_id: str = strawberry.field(description="The owner's user id.")
     name: str = strawberry.field(description="Its name.")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.unset import UNSET
 
-from domain.errors import ValidationFailed
+from domain.errors import NotFound, ValidationFailed
 from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
 from domain.times import iso, iso_ms, parse_iso
@@ -17,6 +18,7 @@ from graphql_schema.enums import EngineKind, EventType, InstanceState
 from graphql_schema.events import event_from_entity
 from graphql_schema.graph import ConnectionStatus, Instance, QrCode
 from graphql_schema.payloads import UserError, attempt
+from graphql_schema.relay import Node
 from graphql_schema.stats import Long
 from graphql_schema.types import (
     ActivityLog,
@@ -24,6 +26,7 @@ from graphql_schema.types import (
     EventPage,
     Pagination,
     Result,
+    User,
 )
 
 
@@ -141,7 +144,22 @@ class InstanceQuery:
             Instance.from_entity(i) for i in await c.instances.list(await info.context.principal())
         ]
 
-    @strawberry.field
+    @strawberry.field(
+        description="An Instance or a User by its id (Relay's refetch). Like every id in this "
+        "API, one the caller may not see answers not_found."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node:
+        c = info.context.container
+        principal = await info.context.principal()
+        with contextlib.suppress(NotFound):
+            return Instance.from_entity(await c.instances.get(principal, str(id)))
+        if str(id) == principal.user_id:
+            return User.from_entity(principal.user)
+        if principal.is_admin:
+            return User.from_entity(await c.accounts.get_user(principal, str(id)))
+        raise NotFound(f"Node {id} not found")
+
+    @strawberry.field(description="One instance by its id.")
     async def instance(self, info: Info, id: strawberry.ID) -> Instance:
         c = info.context.container
         return Instance.from_entity(await c.instances.get(await info.context.principal(), str(id)))

@@ -21,6 +21,14 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
+@strawberry.interface(
+    description="An object whose id is unique across every type (ids are random UUIDs), "
+    "so `node(id)` refetches it whatever its type (Relay's Node)."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="Unique across every type.")
+
+
 @strawberry.type(description="Where a page stands in the whole list.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether `after: endCursor` finds more.")

@@ -17,6 +17,7 @@ from domain.wire import EngineContact as EngineContactEntity
 from graphql_schema.enums import Role
 from graphql_schema.events import Event
 from graphql_schema.payloads import UserError
+from graphql_schema.relay import Node
 
 
 def to_json(value: Mapping[str, Any]) -> JSON:
@@ -41,8 +42,8 @@ class Pagination:
         return cls(total=page.total, limit=page.limit, skip=page.skip, has_more=page.has_more)
 
 
-@strawberry.type
-class User:
+@strawberry.type(description="A user account.")
+class User(Node):
     id: strawberry.ID
     email: str
     first_name: str

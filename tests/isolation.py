@@ -162,7 +162,7 @@ ID_ARGUMENT: dict[str, str] = {
         (
             "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
             "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
-            "sandboxScan", "sandboxDisconnect",
+            "sandboxScan", "sandboxDisconnect", "node",
         ),
         "instance",
     ),

@@ -208,7 +208,10 @@ async def test_limits_are_typed_on_the_way_in_and_out(api: Api) -> None:
     headers = await api.new_user("limits@example.com")
     create = """
     mutation($input: NewInstanceInput!) {
-      createInstance(input: $input) { id engine limits { maxMessagesSent maxApiCalls } }
+      createInstance(input: $input) {
+        instance { id engine limits { maxMessagesSent maxApiCalls } }
+        userErrors { field code }
+      }
     }
     """
     out = await api.gql(
@@ -217,12 +220,16 @@ async def test_limits_are_typed_on_the_way_in_and_out(api: Api) -> None:
         headers=headers,
     )
     assert "errors" not in out, out
-    created = out["data"]["createInstance"]
+    assert out["data"]["createInstance"]["userErrors"] == []
+    created = out["data"]["createInstance"]["instance"]
     assert created["engine"] == "sandbox"
     assert created["limits"] == {"maxMessagesSent": 5, "maxApiCalls": None}
     update = """
     mutation($id: ID!, $input: InstanceChangesInput!) {
-      updateInstance(id: $id, input: $input) { limits { maxMessagesSent maxApiCalls } }
+      updateInstance(id: $id, input: $input) {
+        instance { limits { maxMessagesSent maxApiCalls } }
+        userErrors { field code }
+      }
     }
     """
     out = await api.gql(
@@ -231,7 +238,16 @@ async def test_limits_are_typed_on_the_way_in_and_out(api: Api) -> None:
         headers=headers,
     )
     assert "errors" not in out, out
-    assert out["data"]["updateInstance"]["limits"] == {"maxMessagesSent": None, "maxApiCalls": 9}
+    changed = out["data"]["updateInstance"]["instance"]
+    assert changed["limits"] == {"maxMessagesSent": None, "maxApiCalls": 9}
+    # A limit out of range is a user error next to its field, and changes nothing.
+    out = await api.gql(
+        update, {"id": created["id"], "input": {"limits": {"maxApiCalls": -1}}}, headers=headers
+    )
+    assert out["data"]["updateInstance"] == {
+        "instance": None,
+        "userErrors": [{"field": ["input", "limits.maxApiCalls"], "code": "validation_error"}],
+    }
     r = await api.client.get(f"/api/instances/{created['id']}", headers=headers)
     assert r.json()["limits"] == {"maxApiCalls": 9}
 
@@ -279,3 +295,24 @@ async def test_chat_contact_quoted_message_and_owner(api: Api) -> None:
     out = await api.gql(query, {"id": iid}, headers=admin)
     assert "errors" not in out, out
     assert out["data"]["instance"]["owner"] == {"email": "graph@example.com"}
+
+
+async def test_node_refetches_instances_and_users_by_id(api: Api) -> None:
+    alice = await api.new_user("alice@example.com")
+    bob = await api.new_user("bob@example.com")
+    iid = (await api.new_instance(alice, name="mine"))["id"]
+    me = (await api.gql("{ me { id } }", headers=alice))["data"]["me"]["id"]
+    query = """
+    query($id: ID!) {
+      node(id: $id) { __typename id ... on Instance { name } ... on User { email } }
+    }
+    """
+    out = await api.gql(query, {"id": iid}, headers=alice)
+    assert out["data"]["node"] == {"__typename": "Instance", "id": iid, "name": "mine"}, out
+    out = await api.gql(query, {"id": me}, headers=alice)
+    assert out["data"]["node"] == {"__typename": "User", "id": me, "email": "alice@example.com"}
+    for foreign in (iid, me, "no-such-id"):
+        out = await api.gql(query, {"id": foreign}, headers=bob)
+        assert out["data"] is None and out["errors"][0]["extensions"]["code"] == "not_found", out
+    out = await api.gql(query, {"id": me}, headers=await api.admin())
+    assert out["data"]["node"]["email"] == "alice@example.com", out
