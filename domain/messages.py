@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +22,7 @@ from domain.entities import (
     Principal,
 )
 from domain.errors import DomainError, EngineFailure, NotFound, ValidationFailed
-from domain.instances import Instances, require_connected
+from domain.instances import Instances, require_connected, visible
 from domain.media import MediaLibrary, media_url, read_capped, too_large
 from domain.phones import to_jid
 from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
@@ -328,6 +328,57 @@ class Messaging:
             if contact is not None:
                 chat.name = contact.name or contact.push_name
         return found, Page(total, lim, off)
+
+    # --- batch reads (GraphQL's nested fields: one storage round trip per level) ----------
+
+    async def recent_chats(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> dict[str, builtins.list[ChatSummary]]:
+        """The most recently active chats of each instance, named from saved contacts; `before`
+        (last activity, JID) continues a walk. Two queries, however many instances."""
+        lim, _ = v.page(limit, 0, default=50, maximum=1000)
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            found = await uow.messages.recent_chats(ids, before=before, limit=lim)
+            keys = [(i, c.remote_jid) for i, chats in found.items() for c in chats]
+            known = await uow.contacts.find(keys)
+        for instance_id, chats in found.items():
+            for chat in chats:
+                contact = known.get((instance_id, chat.remote_jid))
+                if contact is not None:
+                    chat.name = contact.name or contact.push_name
+        return found
+
+    async def latest(
+        self,
+        principal: Principal,
+        chats: Sequence[tuple[Instance, str]],
+        *,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> builtins.list[builtins.list[Message]]:
+        """A newest-first keyset page of each (instance, chat id), in the order given:
+        strictly older than `before` (created_at, row id), so new messages never shift a
+        walk. One query."""
+        lim, _ = v.page(limit, 0, default=50, maximum=1000)
+        visible(principal, [instance for instance, _ in chats])
+        keys = [(instance.id, to_jid(chat_id, "chatId")) for instance, chat_id in chats]
+        async with self._uow(read_only=True) as uow:
+            found = await uow.messages.latest(keys, before=before, limit=lim)
+        return [found.get(key, []) for key in keys]
+
+    async def by_ids(
+        self, principal: Principal, keys: Sequence[tuple[Instance, str]]
+    ) -> dict[tuple[str, str], Message]:
+        """Messages by (instance, WhatsApp id), e.g. the messages others quote. One query."""
+        visible(principal, [instance for instance, _ in keys])
+        async with self._uow(read_only=True) as uow:
+            return await uow.messages.get_many([(i.id, message_id) for i, message_id in keys])
 
     async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:
         """Marks a chat's received messages read and sends read receipts; returns how many."""

@@ -38,6 +38,10 @@ from domain.wire import (
 class UserRepository(Protocol):
     async def add(self, user: User) -> None: ...
     async def get(self, user_id: str) -> User | None: ...
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        """The users among `user_ids` that exist, by id (one query for a page of owners)."""
+        ...
+
     async def get_by_email(self, email: str) -> User | None: ...
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None: ...
     async def list(self, *, limit: int, skip: int) -> tuple[list[User], int]: ...
@@ -102,7 +106,23 @@ class MessageRepository(Protocol):
         """By WhatsApp's message id, within one instance."""
         ...
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        """By (instance id, WhatsApp message id), the ones that exist: one query for many."""
+        ...
+
     async def update(self, message: Message) -> None: ...
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        """Up to `limit` messages of each (instance id, remote JID), newest first, strictly
+        older than `before` (created_at, row id) when given: keyset pages, which neither
+        repeat nor skip a message when new ones arrive. One query for many chats."""
+        ...
+
     async def list_chat(
         self,
         instance_id: str,
@@ -120,6 +140,18 @@ class MessageRepository(Protocol):
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
         """Conversations, the most recently active first."""
+        ...
+
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        """Up to `limit` conversations of each instance, the most recently active first (the
+        order of `chats`), after `before` (last activity, remote JID) in that order when
+        given. One query for many instances."""
         ...
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
@@ -144,6 +176,10 @@ class ContactRepository(Protocol):
     async def get(self, instance_id: str, remote_jid: str) -> Contact | None: ...
     async def get_many(self, instance_id: str, remote_jids: Sequence[str]) -> dict[str, Contact]:
         """The contacts among `remote_jids` that exist, by JID (one query for a page)."""
+        ...
+
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        """By (instance id, remote JID) across instances, the ones that exist (one query)."""
         ...
 
     async def upsert(self, contact: Contact) -> None:
@@ -487,6 +523,11 @@ class WebhookTargets(Protocol):
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]: ...
+    def subscribe_all(self) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """Every instance's events, including instances created after it started (the use
+        case filters what the subscriber may see)."""
+        ...
+
     async def close(self) -> None:
         """Ends every subscription (shutdown)."""
         ...

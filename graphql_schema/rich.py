@@ -17,7 +17,7 @@ from domain.instances import InstanceChanges, WebhookSettingsInput
 from domain.rich import CardInput
 from graphql_schema.context import Info
 from graphql_schema.payloads import UserError
-from graphql_schema.types import Message
+from graphql_schema.graph import Message
 
 T = TypeVar("T")
 

@@ -206,7 +206,7 @@ ID_ARGUMENT: dict[str, str] = {
         (
             "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
             "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
-            "sandboxScan", "sandboxDisconnect",
+            "sandboxScan", "sandboxDisconnect", "node",
         ),
         "instance",
     ),
@@ -214,6 +214,7 @@ ID_ARGUMENT: dict[str, str] = {
 
 ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "instanceId": lambda a: a.instance,
+    "instanceIds": lambda a: [a.instance],
     "userId": lambda a: a.user,
     "mediaId": lambda a: a.media,
     "deliveryId": lambda a: a.delivery,

@@ -30,6 +30,9 @@ class CountingEventBus:
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
         return self._inner.subscribe(instance_id)
 
+    def subscribe_all(self) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        return self._inner.subscribe_all()
+
     async def close(self) -> None:
         await self._inner.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.storage.sql.prepared import PREFIX, Prepared
@@ -65,6 +65,15 @@ class SqlContacts:
         )
         found = [_contact(row) for row in await self._s.execute(query)]
         return {contact.remote_jid: contact for contact in found}
+
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        query = select(contacts).where(
+            tuple_(contacts.c.instance_id, contacts.c.remote_jid).in_(wanted)
+        )
+        return {(r.instance_id, r.remote_jid): _contact(r) for r in await self._s.execute(query)}
 
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}

@@ -34,6 +34,14 @@ class MemoryContacts:
             if c.instance_id == instance_id and c.remote_jid in wanted
         }
 
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        wanted = set(keys)
+        return {
+            (c.instance_id, c.remote_jid): copy.deepcopy(c)
+            for c in self.t["contacts"].values()
+            if (c.instance_id, c.remote_jid) in wanted
+        }
+
     async def upsert(self, contact: Contact) -> None:
         existing = await self.get(contact.instance_id, contact.remote_jid)
         stored = copy.deepcopy(contact)

@@ -56,6 +56,60 @@ class MemoryMessages:
         found = (m for m in self._rows(instance_id) if m.message_id == message_id)
         return copy.deepcopy(next(found, None))
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        wanted = set(keys)
+        return {
+            (m.instance_id, m.message_id): copy.deepcopy(m)
+            for m in self.t["messages"].values()
+            if (m.instance_id, m.message_id) in wanted
+        }
+
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        found: dict[tuple[str, str], list[Message]] = {}
+        for instance_id, remote_jid in chats:
+            rows = [m for m in self._rows(instance_id) if m.remote_jid == remote_jid]
+            if before is not None:
+                edge = (utc(before[0]), before[1])
+                rows = [m for m in rows if (utc(m.created_at), m.id) < edge]
+            found[(instance_id, remote_jid)] = copy.deepcopy(_newest_first(rows)[:limit])
+        return found
+
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        found: dict[str, list[ChatSummary]] = {}
+        for instance_id in instance_ids:
+            rows = [r for r in self.t["chats"].values() if r.instance_id == instance_id]
+            rows.sort(key=lambda r: r.remote_jid)
+            rows.sort(key=lambda r: utc(r.last_at), reverse=True)
+            if before is not None:
+                at, jid = utc(before[0]), before[1]
+                rows = [
+                    r
+                    for r in rows
+                    if utc(r.last_at) < at or (utc(r.last_at) == at and r.remote_jid > jid)
+                ]
+            found[instance_id] = [
+                ChatSummary(
+                    remote_jid=r.remote_jid,
+                    last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
+                    unread_count=r.unread_count,
+                    message_count=r.message_count,
+                )
+                for r in rows[:limit]
+            ]
+        return found
+
     async def update(self, message: Message) -> None:
         before = self.t["messages"].get(message.id)
         if before is None:
