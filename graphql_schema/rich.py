@@ -16,8 +16,8 @@ from domain.errors import ValidationFailed
 from domain.instances import InstanceChanges, WebhookSettingsInput
 from domain.rich import CardInput
 from graphql_schema.context import Info
-from graphql_schema.payloads import UserError
 from graphql_schema.graph import Message
+from graphql_schema.payloads import UserError
 
 T = TypeVar("T")
 
