@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -65,7 +66,9 @@ class ReadUnit:
                 concurrent.futures.wait([previous])
             return fn(*args)
 
-        self._last = self._reader.submit(job)
+        # In the caller's context (as asyncio.to_thread does): a statement's log lines and
+        # its engine events see the request's context variables.
+        self._last = self._reader.submit(contextvars.copy_context().run, job)
         return self._last
 
     def _run(self, statement: Any, parameters: Parameters) -> Any:
