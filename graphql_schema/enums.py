@@ -48,6 +48,13 @@ class EventType(Enum):
     qr_received = "qr_received"
     limit_exceeded = "limit_exceeded"
     webhook_updated = "webhook_updated"
+    # Beyond the document: sent by webhooks only when an instance's settings name them.
+    message_reaction = "message_reaction"
+    message_edited = "message_edited"
+    message_revoked = "message_revoked"
+    poll_vote = "poll_vote"
+    presence_update = "presence_update"
+    group_update = "group_update"
 
     @classmethod
     def of(cls, value: entities.EventType) -> EventType:
@@ -82,6 +89,44 @@ class MessageKind(Enum):
     audio = "audio"
     document = "document"
     sticker = "sticker"
+    location = "location"
+    contact = "contact"
+    poll = "poll"
+    reaction = "reaction"
+
+
+@strawberry.enum(
+    description="Someone's presence: typing, recording or paused in a chat, or the "
+    "account online (available) or offline (unavailable)."
+)
+class PresenceState(Enum):
+    available = "available"
+    unavailable = "unavailable"
+    composing = "composing"
+    recording = "recording"
+    paused = "paused"
+
+
+@strawberry.enum(description="What an admin can do to a group's participants.")
+class ParticipantAction(Enum):
+    add = "add"
+    remove = "remove"
+    promote = "promote"
+    demote = "demote"
+
+
+@strawberry.enum(description="What changed in a group (a group_update event's `action`).")
+class GroupAction(Enum):
+    created = "created"
+    subject = "subject"
+    description = "description"
+    add = "add"
+    remove = "remove"
+    promote = "promote"
+    demote = "demote"
+    join = "join"
+    leave = "leave"
+    invite_link_revoked = "invite_link_revoked"
 
 
 @strawberry.enum(description="A user's role.")

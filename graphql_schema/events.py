@@ -18,6 +18,17 @@ from domain.entities import Event as EventEntity
 from domain.entities import EventType as DomainEventType
 from domain.times import from_ms, parse_iso
 from graphql_schema.enums import EventType, LimitName, MessageState
+from graphql_schema.rich_data import (
+    ContactCard,
+    GroupUpdateData,
+    Location,
+    MessageEditedData,
+    MessageReactionData,
+    MessageRevokedData,
+    Poll,
+    PollVoteData,
+    PresenceUpdateData,
+)
 from graphql_schema.stats import Long
 
 
@@ -38,6 +49,15 @@ def _opt(data: Mapping[str, Any], key: str) -> Any:
     return data.get(key)
 
 
+def _rich(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A rich message's details (`domain.rich_inbound.rich_payload`), typed."""
+    return {
+        "location": Location.from_data(d.get("location")),
+        "contacts": ContactCard.list_from(d.get("contacts")),
+        "poll": Poll.from_data(d.get("poll")),
+    }
+
+
 @strawberry.type(description="The `data` of a message_received event.")
 class MessageReceivedData:
     instance_id: strawberry.ID = strawberry.field(description="The instance.")
@@ -46,7 +66,10 @@ class MessageReceivedData:
     remote_jid: str = strawberry.field(description="The chat's JID (same as `from`).")
     from_me: bool = strawberry.field(description="Always false: it was received.")
     body: str | None = strawberry.field(description="Text, or a media message's caption.")
-    type: str = strawberry.field(description="WhatsApp's kind, e.g. conversation, imageMessage.")
+    type: str = strawberry.field(
+        description="WhatsApp's kind, e.g. conversation, imageMessage, locationMessage, "
+        "contactsArrayMessage, pollCreationMessage."
+    )
     timestamp: Long = strawberry.field(description="When it was sent, in Unix seconds.")
     has_media: bool = strawberry.field(description="Whether it carries media.")
     push_name: str | None = strawberry.field(description="The sender's display name.")
@@ -59,6 +82,11 @@ class MessageReceivedData:
     participant: str | None = strawberry.field(description="In a group: who sent it.")
     metadata: JSON = strawberry.field(
         description="What else WhatsApp told: pushName, timestamp and any *Lid addresses."
+    )
+    location: Location | None = strawberry.field(description="A location message's pin.")
+    contacts: list[ContactCard] | None = strawberry.field(description="A contact message's cards.")
+    poll: Poll | None = strawberry.field(
+        description="A poll's options (its question is `body`), votes and tally."
     )
 
     @classmethod
@@ -82,6 +110,7 @@ class MessageReceivedData:
             quoted_message_id=_opt(d, "quotedMessageId"),
             participant=_opt(d, "participant"),
             metadata=cast(JSON, dict(d.get("metadata") or {})),
+            **_rich(d),
         )
 
 
@@ -93,7 +122,9 @@ class MessageSentData:
     remote_jid: str = strawberry.field(description="The chat's JID (same as `to`).")
     from_me: bool = strawberry.field(description="Always true: it was sent.")
     body: str | None = strawberry.field(description="Text, or a media message's caption.")
-    type: str = strawberry.field(description="text, image, video, audio, document or sticker.")
+    type: str = strawberry.field(
+        description="text, image, video, audio, document, sticker, location, contact or poll."
+    )
     timestamp: Long = strawberry.field(description="When it was sent, in Unix seconds.")
     has_media: bool = strawberry.field(description="Whether it carries media.")
     status: MessageState = strawberry.field(description="Its state when it was sent.")
@@ -102,6 +133,11 @@ class MessageSentData:
     file_name: str | None = strawberry.field(description="The media's file name.")
     caption: str | None = strawberry.field(description="The media's caption.")
     quoted_message_id: str | None = strawberry.field(description="The message it replies to.")
+    location: Location | None = strawberry.field(description="A location message's pin.")
+    contacts: list[ContactCard] | None = strawberry.field(description="A contact message's cards.")
+    poll: Poll | None = strawberry.field(
+        description="A poll's options (its question is `body`), votes and tally."
+    )
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> MessageSentData:
@@ -121,6 +157,7 @@ class MessageSentData:
             file_name=_opt(d, "fileName"),
             caption=_opt(d, "caption"),
             quoted_message_id=_opt(d, "quotedMessageId"),
+            **_rich(d),
         )
 
 
@@ -273,6 +310,36 @@ class WebhookUpdated(Event):
     data: WebhookUpdatedData = strawberry.field(description="The webhook payload's data.")
 
 
+@strawberry.type(description="Someone reacted to a message, or took a reaction back.")
+class MessageReaction(Event):
+    data: MessageReactionData = strawberry.field(description="The webhook payload's data.")
+
+
+@strawberry.type(description="A message was edited.")
+class MessageEdited(Event):
+    data: MessageEditedData = strawberry.field(description="The webhook payload's data.")
+
+
+@strawberry.type(description="A message was deleted for everyone.")
+class MessageRevoked(Event):
+    data: MessageRevokedData = strawberry.field(description="The webhook payload's data.")
+
+
+@strawberry.type(description="Someone voted on a poll, changed or withdrew their vote.")
+class PollVote(Event):
+    data: PollVoteData = strawberry.field(description="The webhook payload's data.")
+
+
+@strawberry.type(description="Someone is typing, recording, paused, or came online/offline.")
+class PresenceUpdate(Event):
+    data: PresenceUpdateData = strawberry.field(description="The webhook payload's data.")
+
+
+@strawberry.type(description="A group changed: created, renamed, members added, removed...")
+class GroupUpdate(Event):
+    data: GroupUpdateData = strawberry.field(description="The webhook payload's data.")
+
+
 _KINDS: dict[DomainEventType, tuple[type[Event], Callable[[Mapping[str, Any]], Any]]] = {
     DomainEventType.MESSAGE_RECEIVED: (MessageReceived, MessageReceivedData.from_data),
     DomainEventType.MESSAGE_SENT: (MessageSent, MessageSentData.from_data),
@@ -282,6 +349,12 @@ _KINDS: dict[DomainEventType, tuple[type[Event], Callable[[Mapping[str, Any]], A
     DomainEventType.QR_RECEIVED: (QrReceived, QrReceivedData.from_data),
     DomainEventType.LIMIT_EXCEEDED: (LimitExceeded, LimitExceededData.from_data),
     DomainEventType.WEBHOOK_UPDATED: (WebhookUpdated, WebhookUpdatedData.from_data),
+    DomainEventType.MESSAGE_REACTION: (MessageReaction, MessageReactionData.from_data),
+    DomainEventType.MESSAGE_EDITED: (MessageEdited, MessageEditedData.from_data),
+    DomainEventType.MESSAGE_REVOKED: (MessageRevoked, MessageRevokedData.from_data),
+    DomainEventType.POLL_VOTE: (PollVote, PollVoteData.from_data),
+    DomainEventType.PRESENCE_UPDATE: (PresenceUpdate, PresenceUpdateData.from_data),
+    DomainEventType.GROUP_UPDATE: (GroupUpdate, GroupUpdateData.from_data),
 }
 
 EVENT_TYPES = tuple(kind for kind, _ in _KINDS.values())

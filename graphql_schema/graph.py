@@ -36,6 +36,16 @@ from graphql_schema.relay import (
     offset_connection,
     offset_of,
 )
+from graphql_schema.rich_data import (
+    ContactCard,
+    Location,
+    MessageEdit,
+    Poll,
+    Reaction,
+    edits_of,
+    reactions_of,
+    revoked_at_of,
+)
 from graphql_schema.stats import InstanceStats, Long, UsageCounters, instance_stats, usage_counters
 from graphql_schema.types import ActivityLog, Contact, Pagination, User, to_json
 from graphql_schema.webhooks import WebhookDelivery
@@ -85,6 +95,9 @@ class WebhookSettings:
         description="Custom headers sent along: an object of header name to value (names are "
         "the user's own, so it stays an open map)."
     )
+    events: list[EventType] | None = strawberry.field(
+        description="The event kinds the webhook sends; null: the document's eight."
+    )
 
     @classmethod
     def from_entity(cls, i: InstanceEntity) -> WebhookSettings:
@@ -98,6 +111,7 @@ class WebhookSettings:
             retry_interval=w.retry_interval_ms,
             secret=w.secret,
             headers=to_json(dict(w.headers)),
+            events=[EventType(e) for e in w.events] if w.events is not None else None,
         )
 
 
@@ -168,7 +182,8 @@ class Message:
     quoted_message_id: str | None = strawberry.field(description="WhatsApp's id of the quoted.")
     status: MessageState = strawberry.field(description="Its delivery state.")
     metadata: strawberry.scalars.JSON = strawberry.field(
-        description="What else WhatsApp told (push name, timestamps, LID addresses)."
+        description="What else WhatsApp told (push name, timestamps, LID addresses); the rich "
+        "details below are typed fields too."
     )
     created_at: datetime = strawberry.field(description="When it was sent or received.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
@@ -215,6 +230,40 @@ class Message:
             size=Long(m.media_size) if m.media_size is not None else None,
             file_name=m.file_name,
         )
+
+    @strawberry.field(description="A location message's pin; null for other kinds.")
+    def location(self) -> Location | None:
+        return Location.from_data(self.entity.metadata.get("location"))
+
+    @strawberry.field(description="A contact message's cards; null for other kinds.")
+    def contacts(self) -> list[ContactCard] | None:
+        return ContactCard.list_from(self.entity.metadata.get("contacts"))
+
+    @strawberry.field(
+        description="A poll's options, votes and tally (its question is `content`); null for "
+        "other kinds."
+    )
+    def poll(self) -> Poll | None:
+        return Poll.from_data(self.entity.metadata.get("poll"))
+
+    @strawberry.field(description="The reactions to it, one per reactor.")
+    def reactions(self) -> list[Reaction]:
+        return reactions_of(self.entity.metadata)
+
+    @strawberry.field(description="Its earlier texts when edited, oldest first.")
+    def edits(self) -> list[MessageEdit]:
+        return edits_of(self.entity.metadata)
+
+    @strawberry.field(description="When it was deleted for everyone; null while it is not.")
+    def revoked_at(self) -> datetime | None:
+        return revoked_at_of(self.entity.metadata)
+
+    @strawberry.field(
+        description="For a reaction message: WhatsApp's id of the message it reacts to."
+    )
+    def reaction_target_id(self) -> str | None:
+        target = self.entity.metadata.get("targetId")
+        return str(target) if self.entity.message_type == "reaction" and target else None
 
     @strawberry.field(description="The message it replies to, when stored here.")
     async def quoted(self, info: Info) -> Message | None:

@@ -5,30 +5,34 @@ admin (forbidden), not connected (conflict) stay GraphQL errors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from typing import Any
 
 import strawberry
 
 from domain.errors import ValidationFailed
 from domain.wire import GroupInfo
 from graphql_schema.context import Info
+from graphql_schema.enums import ParticipantAction
 from graphql_schema.payloads import UserError
 
 
-@strawberry.type
+@strawberry.type(description="A member of a group.")
 class GroupParticipant:
-    jid: str
-    is_admin: bool
-    is_super_admin: bool
+    jid: str = strawberry.field(description="The member's JID.")
+    is_admin: bool = strawberry.field(description="Whether they are an admin (or the owner).")
+    is_super_admin: bool = strawberry.field(description="Whether they own the group.")
 
 
-@strawberry.type
+@strawberry.type(description="A WhatsApp group the instance's account is in.")
 class Group:
     id: str = strawberry.field(description="The group's JID, <id>@g.us.")
-    subject: str
-    description: str | None
-    owner: str | None
-    participants: list[GroupParticipant]
+    subject: str = strawberry.field(description="The group's name.")
+    description: str | None = strawberry.field(description="The group's description.")
+    owner: str | None = strawberry.field(description="Who owns it (JID), when known.")
+    participants: list[GroupParticipant] = strawberry.field(
+        description="Its members with their admin flags."
+    )
 
     @classmethod
     def from_entity(cls, g: GroupInfo) -> Group:
@@ -43,23 +47,46 @@ class Group:
             ],
         )
 
+    @classmethod
+    def from_payload(cls, g: Any) -> Group | None:
+        """From a group_update event's `group` (`domain.groups.group_payload`)."""
+        if not isinstance(g, Mapping):
+            return None
+        return cls(
+            id=str(g.get("id") or ""),
+            subject=str(g.get("subject") or ""),
+            description=g.get("description"),
+            owner=g.get("owner"),
+            participants=[
+                GroupParticipant(
+                    jid=str(p.get("jid") or ""),
+                    is_admin=bool(p.get("isAdmin", False)),
+                    is_super_admin=bool(p.get("isSuperAdmin", False)),
+                )
+                for p in g.get("participants") or []
+                if isinstance(p, Mapping)
+            ],
+        )
 
-@strawberry.type
+
+@strawberry.type(description="The group a group mutation created or changed.")
 class GroupPayload:
-    group: Group | None
-    user_errors: list[UserError]
+    group: Group | None = strawberry.field(description="The group; null on userErrors.")
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
-@strawberry.type
+@strawberry.type(description="A group's invite link.")
 class GroupInvitePayload:
-    invite_link: str | None
-    user_errors: list[UserError]
+    invite_link: str | None = strawberry.field(
+        description="https://chat.whatsapp.com/<code>; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
-@strawberry.type
+@strawberry.type(description="Whether the account left the group.")
 class LeaveGroupPayload:
-    success: bool
-    user_errors: list[UserError]
+    success: bool = strawberry.field(description="True once it has left.")
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
 async def _group(work: Awaitable[GroupInfo]) -> GroupPayload:
@@ -111,11 +138,11 @@ class GroupMutation:
         info: Info,
         instance_id: strawberry.ID,
         group_id: str,
-        action: str,
+        action: ParticipantAction,
         participants: list[str],
     ) -> GroupPayload:
         c, p = info.context.container, await info.context.principal()
-        work = c.groups.participants(p, str(instance_id), group_id, action, participants)
+        work = c.groups.participants(p, str(instance_id), group_id, action.value, participants)
         return await _group(work)
 
     @strawberry.mutation(description="The group's invite link; revoke=true makes a new one.")

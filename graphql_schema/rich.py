@@ -16,6 +16,7 @@ from domain.errors import ValidationFailed
 from domain.instances import InstanceChanges, WebhookSettingsInput
 from domain.rich import CardInput
 from graphql_schema.context import Info
+from graphql_schema.enums import EventType, PresenceState
 from graphql_schema.graph import Message
 from graphql_schema.payloads import UserError
 
@@ -24,45 +25,49 @@ T = TypeVar("T")
 
 @strawberry.type(description="The message a rich send added or changed.")
 class RichMessagePayload:
-    message: Message | None
-    user_errors: list[UserError]
+    message: Message | None = strawberry.field(
+        description="The message added or changed; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
-@strawberry.type
+@strawberry.type(description="Whether a presence was sent.")
 class PresencePayload:
-    success: bool
-    user_errors: list[UserError]
+    success: bool = strawberry.field(description="True once WhatsApp accepted it.")
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
-@strawberry.type
+@strawberry.type(description="The event kinds an instance's webhook sends.")
 class WebhookEventsPayload:
-    events: list[str] | None = strawberry.field(
+    events: list[EventType] | None = strawberry.field(
         description="The event kinds the instance's webhook sends (null: the document's eight)."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Input the caller can fix.")
 
 
-@strawberry.input
+@strawberry.input(description="A location pin to send.")
 class LocationInput:
-    phone: str
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
+    phone: str = strawberry.field(description="A phone number or a JID (a group's too).")
+    latitude: float = strawberry.field(description="Degrees north, -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees east, -180 to 180.")
+    name: str | None = strawberry.field(default=None, description="The place's name.")
+    address: str | None = strawberry.field(default=None, description="The place's address.")
 
 
 @strawberry.input(description="One contact card; the vCard is built from these.")
 class ContactCardInput:
-    name: str
-    phone: str
+    name: str = strawberry.field(description="The contact's display name.")
+    phone: str = strawberry.field(description="The contact's phone number.")
 
 
-@strawberry.input
+@strawberry.input(description="A poll to send.")
 class PollInput:
-    phone: str
-    question: str
+    phone: str = strawberry.field(description="A phone number or a JID (a group's too).")
+    question: str = strawberry.field(description="The poll's question.")
     options: list[str] = strawberry.field(description="2 to 12 distinct choices.")
-    multiple_answers: bool = False
+    multiple_answers: bool = strawberry.field(
+        default=False, description="Whether a voter may choose several options."
+    )
 
 
 async def _message(work: Awaitable[MessageEntity], root: str = "input") -> RichMessagePayload:
@@ -162,10 +167,15 @@ class RichMutation:
         description="Typing/recording/paused in a chat (chatId), or available/unavailable."
     )
     async def send_presence(
-        self, info: Info, instance_id: strawberry.ID, state: str, chat_id: str | None = None
+        self,
+        info: Info,
+        instance_id: strawberry.ID,
+        state: PresenceState,
+        chat_id: str | None = None,
     ) -> PresencePayload:
         c, p = info.context.container, await info.context.principal()
-        _, errors = await _checked(lambda: c.rich.presence(p, str(instance_id), state, chat_id))
+        presence = c.rich.presence
+        _, errors = await _checked(lambda: presence(p, str(instance_id), state.value, chat_id))
         return PresencePayload(success=not errors, user_errors=errors)
 
     @strawberry.mutation(
@@ -174,10 +184,12 @@ class RichMutation:
         "group_update); unfiltered event reads include the chosen ones too."
     )
     async def set_webhook_events(
-        self, info: Info, instance_id: strawberry.ID, events: list[str]
+        self, info: Info, instance_id: strawberry.ID, events: list[EventType]
     ) -> WebhookEventsPayload:
         c, p = info.context.container, await info.context.principal()
-        changes = InstanceChanges(webhook=WebhookSettingsInput(events=events))
+        names = [e.value for e in events]
+        changes = InstanceChanges(webhook=WebhookSettingsInput(events=names))
         updated, errors = await _checked(lambda: c.instances.update(p, str(instance_id), changes))
         chosen = updated.webhook.events if updated is not None else None
-        return WebhookEventsPayload(events=chosen, user_errors=errors)
+        kinds = [EventType(e) for e in chosen] if chosen is not None else None
+        return WebhookEventsPayload(events=kinds, user_errors=errors)

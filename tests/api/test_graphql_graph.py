@@ -46,7 +46,8 @@ _REQUEST: ContextVar[list[str] | None] = ContextVar("request_statements", defaul
 @contextmanager
 def counted_selects(api: Api) -> Iterator[list[str]]:
     """Every SELECT sent on behalf of the code run meanwhile in this task (the request, and
-    the tasks it starts: contextvars follow them, onto the reader threads too).
+    the tasks it starts: contextvars follow them; SQLAlchemy's greenlets and the SQLite
+    reader threads keep them).
     The server's own background work (the webhook outbox poll) runs in other tasks."""
     storage = api.container.storage
     sent: list[str] = []
@@ -59,7 +60,7 @@ def counted_selects(api: Api) -> Iterator[list[str]]:
     engines = [storage.engine.sync_engine]
     if storage.writer is not None:
         engines.append(storage.writer.engine)
-    if storage.reader is not None:
+    if storage.reader is not None:  # read-only units run on reader threads (reader.py)
         engines.append(storage.reader.engine)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)

@@ -68,7 +68,7 @@ class ReadUnit:
                 concurrent.futures.wait([previous])
             return fn(*args)
 
-        self._last = self._reader.submit(job)
+        self._last = self._reader.submit(job)  # in the caller's context (see submit)
         return self._last
 
     def _run(self, statement: Any, parameters: Parameters) -> Any:
