@@ -414,13 +414,15 @@ class Messaging:
             await uow.commit()
         if instance.status is InstanceStatus.CONNECTED:
             engine = self._connections.engine(instance)
-            try:
-                if unread:
+            if unread:
+                try:
                     await engine.mark_read(instance_id, jid, [m.message_id for m in unread])
-                if was_marked:
-                    await engine.mark_unread(instance_id, jid, last, unread=False)
-            except Exception:  # the local read mark stands; receipts are best effort
-                log.warning("read receipts for %s on %s not sent", jid, instance_id, exc_info=True)
+                except Exception:  # the local read mark stands; receipts are best effort
+                    log.warning(
+                        "read receipts for %s on %s not sent", jid, instance_id, exc_info=True
+                    )
+            if was_marked:
+                await self._send_mark(instance, jid, last, unread=False)
         return len(unread)
 
     async def mark_unread(self, principal: Principal, instance_id: str, chat_id: str) -> None:
@@ -435,10 +437,18 @@ class Messaging:
             last = await _last_key(uow, instance_id, jid)
             await uow.commit()
         if instance.status is InstanceStatus.CONNECTED:
-            try:
-                await self._connections.engine(instance).mark_unread(instance_id, jid, last)
-            except Exception:  # the local mark stands, as WhatsApp Web keeps it while offline
-                log.warning("unread mark for %s on %s not sent", jid, instance_id, exc_info=True)
+            await self._send_mark(instance, jid, last, unread=True)
+
+    async def _send_mark(
+        self, instance: Instance, jid: str, last: LastMessageKey | None, *, unread: bool
+    ) -> None:
+        try:
+            await self._connections.engine(instance).mark_unread(
+                instance.id, jid, last, unread=unread
+            )
+        except Exception:  # the local mark stands; WhatsApp's copy of it is best effort
+            state = "unread" if unread else "read"
+            log.warning("%s mark for %s on %s not sent", state, jid, instance.id, exc_info=True)
 
     async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
         async with self._uow(read_only=True) as uow:
