@@ -271,3 +271,4 @@ class ChatSummary:
     unread_count: int
     message_count: int
     name: str | None = None
+    marked_unread: bool = False  # WhatsApp's "mark as unread" flag, apart from unread_count

@@ -25,11 +25,24 @@ from domain.errors import DomainError, EngineFailure, NotFound, ValidationFailed
 from domain.instances import Instances, require_connected, visible
 from domain.media import MediaLibrary, media_url, read_capped, too_large
 from domain.phones import to_jid
-from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
+from domain.ports import (
+    Clock,
+    Connections,
+    IdFactory,
+    MediaFetcher,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.recorder import InstanceTransaction, Recorder
 from domain.times import parse_iso, to_ms
 from domain.usage import Usage
-from domain.wire import MediaPayload, OutgoingMessage, media_kind, whatsapp_message_id
+from domain.wire import (
+    LastMessageKey,
+    MediaPayload,
+    OutgoingMessage,
+    media_kind,
+    whatsapp_message_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -381,25 +394,61 @@ class Messaging:
             return await uow.messages.get_many([(i.id, message_id) for i, message_id in keys])
 
     async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:
-        """Marks a chat's received messages read and sends read receipts; returns how many."""
+        """Marks a chat's received messages read and sends read receipts; returns how many.
+        Also clears the chat's "marked unread" flag (on the phone too)."""
         jid = to_jid(chat_id, "chatId")
         instance = await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             unread = await uow.messages.unread(instance_id, jid)
-            if not unread:
+            was_marked = await uow.messages.set_marked_unread(instance_id, jid, False)
+            if not unread and not was_marked:
                 return 0
-            await uow.messages.set_status(
-                instance_id, [m.message_id for m in unread], MessageStatus.READ, self._clock.now()
-            )
+            if unread:
+                await uow.messages.set_status(
+                    instance_id,
+                    [m.message_id for m in unread],
+                    MessageStatus.READ,
+                    self._clock.now(),
+                )
+            last = await _last_key(uow, instance_id, jid) if was_marked else None
             await uow.commit()
         if instance.status is InstanceStatus.CONNECTED:
-            try:
-                await self._connections.engine(instance).mark_read(
-                    instance_id, jid, [m.message_id for m in unread]
-                )
-            except Exception:  # the local read mark stands; receipts are best effort
-                log.warning("read receipts for %s on %s not sent", jid, instance_id, exc_info=True)
+            engine = self._connections.engine(instance)
+            if unread:
+                try:
+                    await engine.mark_read(instance_id, jid, [m.message_id for m in unread])
+                except Exception:  # the local read mark stands; receipts are best effort
+                    log.warning(
+                        "read receipts for %s on %s not sent", jid, instance_id, exc_info=True
+                    )
+            if was_marked:
+                await self._send_mark(instance, jid, last, unread=False)
         return len(unread)
+
+    async def mark_unread(self, principal: Principal, instance_id: str, chat_id: str) -> None:
+        """Marks a chat unread as WhatsApp does: a flag on the chat (the phone shows a badge),
+        its messages untouched. A message sent or received in the chat, or a read mark, clears
+        it. NotFound for a chat the instance has no message in."""
+        jid = to_jid(chat_id, "chatId")
+        instance = await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            if await uow.messages.set_marked_unread(instance_id, jid, True) is None:
+                raise NotFound(f"Chat {jid} not found")
+            last = await _last_key(uow, instance_id, jid)
+            await uow.commit()
+        if instance.status is InstanceStatus.CONNECTED:
+            await self._send_mark(instance, jid, last, unread=True)
+
+    async def _send_mark(
+        self, instance: Instance, jid: str, last: LastMessageKey | None, *, unread: bool
+    ) -> None:
+        try:
+            await self._connections.engine(instance).mark_unread(
+                instance.id, jid, last, unread=unread
+            )
+        except Exception:  # the local mark stands; WhatsApp's copy of it is best effort
+            state = "unread" if unread else "read"
+            log.warning("%s mark for %s on %s not sent", state, jid, instance.id, exc_info=True)
 
     async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
         async with self._uow(read_only=True) as uow:
@@ -414,6 +463,22 @@ class Messaging:
         if data is None:
             raise NotFound(f"Media {media_id} is no longer stored")
         return media, data
+
+
+async def _last_key(uow: UnitOfWork, instance_id: str, jid: str) -> LastMessageKey | None:
+    """The chat's newest message, as a read/unread mark on the chat names it."""
+    found = await uow.messages.latest([(instance_id, jid)], before=None, limit=1)
+    newest = found.get((instance_id, jid)) or []
+    if not newest:
+        return None
+    m = newest[0]
+    participant = m.metadata.get("participant")
+    return LastMessageKey(
+        message_id=m.message_id,
+        from_me=m.from_me,
+        timestamp=int(m.created_at.timestamp()),
+        participant=str(participant) if participant and not m.from_me else None,
+    )
 
 
 def _counters(message: Message) -> dict[str, int]:

@@ -27,6 +27,7 @@ from domain.wire import (
     EngineContact,
     GroupInfo,
     IncomingMessage,
+    LastMessageKey,
     NumberCheck,
     OutgoingMessage,
     WorkerInfo,
@@ -156,6 +157,14 @@ class MessageRepository(Protocol):
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         """Received messages of a chat not yet marked read, oldest first."""
+        ...
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        """Sets or clears the chat's "marked unread" flag (WhatsApp's badge on the chat, not a
+        change to its messages); answers what it was before, or None when the instance has no
+        such chat. Every message added to the chat clears the flag."""
         ...
 
     async def set_status(
@@ -410,6 +419,19 @@ class WhatsAppEngine(Protocol):
     async def mark_read(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str]
     ) -> None: ...
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        """The chat's "marked unread" flag on the account (WhatsApp's app state, which the
+        phone shows as a badge): set, or cleared with `unread=False` when the chat is read.
+        `last` is the chat's newest message, which the mark covers."""
+        ...
+
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         """A code to type on the phone (Linked devices > Link with phone number).
 

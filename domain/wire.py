@@ -143,6 +143,32 @@ class OutgoingMessage:
 
 
 @dataclass(frozen=True)
+class LastMessageKey:
+    """A chat's newest message, which a read/unread mark on the chat covers: WhatsApp's app
+    state names it in the mark's message range, so the phone knows how far the mark goes."""
+
+    message_id: str
+    from_me: bool
+    timestamp: int  # seconds
+    participant: str | None = None  # the sender, for a group message not from me
+
+
+def last_message_key_to_wire(key: LastMessageKey | None) -> dict[str, Any] | None:
+    return asdict(key) if key is not None else None
+
+
+def last_message_key_from_wire(data: dict[str, Any] | None) -> LastMessageKey | None:
+    if not data:
+        return None
+    return LastMessageKey(
+        message_id=str(data["message_id"]),
+        from_me=bool(data["from_me"]),
+        timestamp=int(data["timestamp"]),
+        participant=data.get("participant"),
+    )
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
     message_id: str
     chat_jid: str

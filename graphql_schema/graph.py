@@ -296,6 +296,10 @@ class Chat:
     name: str | None = strawberry.field(description="The saved contact's name, if any.")
     is_group: bool = strawberry.field(description="Whether it is a group.")
     unread_count: int = strawberry.field(description="Received messages not yet marked read.")
+    marked_unread: bool = strawberry.field(
+        description="Marked unread by the user (WhatsApp's badge on the chat, apart from "
+        "`unreadCount`); a new message in the chat or a read mark clears it."
+    )
     message_count: int = strawberry.field(description="Messages in the chat.")
     last_message: Message = strawberry.field(description="The most recent message.")
     cursor: str = strawberry.field(description="Its position in the chat list, for `after`.")
@@ -308,6 +312,7 @@ class Chat:
             name=c.name,
             is_group=c.remote_jid.endswith("@g.us"),
             unread_count=c.unread_count,
+            marked_unread=c.marked_unread,
             message_count=c.message_count,
             last_message=Message.from_entity(c.last_message, instance),
             cursor=_chat_cursor(c),

@@ -18,7 +18,7 @@ from domain.rich import CardInput
 from graphql_schema.context import Info
 from graphql_schema.enums import EventType, PresenceState
 from graphql_schema.graph import Message
-from graphql_schema.payloads import UserError
+from graphql_schema.payloads import UserError, attempt
 
 T = TypeVar("T")
 
@@ -193,3 +193,26 @@ class RichMutation:
         chosen = updated.webhook.events if updated is not None else None
         kinds = [EventType(e) for e in chosen] if chosen is not None else None
         return WebhookEventsPayload(events=kinds, user_errors=errors)
+
+
+@strawberry.type(description="The answer of `markChatUnread`.")
+class MarkChatUnreadPayload:
+    success: bool = strawberry.field(description="Whether the chat is now marked unread.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Input the caller can fix (e.g. a chatId that is not a phone or JID)."
+    )
+
+
+@strawberry.type
+class ChatMarkMutation:
+    @strawberry.mutation(
+        description='WhatsApp\'s "mark as unread": a flag on the chat (the phone shows a '
+        "badge), its messages untouched; a new message in the chat or markChatRead clears "
+        "it. Shown as `Chat.markedUnread`."
+    )
+    async def mark_chat_unread(
+        self, info: Info, instance_id: strawberry.ID, chat_id: str
+    ) -> MarkChatUnreadPayload:
+        c, p = info.context.container, await info.context.principal()
+        _, errors = await attempt(c.messaging.mark_unread(p, str(instance_id), chat_id), None)
+        return MarkChatUnreadPayload(success=not errors, user_errors=errors)

@@ -36,7 +36,7 @@ from graphql_schema.groups import GroupMutation, GroupQuery
 from graphql_schema.instances import InstanceMutation, InstanceQuery
 from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
-from graphql_schema.rich import RichMutation
+from graphql_schema.rich import ChatMarkMutation, RichMutation
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
 from graphql_schema.subscriptions import Subscription
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
@@ -139,6 +139,7 @@ Mutation = merge_types(
         WebhookMutation,
         EngineMutation,
         RichMutation,
+        ChatMarkMutation,
         GroupMutation,
     ),
 )

@@ -195,6 +195,7 @@ def chat(c: ChatSummary) -> dict[str, Any]:
         "unreadCount": c.unread_count,
         "messageCount": c.message_count,
         "lastMessage": message(c.last_message),
+        "markedUnread": c.marked_unread,
     }
 
 

@@ -8,7 +8,14 @@ from typing import Any
 
 from domain.entities import Instance
 from domain.errors import NotFound
-from domain.wire import EngineContact, GroupInfo, GroupParticipant, NumberCheck, OutgoingMessage
+from domain.wire import (
+    EngineContact,
+    GroupInfo,
+    GroupParticipant,
+    LastMessageKey,
+    NumberCheck,
+    OutgoingMessage,
+)
 
 
 class FakeEngine:
@@ -24,6 +31,7 @@ class FakeEngine:
         self.next_pairing_code = "ABCD-1234"
         self.group_book: dict[str, GroupInfo] = {}
         self.send_error: Exception | None = None
+        self.mark_error: Exception | None = None  # raised by mark_unread
         # Runs inside `send`, before it returns or fails: lets a test look at the storage
         # as it is while the message is in WhatsApp's hands.
         self.while_sending: Callable[[OutgoingMessage], Awaitable[None]] | None = None
@@ -57,6 +65,18 @@ class FakeEngine:
 
     async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Sequence[str]) -> None:
         self.calls.append(("mark_read", instance_id, chat_jid, list(message_ids)))
+
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        self.calls.append(("mark_unread", instance_id, chat_jid, last, unread))
+        if self.mark_error is not None:
+            raise self.mark_error
 
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         self.calls.append(("pairing_code", instance_id, phone))

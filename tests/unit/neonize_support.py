@@ -272,6 +272,10 @@ class FakeGo:
         self.calls.append(("SendChatPresence", (npb.JID.FromString(to).User, state, media)))
         return b""
 
+    async def SendAppState(self, uuid: bytes, patch: bytes, _n: int) -> bytes:
+        self.calls.append(("SendAppState", npb.PatchInfo.FromString(patch)))
+        return b""  # whatsmeow's error text; empty: the patch was accepted
+
     async def SendPresence(self, uuid: bytes, presence: bytes) -> bytes:
         self.calls.append(("SendPresence", presence))
         return b""

@@ -20,12 +20,14 @@ from domain.wire import (
     ContactCard,
     ContactCards,
     Edit,
+    LastMessageKey,
     Location,
     OutgoingMessage,
     Poll,
     PollVote,
     Reaction,
     Revoke,
+    last_message_key_to_wire,
 )
 from tests.unit.neonize_support import (
     ME,
@@ -151,6 +153,54 @@ async def test_presence_goes_to_the_chat_or_to_the_account(rig: Any) -> None:
     composing = ChatPresence.CHAT_PRESENCE_COMPOSING.value
     assert chat == [(PHONE, composing, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO.value)]
     assert [a for n, a in go.calls if n == "SendPresence"] == [b"unavailable"]
+
+
+def _patches(go: FakeGo) -> list[npb.PatchInfo]:
+    return [args for name, args in go.calls if name == "SendAppState"]
+
+
+async def test_mark_unread_is_whatsmeows_mark_chat_as_read_patch_with_read_false(
+    rig: Any,
+) -> None:
+    host, _, go = rig
+    await _send(host, OutgoingMessage("3EB0OURS", TO, "hello"))  # WhatsApp calls it WA0001
+    last = LastMessageKey("3EB0OURS", from_me=True, timestamp=1_760_000_123)
+    args = {"chatJid": TO, "unread": True, "last": last_message_key_to_wire(last)}
+    await host.call("mark_unread", "i1", args)
+    [patch] = _patches(go)
+    # appstate.BuildMarkChatAsRead(chat, false, ts, key): regular_low, index
+    # ["markChatAsRead", chat], version 3, the chat's last message in the range.
+    assert patch.Type == npb.PatchInfo.REGULAR_LOW
+    assert patch.Timestamp > 1_700_000_000 * 10**9  # nanoseconds: neonize reads it so
+    [mutation] = patch.Mutations
+    assert list(mutation.Index) == ["markChatAsRead", TO] and mutation.Version == 3
+    action = mutation.Value.markChatAsReadAction
+    assert action.HasField("read") and action.read is False
+    assert action.messageRange.lastMessageTimestamp == 1_760_000_123
+    [covered] = action.messageRange.messages
+    assert (covered.key.remoteJID, covered.key.fromMe, covered.key.ID) == (TO, True, "WA0001")
+    assert covered.timestamp == 1_760_000_123 and not covered.key.participant
+
+
+async def test_marking_a_group_read_again_names_the_sender_of_its_last_message(
+    rig: Any,
+) -> None:
+    host, _, go = rig
+    group = "120363000000000001@g.us"
+    sender = f"{PHONE}@s.whatsapp.net"
+    last = LastMessageKey("ABCD", from_me=False, timestamp=1_760_000_500, participant=sender)
+    args = {"chatJid": group, "unread": False, "last": last_message_key_to_wire(last)}
+    await host.call("mark_unread", "i1", args)
+    await host.call("mark_unread", "i1", {"chatJid": TO, "unread": True, "last": None})
+    read, bare = _patches(go)
+    action = read.Mutations[0].Value.markChatAsReadAction
+    assert list(read.Mutations[0].Index) == ["markChatAsRead", group] and action.read is True
+    [covered] = action.messageRange.messages
+    assert (covered.key.ID, covered.key.fromMe, covered.key.participant) == ("ABCD", False, sender)
+    # No message known: the range holds only a time, as whatsmeow's builder allows.
+    empty = bare.Mutations[0].Value.markChatAsReadAction.messageRange
+    assert not empty.messages and empty.lastMessageTimestamp > 1_700_000_000
+    assert bare.Timestamp > 0 and bare.Mutations[0].Version == 3
 
 
 # --- receives ----------------------------------------------------------------------------------

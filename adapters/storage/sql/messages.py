@@ -232,6 +232,7 @@ class SqlMessages:
                         t.c.last_at.label("chat_last_at"),
                         t.c.message_count.label("chat_message_count"),
                         t.c.unread_count.label("chat_unread_count"),
+                        t.c.marked_unread.label("chat_marked_unread"),
                     )
                     .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
                     .where(*where)
@@ -244,6 +245,7 @@ class SqlMessages:
                     last_message=_message(row),
                     unread_count=int(row.chat_unread_count),
                     message_count=int(row.chat_message_count),
+                    marked_unread=bool(row.chat_marked_unread),
                 )
                 found[row.instance_id].append((row.chat_last_at, summary))
         result: dict[str, list[ChatSummary]] = {}
@@ -333,9 +335,15 @@ class SqlMessages:
                     last_message=last,
                     unread_count=int(row.chat_unread_count),
                     message_count=int(row.chat_message_count),
+                    marked_unread=bool(row.chat_marked_unread),
                 )
             )
         return found, total
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        return await self._chats.set_marked_unread(instance_id, remote_jid, marked)
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         rows = await self._s.execute(

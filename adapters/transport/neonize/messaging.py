@@ -50,6 +50,7 @@ class Messaging:
         }
         self.rich = RichWorker(self._call, emit)
         self.methods["send_presence"] = self.rich.send_presence
+        self.methods["mark_unread"] = self.rich.mark_unread
         self.groups = GroupWorker(self._call, emit)
         self.methods.update(self.groups.methods)
 

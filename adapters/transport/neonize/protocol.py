@@ -62,6 +62,7 @@ METHODS = {
     "contacts": "{} -> [contact_to_wire(...)]",
     "add_contact": "{'jid', 'name'} -> None",
     "mark_read": "{'chatJid', 'messageIds'} -> None",
+    "mark_unread": "{'chatJid', 'unread', 'last': last_message_key_to_wire(...) or None} -> None",
     "pairing_code": "{'phone'} -> {'code'}",
     "check_numbers": "{'phones': [str]} -> [{'phone', 'jid', 'exists'}]",
     "send_presence": "{'chatJid' (None: the account's own presence), 'state'} -> None",

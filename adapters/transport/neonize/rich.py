@@ -21,12 +21,14 @@ from neonize.builder import build_edit, build_revoke  # noqa: E402
 from neonize.proto import Neonize_pb2 as npb  # noqa: E402
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey  # noqa: E402
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
+from neonize.proto.waSyncAction import WAWebProtobufSyncAction_pb2 as sync  # noqa: E402
 
 from adapters.transport.neonize import translate as tr  # noqa: E402
 from domain.wire import (  # noqa: E402
     ContactCard,
     ContactCards,
     Edit,
+    LastMessageKey,
     Location,
     Poll,
     PollVote,
@@ -41,6 +43,46 @@ _TEL = re.compile(r"^TEL[^:]*:([+\d][\d\s()+-]*)$", re.MULTILINE)
 _FN = re.compile(r"^FN:(.*)$", re.MULTILINE)
 
 # --- outgoing ----------------------------------------------------------------------------------
+
+# whatsmeow's appstate.IndexMarkChatAsRead and the mutation version its BuildMarkChatAsRead uses.
+MARK_CHAT_AS_READ_INDEX = "markChatAsRead"
+MARK_CHAT_AS_READ_VERSION = 3
+
+
+def mark_chat_as_read_patch(
+    chat: npb.JID, read: bool, last: LastMessageKey | None, wa_id: str | None, now_ns: int
+) -> npb.PatchInfo:
+    """The app-state patch whatsmeow's `appstate.BuildMarkChatAsRead(chat, read, ts, key)`
+    builds (read=False: "mark as unread"), for neonize's `send_app_state`.
+
+    The message range names the chat's last message (`wa_id`, WhatsApp's id of it) and its
+    time, or only the current time when the chat has none known. Timestamp (nanoseconds) and
+    Version are always set: neonize's Go side dereferences both, so a patch without them
+    would end the worker process."""
+    at = last.timestamp if last is not None else now_ns // 1_000_000_000
+    message_range = sync.SyncActionMessageRange(lastMessageTimestamp=at)
+    if last is not None and wa_id:
+        message_range.messages.append(
+            sync.SyncActionMessage(
+                key=key(chat, wa_id, from_me=last.from_me, participant=last.participant),
+                timestamp=at,
+            )
+        )
+    return npb.PatchInfo(
+        Timestamp=now_ns,
+        Type=npb.PatchInfo.REGULAR_LOW,
+        Mutations=[
+            npb.MutationInfo(
+                Index=[MARK_CHAT_AS_READ_INDEX, tr.jid_text(chat)],
+                Version=MARK_CHAT_AS_READ_VERSION,
+                Value=sync.SyncActionValue(
+                    markChatAsReadAction=sync.MarkChatAsReadAction(
+                        read=read, messageRange=message_range
+                    )
+                ),
+            )
+        ],
+    )
 
 
 def key(chat: npb.JID, wa_id: str, *, from_me: bool, participant: str | None = None) -> MessageKey:

@@ -6,6 +6,7 @@ Go calls (poll votes, presence) under the host's reader lock, and presence event
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from domain.wire import (  # noqa: E402
     Reaction,
     Revoke,
     RichContent,
+    last_message_key_from_wire,
 )
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,16 @@ class RichWorker:
                 raise ValidationFailed(f"{state!r} is not an account presence")
             work = partial(hosted.client.send_presence, _PRESENCE[state])
         await self._call(hosted, "presence", work)
+
+    async def mark_unread(self, hosted: HostedClient, args: dict[str, Any]) -> None:
+        """Sets (or, with `unread` false, clears) the chat's "marked unread" flag in the
+        account's app state, as WhatsApp Web does: one markChatAsRead mutation."""
+        chat = tr.parse_jid(str(args.get("chatJid") or ""))
+        last = last_message_key_from_wire(args.get("last"))
+        wa_id = hosted.ids.wa(last.message_id) if last is not None else None
+        read = not bool(args.get("unread", True))
+        patch = rx.mark_chat_as_read_patch(chat, read, last, wa_id, time.time_ns())
+        await self._call(hosted, "chat mark", partial(hosted.client.send_app_state, patch))
 
     # --- receiving -----------------------------------------------------------------------------
 

@@ -27,10 +27,12 @@ from domain.ports import ConnectionListener
 from domain.wire import (
     EngineContact,
     GroupInfo,
+    LastMessageKey,
     NumberCheck,
     OutgoingMessage,
     WorkerInfo,
     group_from_wire,
+    last_message_key_to_wire,
 )
 
 
@@ -156,6 +158,17 @@ class WorkerEngine:
         await self._placed(instance_id).request(
             "mark_read", instance_id, {"chatJid": chat_jid, "messageIds": list(message_ids)}
         )
+
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        args = {"chatJid": chat_jid, "unread": unread, "last": last_message_key_to_wire(last)}
+        await self._placed(instance_id).request("mark_unread", instance_id, args)
 
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         worker = self._placement.get(instance_id)

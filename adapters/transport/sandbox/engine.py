@@ -34,7 +34,14 @@ from adapters.transport.sandbox.groups import SandboxGroups
 from domain.entities import MessageStatus
 from domain.errors import Conflict
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, GroupInfo, IncomingMessage, NumberCheck, OutgoingMessage
+from domain.wire import (
+    EngineContact,
+    GroupInfo,
+    IncomingMessage,
+    LastMessageKey,
+    NumberCheck,
+    OutgoingMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,8 @@ class SandboxEngine:
         self._worker: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._due_receipts: dict[tuple[str, str, MessageStatus], list[str]] = {}
+        # The account's "marked unread" chats, as WhatsApp's app state keeps them (by instance).
+        self._marked_unread: dict[str, dict[str, LastMessageKey | None]] = {}
         self._groups = SandboxGroups(instances_dir, listener, self._online, self._schedule)
 
     # --- session store -------------------------------------------------------------------
@@ -428,6 +437,29 @@ class SandboxEngine:
             await self._listener.on_receipt(sender, me[0] + _USER, ids, MessageStatus.READ)
 
         self._schedule(0, job)
+
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        """Kept in the account's app state here, as WhatsApp keeps it for the phone and the
+        other linked devices; the other side of the chat learns nothing, as on WhatsApp."""
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        marks = self._marked_unread.setdefault(instance_id, {})
+        if unread:
+            marks[chat_jid] = last
+        else:
+            marks.pop(chat_jid, None)
+
+    def marked_unread(self, instance_id: str) -> dict[str, LastMessageKey | None]:
+        """The chats the account's app state shows marked unread, with the message each
+        mark covers (what the phone would show)."""
+        return dict(self._marked_unread.get(instance_id, {}))
 
     def _contacts_path(self, instance_id: str) -> Path:
         return self._dir / instance_id / CONTACTS_FILE

@@ -39,17 +39,19 @@ class MemoryMessages:
             row = self.t["chats"][key] = ChatRow(*key, message.id, message.created_at, 0, 0)
         row.message_count += 1
         row.unread_count += _unread(message)
+        row.marked_unread = False  # a message in the chat clears the mark
         if (utc(message.created_at), message.id) > (utc(row.last_at), row.last_message_id):
             row.last_message_id, row.last_at = message.id, message.created_at
 
     def _rebuild(self, instance_id: str, remote_jid: str) -> None:
         found = [m for m in self._rows(instance_id) if m.remote_jid == remote_jid]
-        self.t["chats"].pop((instance_id, remote_jid), None)
+        old = self.t["chats"].pop((instance_id, remote_jid), None)
         if found:
             last = _newest_first(found)[0]
             unread = sum(1 for m in found if _unread(m))
+            marked = old is not None and old.marked_unread
             self.t["chats"][(instance_id, remote_jid)] = ChatRow(
-                instance_id, remote_jid, last.id, last.created_at, len(found), unread
+                instance_id, remote_jid, last.id, last.created_at, len(found), unread, marked
             )
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
@@ -105,6 +107,7 @@ class MemoryMessages:
                     last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
                     unread_count=r.unread_count,
                     message_count=r.message_count,
+                    marked_unread=r.marked_unread,
                 )
                 for r in rows[:limit]
             ]
@@ -150,6 +153,7 @@ class MemoryMessages:
                 last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
                 unread_count=r.unread_count,
                 message_count=r.message_count,
+                marked_unread=r.marked_unread,
             )
             for r in rows[skip : skip + limit]
         ], len(rows)
@@ -161,6 +165,15 @@ class MemoryMessages:
             if m.remote_jid == remote_jid and not m.from_me and m.status is MessageStatus.RECEIVED
         ]
         return copy.deepcopy(sorted(found, key=lambda m: (m.created_at, m.id)))
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        row = self.t["chats"].get((instance_id, remote_jid))
+        if row is None:
+            return None
+        was, row.marked_unread = row.marked_unread, marked
+        return was
 
     async def advance_outgoing(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
