@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, params
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from adapters.metrics.prometheus import Metrics
 from api import errors
 from api.bootstrap import Container, build
 from api.browser import NoSniff, add_cors, add_doc_pages
 from api.deps import get_principal
 from api.request_body import RequestBodyLimits
+from api.request_telemetry import RequestTelemetry
 from api.settings import Settings
 from graphql_schema.schema import graphql_router
 from rest_compat import (
@@ -25,12 +28,15 @@ from rest_compat import (
     chats,
     contacts,
     engine,
+    groups,
     health,
     instances,
     media,
     messaging,
+    metrics,
     numbers,
     pairing,
+    rich,
     sandbox,
     stats,
     users,
@@ -111,12 +117,23 @@ def _openapi(app: FastAPI, secured: set[tuple[str, str]]) -> Callable[[], dict[s
     return build
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+class ShutdownBudget(Protocol):
+    def remaining(self) -> float: ...
+
+
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    stop_clock: ShutdownBudget | None = None,
+) -> FastAPI:
     settings = settings or Settings()
+    # Made before the container, which is built in the lifespan: the middleware counts into it.
+    app_metrics = container.metrics if container is not None else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        c = container or build(settings)
+        c = container or build(settings, metrics=app_metrics)
         app.state.container = c
         await c.start()
         log.info(
@@ -127,7 +144,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
-            await c.close()
+            budget = stop_clock.remaining() if stop_clock else settings.shutdown_timeout
+            await shutdown(c, budget)
 
     app = FastAPI(
         title="wamux — WhatsApp multi-instance API",
@@ -158,6 +176,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             pairing,
             numbers,
             engine,
+            metrics,
+            rich,
+            groups,
         )
     ]
     for router in routers:
@@ -176,7 +197,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     add_cors(app, settings.cors_origin_list)
     app.add_middleware(NoSniff)
+    # Outermost of all: the request id is set before anything logs, the time covers it all.
+    app.add_middleware(RequestTelemetry, metrics=app_metrics)
     return app
+
+
+async def shutdown(container: Container, timeout_s: float) -> None:
+    """Closes the container (the dispatcher, engines and workers, the last API-call counts,
+    the storage writer) within `timeout_s`; what is left then is abandoned, to be picked up
+    after the next start (deliveries are in the outbox, events in the database)."""
+    log.info("shutting down: flushing counters and outbox, stopping engines")
+    try:
+        await asyncio.wait_for(container.close(), timeout_s)
+    except TimeoutError:
+        log.error("shutdown did not finish within SHUTDOWN_TIMEOUT=%gs; exiting anyway", timeout_s)
+    else:
+        log.info("shutdown complete")
 
 
 def _upload_paths(routers: Iterable[APIRouter]) -> list[re.Pattern[str]]:

@@ -14,15 +14,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.bus.notices import InMemoryAccountNotices
 from adapters.media.fetcher import HttpMediaFetcher
 from adapters.media.files import FileMediaStore
+from adapters.metrics.counting import CountingEventBus, CountingWebhookTransport
+from adapters.metrics.prometheus import Metrics
 from adapters.net.addresses import ListeningAddress
 from adapters.net.resolver import SystemResolver
 from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.security.files import private_dir
+from adapters.storage.sql.inventory import SqlInventory
 from adapters.storage.sql.uow import SqlStorage
 from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize.process import WorkerTiming
@@ -35,6 +39,7 @@ from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
+from domain.groups import Groups
 from domain.instances import Instances
 from domain.login_throttle import ThrottlePolicy
 from domain.media import MediaLibrary
@@ -54,8 +59,10 @@ from domain.ports import (
     MediaStore,
     Ownership,
     PasswordHasher,
+    RecordInventory,
     SecretBox,
     Storage,
+    StorageGauges,
     TokenService,
     WebhookTargets,
     WebhookTransport,
@@ -63,12 +70,14 @@ from domain.ports import (
 )
 from domain.recorder import Recorder
 from domain.restore import Restore
+from domain.rich import RichMessaging
 from domain.sandbox import SandboxMessaging, SandboxUseCases
 from domain.streams import StreamSlots
 from domain.times import utc_now
 from domain.usage import Usage
 from domain.users import Accounts
-from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.webhook_delivery import Webhooks
+from domain.webhook_dispatcher import WebhookDispatcher
 from domain.webhook_targets import PrivateTargets, WebhookTargetPolicy
 from domain.wire import whatsapp_message_id
 from domain.workers import EngineWorkerView
@@ -113,6 +122,10 @@ class Container:
     numbers: NumberChecks
     engine_workers: EngineWorkerView
     restore: Restore
+    metrics: Metrics
+    inventory: RecordInventory
+    rich: RichMessaging
+    groups: Groups
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -145,6 +158,28 @@ class Container:
         await self.webhook_transport.close()
         await self.bus.close()
         await self.storage.close()
+
+
+class NoInventory:
+    """For a storage given by keyword that has no inventory (in-memory fakes in unit tests)."""
+
+    def kinds(self) -> list[str]:
+        return []
+
+    def schema_version(self) -> str:
+        return "none"
+
+    async def stored_version(self) -> str | None:
+        return None
+
+    def snapshot(self) -> Any:
+        raise NotImplementedError("this storage cannot be exported")
+
+    async def write(self, kind: str, records: Any) -> None:
+        raise NotImplementedError("this storage cannot be imported into")
+
+    async def gauges(self) -> StorageGauges:
+        return StorageGauges({}, 0)
 
 
 def neonize_engine(settings: Settings, listener: ConnectionListener) -> WorkerEngine:
@@ -209,6 +244,8 @@ def build(
     resolver: HostResolver | None = None,
     webhook_targets: WebhookTargets | None = None,
     engine_workers: EngineWorkers | None = None,
+    metrics: Metrics | None = None,
+    inventory: RecordInventory | None = None,
 ) -> Container:
     """Wires the use cases. Any port given by keyword replaces the real adapter.
 
@@ -221,21 +258,29 @@ def build(
         secret = settings.resolve_jwt_secret()
         token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
         secret_box = secret_box or FernetBox(secret)
-    storage = storage or SqlStorage(
-        settings.sql_url(),
-        secret_box,
-        writer_batch=settings.sqlite_writer_batch,
-        writer_delay_ms=settings.sqlite_writer_delay_ms,
-    )
+    metrics = metrics or Metrics()
+    if storage is None:
+        sql = SqlStorage(
+            settings.sql_url(),
+            secret_box,
+            writer_batch=settings.sqlite_writer_batch,
+            writer_delay_ms=settings.sqlite_writer_delay_ms,
+            telemetry=metrics,
+        )
+        storage, inventory = sql, inventory or SqlInventory(sql)
+    elif inventory is None and isinstance(storage, SqlStorage):
+        inventory = SqlInventory(storage)
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
-    recorder = Recorder(uow, bus, clock, ids)
+    # Every event is published by the recorder once committed: counted on its way out.
+    recorder = Recorder(uow, CountingEventBus(bus, metrics), clock, ids)
     media_store = media_store or FileMediaStore(settings.media_dir)
     library = MediaLibrary(uow, media_store, clock, ids)
     media_fetcher = media_fetcher or HttpMediaFetcher(
         settings.media_max_bytes, settings.media_fetch_timeout_s, settings.media_allow_private_urls
     )
     listener = EngineEvents(recorder, clock, library, ids)
+    listener.keep_revoked = settings.keep_revoked_content
     others: Mapping[str, WhatsAppEngine] = {}
     if connections is None:
         # The engines keep device keys under the data dir: created 0700 before they write.
@@ -301,12 +346,13 @@ def build(
     )
     dispatcher = WebhookDispatcher(
         uow,
-        webhook_transport,
+        # every attempt (deliveries and tests) is counted on its way through
+        CountingWebhookTransport(webhook_transport, metrics),
         clock,
         target_policy,
         poll_interval_s=settings.webhook_poll_interval_ms / 1000,
     )
-    recorder.on_outbox = dispatcher.wake
+    recorder.on_outbox = dispatcher.handoff
     message_ids = message_ids or whatsapp_message_id
     return Container(
         settings=settings,
@@ -355,5 +401,27 @@ def build(
         engine_workers=EngineWorkerView(engine_workers or workers_of(others)),
         restore=Restore(
             uow=uow, connections=connections, bus=bus, concurrency=settings.restore_concurrency
+        ),
+        metrics=metrics,
+        inventory=inventory or NoInventory(),
+        rich=RichMessaging(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            library=library,
+            clock=clock,
+            ids=ids,
+            usage=usage,
+            keep_revoked=settings.keep_revoked_content,
+            message_ids=message_ids,
+        ),
+        groups=Groups(
+            uow=uow,
+            recorder=recorder,
+            instances=instances,
+            connections=connections,
+            clock=clock,
+            ids=ids,
         ),
     )

@@ -1,71 +1,39 @@
-"""`wamux serve | migrate | create-user | engine-worker`: the console entry point."""
+"""`wamux ...`: the console entry point (serve, migrate, users, instances, db, backups).
+
+Every command ends with a summary line on stdout, or with ONE line on stderr saying what went
+wrong and a non-zero exit code (2: bad configuration or arguments, 1: the command failed)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import getpass
 import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from api.settings import Settings
 
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic announces each of its plugins at INFO; only the migrations themselves matter.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+log = logging.getLogger("wamux.cli")
 
 
-def serve(settings: Settings) -> None:
-    import uvicorn
-
-    from api.app import create_app
-
-    app = create_app(settings)
-    # The modules' objects live as long as the process: out of the collector's sight, a full
-    # collection under load walks only what requests create (shorter pauses, lower p99).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # Access lines are written at INFO: above it, uvicorn would still build each one.
-        access_log=settings.log_level.lower() in ("trace", "debug", "info"),
-    )
+class CommandFailed(Exception):
+    """A command's own failure: its message is the line shown."""
 
 
-async def _migrate(settings: Settings) -> None:
-    from adapters.security import FernetBox
-    from adapters.storage.sql.uow import SqlStorage
-
-    # The box seals secrets that older releases stored in the clear (migration 0004).
-    storage = SqlStorage(settings.sql_url(), FernetBox(settings.resolve_jwt_secret()))
-    await storage.migrate()
-    await storage.close()
-
-
-async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from api.bootstrap import build
-    from domain.users import NewUser
-
-    container = build(settings)
-    await container.storage.migrate()
-    user, api_key = await container.accounts.register(
-        NewUser(args.email, args.password, args.first_name, args.last_name, args.role),
-        check_password=True,
-    )
-    await container.storage.close()
-    print(f"created {user.role.value} {user.email} id={user.id}")
-    print(f"api key: {api_key}")
+def describe(error: ValidationError) -> str:
+    """`PORT: Input should be a valid integer (got 'abc')`: the variable, not the field."""
+    parts = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "?"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {message} (got {item.get('input')!r})")
+    return "; ".join(parts)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wamux", description="WhatsApp multi-instance API server")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
@@ -74,10 +42,26 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations and exit")
     create = sub.add_parser("create-user", help="create a user and print its API key")
     create.add_argument("--email", required=True)
-    create.add_argument("--password", required=True)
+    create.add_argument("--password", help="read from the terminal (or stdin) when omitted")
     create.add_argument("--first-name", default="")
     create.add_argument("--last-name", default="")
     create.add_argument("--role", choices=["user", "admin"], default="user")
+    reset = sub.add_parser("reset-password", help="set a user's password (its tokens stop working)")
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password", help="read from the terminal (or stdin) when omitted")
+    rotate = sub.add_parser("rotate-api-key", help="give a user a new API key and print it")
+    rotate.add_argument("--email", required=True)
+    instances = sub.add_parser("instances", help="instances")
+    instances_sub = instances.add_subparsers(dest="action", required=True)
+    instances_sub.add_parser("list", help="every instance: id, owner, engine, status, phone")
+    db = sub.add_parser("db", help="the database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("status", help="provider, schema revision and record counts")
+    export = sub.add_parser("export", help="write every record to one file (JSON lines)")
+    export.add_argument("file", type=Path, help="the backup to write (.gz: compressed)")
+    export.add_argument("--force", action="store_true", help="overwrite an existing file")
+    load = sub.add_parser("import", help="read a backup into an EMPTY database")
+    load.add_argument("file", type=Path, help="a file written by `wamux export`")
     worker = sub.add_parser(
         "engine-worker", help="internal: a neonize engine worker (the server starts these)"
     )
@@ -86,7 +70,22 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--instances-dir", type=Path, required=True)
     worker.add_argument("--max-clients", type=int, required=True)
     worker.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise CommandFailed("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "engine-worker":
         # Before Settings: the server hands the worker everything it needs on the command line.
         from adapters.transport.neonize.worker import run
@@ -95,20 +94,36 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
-    except Exception as exc:  # a bad setting is a message, not a traceback
+        settings.sql_url()  # a provider this release cannot use: said before anything starts
+    except ValidationError as exc:  # a bad setting is a message naming it, not a traceback
+        print(f"wamux: invalid configuration: {describe(exc)}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"wamux: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    _logging(settings.log_level)
+    from api import logs
+
+    if args.command != "serve" and settings.log_level == "info":
+        # A command's output is its summary; migrations' INFO lines would bury it.
+        logs.configure("warning", settings.log_format)
+    else:
+        logs.configure(settings.log_level, settings.log_format)
+    if args.command == "serve":
+        from api.serve import serve
+
+        serve(settings)
+        return 0
+    from api import commands
+
     try:
-        if args.command == "serve":
-            serve(settings)
-        elif args.command == "migrate":
-            asyncio.run(_migrate(settings))
-        else:
-            asyncio.run(_create_user(settings, args))
-    except ValueError as exc:
-        print(f"wamux: {exc}", file=sys.stderr)
-        return 2
+        asyncio.run(commands.run(settings, args, _password))
+    except KeyboardInterrupt:
+        print("wamux: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the operator; the trace only with LOG_LEVEL=debug
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"wamux {args.command}: {commands.one_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = 3000
     data_dir: Path = Path("./data")
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+    metrics_token: str | None = None
+    # SIGTERM: in-flight requests, then the flushes and engines, all within this many seconds.
+    shutdown_timeout: float = Field(30.0, gt=0, le=3600)
 
     database_provider: Literal["sqlite", "mongodb", "postgresql"] = "sqlite"
     sqlite_database_url: str | None = None
@@ -104,6 +109,8 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(64 * 1024 * 1024, ge=1)
     media_fetch_timeout_s: float = Field(30.0, gt=0)
     media_allow_private_urls: bool = False
+    # A message deleted for everyone keeps its text/caption in the history (marked revoked).
+    keep_revoked_content: bool = False
 
     webhook_timeout_ms: int = Field(10_000, ge=100)
     # Loopback/private/link-local/shared webhook targets: only on admins' instances (admin),
@@ -135,6 +142,11 @@ class Settings(BaseSettings):
     graphql_introspection: bool = True
     # Origins allowed to call the API from a browser (comma-separated, or *); empty: CORS off.
     cors_origins: str = ""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("jwt_expiration")
     @classmethod

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
@@ -36,6 +37,8 @@ class Receiver:
         arrived = time.time()
         if delivery_id in self.ids:
             self.duplicates += 1
+            # Which one, and when: what a failed run needs to be explained.
+            print(f"DUP {arrived:.3f} {delivery_id} {body[:200]!r}", file=sys.stderr, flush=True)
             return
         self.ids.add(delivery_id)
         payload = json.loads(body) if body else {}

@@ -211,8 +211,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         # 1. latency at a steady, moderate pace
+        cpu_before = server.cpu_seconds() or 0.0
         produced = await produce(server.base_url, key, instances, args.events, args.rate)
         await wait_for(receiver, "message_received", args.events, 120)
+        cpu_latency = (server.cpu_seconds() or 0.0) - cpu_before
         latencies = []
         for arrived, _, _, stamp_text in await receiver.arrivals("message_received"):
             stamp = datetime.fromisoformat(stamp_text.replace("Z", "+00:00")).timestamp()
@@ -223,9 +225,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         queued_in = await produce(server.base_url, key, instances, args.backlog, None)
         before, _ = await receiver.count("message_received")
         released = time.monotonic()
+        cpu_before = server.cpu_seconds() or 0.0
         await receiver.release()
         await wait_for(receiver, "message_received", args.events + args.backlog, 300)
         drained = time.monotonic() - released
+        cpu_drain = (server.cpu_seconds() or 0.0) - cpu_before
         after, duplicates = await receiver.count("message_received")
 
         # 3. the receiver on its own, posted to by this process with each client
@@ -242,6 +246,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "latency_p90_ms": percentile(latencies, 0.9),
             "latency_p99_ms": percentile(latencies, 0.99),
             "latency_mean_ms": statistics.fmean(latencies),
+            # wamux's own CPU (user + system): less sensitive to a loaded machine than rates
+            "cpu_ms_per_event": 1000 * cpu_latency / args.events,
+            "cpu_ms_per_drained_delivery": 1000 * cpu_drain / args.backlog,
             "backlog": args.backlog,
             "backlog_queued_s": queued_in,
             "drain_deliveries_per_s": (after - before) / drained,
@@ -275,9 +282,14 @@ def main() -> int:
         return 1 if failed else 0
     print(f"webhooks to a local receiver, {result['instances']} instances (sandbox, SQLite)")
     print(
-        f"  latency (enqueue -> delivered), {result['latency_events']} events at "
-        f"{result['production_rate']:.0f}/s: p50 {result['latency_p50_ms']:.1f} ms, "
-        f"p90 {result['latency_p90_ms']:.1f} ms, p99 {result['latency_p99_ms']:.1f} ms"
+        f"  latency (enqueue -> delivered), {result['latency_events']} events, asked "
+        f"{args.rate:.0f}/s, taken in at {result['production_rate']:.0f}/s: "
+        f"p50 {result['latency_p50_ms']:.1f} ms, p90 {result['latency_p90_ms']:.1f} ms, "
+        f"p99 {result['latency_p99_ms']:.1f} ms"
+    )
+    print(
+        f"  wamux CPU: {result['cpu_ms_per_event']:.2f} ms per incoming message with its "
+        f"webhook; {result['cpu_ms_per_drained_delivery']:.2f} ms per drained delivery"
     )
     drain = result["drain_deliveries_per_s"]
     print(

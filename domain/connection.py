@@ -11,12 +11,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.entities import EventType, Instance, InstanceStatus
+from domain.groups import GroupEvents
 from domain.inbound import MessageEvents
 from domain.media import MediaLibrary
 from domain.ports import Clock, IdFactory
 from domain.recorder import InstanceTransaction, Recorder
 
 log = logging.getLogger(__name__)
+
+
+def _about(instance_id: str) -> dict[str, str]:
+    """The instance id as a field of the log line (api/logs.py shows it on its own)."""
+    return {"instance_id": instance_id}
 
 
 Change = Callable[[Instance, InstanceTransaction], Awaitable[None]]
@@ -137,7 +143,7 @@ class ConnectionEvents:
             await txn.emit(EventType.CONNECTED, {}, instance)
 
         await self._apply(instance_id, change)
-        log.info("instance %s connected as %s", instance_id, phone)
+        log.info("instance %s connected as %s", instance_id, phone, extra=_about(instance_id))
 
     async def on_disconnected(self, instance_id: str, reason: str, will_reconnect: bool) -> None:
         async def change(instance: Instance, txn: InstanceTransaction) -> None:
@@ -151,7 +157,11 @@ class ConnectionEvents:
 
         await self._apply(instance_id, change)
         log.info(
-            "instance %s disconnected: %s (reconnect: %s)", instance_id, reason, will_reconnect
+            "instance %s disconnected: %s (reconnect: %s)",
+            instance_id,
+            reason,
+            will_reconnect,
+            extra=_about(instance_id),
         )
 
     async def on_reconnecting(self, instance_id: str, attempt: int, delay_ms: int) -> None:
@@ -175,10 +185,10 @@ class ConnectionEvents:
             )
 
         await self._apply(instance_id, change)
-        log.info("instance %s logged out (%s)", instance_id, reason)
+        log.info("instance %s logged out (%s)", instance_id, reason, extra=_about(instance_id))
 
 
-class EngineEvents(ConnectionEvents, MessageEvents):
+class EngineEvents(ConnectionEvents, MessageEvents, GroupEvents):
     """The full ConnectionListener the engines talk to."""
 
     def __init__(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain import validation as v
-from domain.entities import Contact, Page, Principal
+from domain.entities import Contact, Instance, Page, Principal
 from domain.errors import ValidationFailed
-from domain.instances import Instances, require_connected
+from domain.instances import Instances, require_connected, visible
 from domain.phones import normalise_phone, to_jid
 from domain.ports import (
     Clock,
@@ -51,6 +52,14 @@ class Contacts:
         instance = await self._instances.get(principal, instance_id)
         require_connected(instance)
         return self._connections.engine(instance)
+
+    async def for_chats(
+        self, principal: Principal, keys: Sequence[tuple[Instance, str]]
+    ) -> dict[tuple[str, str], Contact]:
+        """The saved contacts of many (instance, remote JID) pairs, in one query."""
+        visible(principal, [instance for instance, _ in keys])
+        async with self._uow(read_only=True) as uow:
+            return await uow.contacts.find([(i.id, jid) for i, jid in keys])
 
     async def from_whatsapp(
         self, principal: Principal, instance_id: str

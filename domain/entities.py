@@ -30,6 +30,27 @@ class EventType(StrEnum):
     QR_RECEIVED = "qr_received"
     LIMIT_EXCEEDED = "limit_exceeded"
     WEBHOOK_UPDATED = "webhook_updated"
+    # Beyond the document: recorded always, sent as webhooks only when an instance's
+    # webhook settings name them in `events` (see DOCUMENT_EVENTS).
+    MESSAGE_REACTION = "message_reaction"
+    MESSAGE_EDITED = "message_edited"
+    MESSAGE_REVOKED = "message_revoked"
+    POLL_VOTE = "poll_vote"
+    PRESENCE_UPDATE = "presence_update"
+    GROUP_UPDATE = "group_update"
+
+
+# The API document's eight events: what webhooks and polling give unless asked for more.
+DOCUMENT_EVENTS = (
+    EventType.MESSAGE_RECEIVED,
+    EventType.MESSAGE_SENT,
+    EventType.MESSAGE_STATUS,
+    EventType.CONNECTED,
+    EventType.DISCONNECTED,
+    EventType.QR_RECEIVED,
+    EventType.LIMIT_EXCEEDED,
+    EventType.WEBHOOK_UPDATED,
+)
 
 
 class Engine(StrEnum):
@@ -72,6 +93,9 @@ class WebhookSettings:
     retry_interval_ms: int = 60_000
     secret: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # The event kinds sent as webhooks (None: the document's eight); the notify* flags
+    # still choose among the message events.
+    events: list[str] | None = None
 
 
 @dataclass
@@ -247,3 +271,4 @@ class ChatSummary:
     unread_count: int
     message_count: int
     name: str | None = None
+    marked_unread: bool = False  # WhatsApp's "mark as unread" flag, apart from unread_count

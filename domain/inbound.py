@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from domain.entities import Contact, EventType, Message, MessageStatus
 from domain.media import MediaLibrary, media_url
 from domain.messages import WHATSAPP_TYPES, outgoing_status_event, sent_payload
 from domain.ports import Clock, IdFactory
 from domain.recorder import InstanceTransaction, Recorder
-from domain.wire import IncomingMessage
+from domain.rich_inbound import RICH_TYPES, Change, rich_fields, rich_payload
+from domain.wire import UPDATES, IncomingMessage
 
 
 class MessageEvents:
@@ -23,16 +25,29 @@ class MessageEvents:
         self._clock = clock
         self._library = library
         self._ids = ids
+        # KEEP_REVOKED_CONTENT: whether a message deleted for everyone keeps its content.
+        self.keep_revoked = False
 
     async def on_message(self, instance_id: str, incoming: IncomingMessage) -> None:
-        if not await self._is_new(instance_id, incoming.message_id):
-            return  # a deleted instance, or a redelivery: WhatsApp may hand a message over twice
+        if incoming.rich is not None and incoming.rich.kind in UPDATES:
+            if not await self._is_new(instance_id, incoming.message_id):
+                return  # a deleted instance, or a redelivery: WhatsApp may hand it over twice
+            await self._on_update(instance_id, incoming)
+            return
         media = None
         if incoming.media is not None:
+            # Checked before the media is kept, so a redelivery (WhatsApp may hand a message
+            # over twice) or a deleted instance stores no file; the transaction below checks
+            # again either way, so a text message needs no separate read.
+            if not await self._is_new(instance_id, incoming.message_id):
+                return
             m = incoming.media
             media = await self._library.keep(instance_id, m.data, m.mime_type, m.file_name)
         now = self._clock.now()
         kind = incoming.media.kind if incoming.media else "text"
+        text, rich_meta = incoming.text, dict[str, Any]()
+        if incoming.rich is not None:
+            kind, text, rich_meta = rich_fields(incoming.rich)
         # Sent from the owner's phone (or another linked device): ours, already on its way.
         from_me = bool(incoming.extra.get("fromMe"))
         message = Message(
@@ -41,7 +56,7 @@ class MessageEvents:
             remote_jid=incoming.chat_jid,
             from_me=from_me,
             message_type=kind,
-            content=incoming.text,
+            content=text,
             message_id=incoming.message_id,
             status=MessageStatus.SENT if from_me else MessageStatus.RECEIVED,
             created_at=now,
@@ -55,6 +70,7 @@ class MessageEvents:
             media_size=media.size if media else None,
             quoted_message_id=incoming.quoted_message_id,
             metadata={
+                **rich_meta,
                 **incoming.extra,  # the engine's own facts: LIDs, participant, ptt...
                 "pushName": incoming.push_name,
                 "timestamp": incoming.timestamp,
@@ -93,6 +109,48 @@ class MessageEvents:
                 )
             await txn.commit()
 
+    async def _on_update(self, instance_id: str, incoming: IncomingMessage) -> None:
+        """A reaction, edit, deletion or poll vote from the chat: applied to its target."""
+        assert incoming.rich is not None
+        now = self._clock.now()
+        from_me = bool(incoming.extra.get("fromMe"))
+        async with self._recorder.transaction(instance_id) as txn:
+            instance = await txn.uow.instances.get(instance_id)
+            if instance is None:
+                return
+            if incoming.rich.kind == "reaction":
+                if await txn.uow.messages.get(instance_id, incoming.message_id):
+                    return  # the same reaction handed over twice
+                kind, text, meta = rich_fields(incoming.rich)
+                await txn.uow.messages.add(
+                    Message(
+                        id=self._ids(),
+                        instance_id=instance_id,
+                        remote_jid=incoming.chat_jid,
+                        from_me=from_me,
+                        message_type=kind,
+                        content=text,
+                        message_id=incoming.message_id,
+                        # a reaction is never unread: it must not count in the chat's badge
+                        status=MessageStatus.SENT if from_me else MessageStatus.READ,
+                        created_at=now,
+                        updated_at=now,
+                        metadata={**meta, **incoming.extra, "sender": incoming.sender_jid},
+                        status_updated_at=now,
+                    )
+                )
+            change = Change(
+                txn,
+                chat_jid=incoming.chat_jid,
+                actor_jid=incoming.sender_jid,
+                from_me=from_me,
+                update_id=incoming.message_id,
+                at=now,
+                keep_revoked=self.keep_revoked,
+            )
+            await change.apply(incoming.rich)
+            await txn.commit()
+
     async def _is_new(self, instance_id: str, message_id: str) -> bool:
         async with self._recorder.uow_factory(read_only=True) as uow:
             if await uow.instances.get(instance_id) is None:
@@ -102,22 +160,34 @@ class MessageEvents:
     async def _touch_contact(
         self, txn: InstanceTransaction, instance_id: str, incoming: IncomingMessage, now: datetime
     ) -> None:
-        contact = await txn.uow.contacts.get(instance_id, incoming.chat_jid)
-        if contact is None:
-            contact = Contact(
+        """The chat's contact: created on its first message, its activity moved on every
+        one, its push name taken from what the sender calls itself. One write, no read."""
+        is_group = incoming.chat_jid.endswith("@g.us")
+        named = incoming.push_name and not is_group and not incoming.extra.get("fromMe")
+        await txn.uow.contacts.touch(
+            Contact(
                 id=self._ids(),
                 instance_id=instance_id,
                 number=incoming.chat_jid.split("@", 1)[0],
                 remote_jid=incoming.chat_jid,
-                is_group=incoming.chat_jid.endswith("@g.us"),
+                is_group=is_group,
+                push_name=incoming.push_name if named else None,
+                last_activity=now,
                 created_at=now,
                 updated_at=now,
             )
-        if incoming.push_name and not contact.is_group and not incoming.extra.get("fromMe"):
-            contact.push_name = incoming.push_name
-        contact.last_activity = now
-        contact.updated_at = now
-        await txn.uow.contacts.upsert(contact)
+        )
+
+    async def on_presence(
+        self, instance_id: str, chat_jid: str, sender_jid: str, state: str
+    ) -> None:
+        """Typing, recording, paused, online or offline: an event only (nothing stored)."""
+        async with self._recorder.transaction(instance_id) as txn:
+            if await txn.uow.instances.get(instance_id) is None:
+                return
+            data = {"remoteJid": chat_jid, "from": sender_jid, "state": state}
+            await txn.emit(EventType.PRESENCE_UPDATE, data)
+            await txn.commit()
 
     async def on_receipt(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
@@ -143,7 +213,8 @@ def received_payload(m: Message, incoming: IncomingMessage) -> dict[str, object]
         "remoteJid": m.remote_jid,
         "fromMe": False,
         "body": body,
-        "type": WHATSAPP_TYPES.get(m.message_type, m.message_type),
+        "type": WHATSAPP_TYPES.get(m.message_type)
+        or RICH_TYPES.get(m.message_type, m.message_type),
         "timestamp": incoming.timestamp,
         "hasMedia": m.has_media,
         "pushName": incoming.push_name,
@@ -159,4 +230,5 @@ def received_payload(m: Message, incoming: IncomingMessage) -> dict[str, object]
             "pushName": incoming.push_name,
             "timestamp": incoming.timestamp,
         },
+        **rich_payload(m),
     }

@@ -6,12 +6,13 @@ import builtins
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from domain import validation as v
 from domain.entities import (
+    DOCUMENT_EVENTS,
     ActivityLog,
     Engine,
     Event,
@@ -99,6 +100,15 @@ def require_connected(instance: Instance) -> None:
             "pair it or wait for it to reconnect",
             {"instanceStatus": instance.status.value},
         )
+
+
+def visible(principal: Principal, instances: Sequence[Instance]) -> builtins.list[Instance]:
+    """The batch reads' ownership check, on entities the caller already read: an instance
+    the principal may not use raises NotFound, exactly like a single read."""
+    for instance in instances:
+        if not principal.is_admin and instance.user_id != principal.user_id:
+            raise NotFound(f"Instance {instance.id} not found")
+    return builtins.list(instances)
 
 
 class Instances:
@@ -343,20 +353,85 @@ class Instances:
     ) -> tuple[builtins.list[Event], bool]:
         query = EventQuery.parse(since=since, limit=limit, types=types)
         async with self._uow(read_only=True) as uow:
-            await self._owned(uow, principal, instance_id)
+            instance = await self._owned(uow, principal, instance_id)
+            if query.types is None:
+                query = replace(query, types=default_event_types(instance))
             return await query.read(uow, instance_id)
 
     async def subscribe(
         self, principal: Principal, instance_id: str, types: Sequence[str] | None = None
     ) -> AsyncIterator[Event]:
         """Live events of one instance, from now on, until the caller stops iterating."""
-        await self.get(principal, instance_id)
-        wanted = set(parse_event_types(types) or EventType)
+        instance = await self.get(principal, instance_id)
+        wanted = set(parse_event_types(types) or default_event_types(instance))
         with self._streams.hold(principal.user_id):
             async with self._bus.subscribe(instance_id) as stream:
                 async for event in stream:
                     if event.type in wanted:
                         yield event
+
+    async def follow_all(
+        self,
+        session: LiveSession,
+        types: Sequence[str] | None = None,
+        instance_ids: Sequence[str] | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Live events of every instance the caller may see (or of `instance_ids`), including
+        instances created after the stream started; ends (SessionRevoked) when the caller
+        loses its credential or its access to a listed instance."""
+        principal = await session.principal()
+        wanted = set(parse_event_types(types) or EventType)
+        chosen = None if instance_ids is None else builtins.list(dict.fromkeys(instance_ids))
+        for instance_id in chosen or ():
+            await self.get(principal, instance_id)  # a refusal here is an ordinary error
+        events = self._everything(principal, wanted, chosen)
+
+        async def still_allowed(p: Principal) -> None:
+            for instance_id in chosen or ():
+                await self.get(p, instance_id)
+
+        guarded = session.guard(principal, events, still_allowed)
+        async with contextlib.aclosing(guarded):
+            async for event in guarded:
+                yield event
+
+    async def follow_statuses(
+        self, session: LiveSession, instance_ids: Sequence[str] | None = None
+    ) -> AsyncGenerator[Instance, None]:
+        """The caller's instances (or `instance_ids`) as their connection changes: connected,
+        disconnected, a QR code issued. Each is read again, so it shows its state now."""
+        changes = (EventType.CONNECTED, EventType.DISCONNECTED, EventType.QR_RECEIVED)
+        events = self.follow_all(session, [t.value for t in changes], instance_ids)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                async with self._uow(read_only=True) as uow:
+                    instance = await uow.instances.get(event.instance_id)
+                if instance is not None:
+                    yield instance
+
+    async def _everything(
+        self, principal: Principal, wanted: set[EventType], chosen: Sequence[str] | None
+    ) -> AsyncIterator[Event]:
+        # Whose an instance is never changes, so each is looked up once per stream.
+        mine: dict[str, bool] = {} if chosen is None else dict.fromkeys(chosen, True)
+        with self._streams.hold(principal.user_id):
+            async with self._bus.subscribe_all() as stream:
+                async for event in stream:
+                    if event.type not in wanted:
+                        continue
+                    if event.instance_id not in mine:
+                        if chosen is not None:
+                            continue
+                        mine[event.instance_id] = await self._visible(principal, event.instance_id)
+                    if mine[event.instance_id]:
+                        yield event
+
+    async def _visible(self, principal: Principal, instance_id: str) -> bool:
+        if principal.is_admin:
+            return True
+        async with self._uow(read_only=True) as uow:
+            instance = await uow.instances.get(instance_id)
+        return instance is not None and instance.user_id == principal.user_id
 
     async def follow(
         self, session: LiveSession, instance_id: str, types: Sequence[str] | None = None
@@ -371,6 +446,14 @@ class Instances:
         async with contextlib.aclosing(guarded):
             async for event in guarded:
                 yield event
+
+
+def default_event_types(instance: Instance) -> builtins.list[EventType]:
+    """What a reader who names no types sees: the document's eight events, plus the kinds
+    the instance's webhook settings ask for (so clients written against the document see
+    nothing new unless they ask)."""
+    chosen = instance.webhook.events or []
+    return [*DOCUMENT_EVENTS, *(EventType(t) for t in chosen if t not in DOCUMENT_EVENTS)]
 
 
 def _iso_now(clock: Clock) -> str:

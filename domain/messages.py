@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,14 +22,27 @@ from domain.entities import (
     Principal,
 )
 from domain.errors import DomainError, EngineFailure, NotFound, ValidationFailed
-from domain.instances import Instances, require_connected
+from domain.instances import Instances, require_connected, visible
 from domain.media import MediaLibrary, media_url, read_capped, too_large
 from domain.phones import to_jid
-from domain.ports import Clock, Connections, IdFactory, MediaFetcher, UnitOfWorkFactory
+from domain.ports import (
+    Clock,
+    Connections,
+    IdFactory,
+    MediaFetcher,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.recorder import InstanceTransaction, Recorder
 from domain.times import parse_iso, to_ms
 from domain.usage import Usage
-from domain.wire import MediaPayload, OutgoingMessage, media_kind, whatsapp_message_id
+from domain.wire import (
+    LastMessageKey,
+    MediaPayload,
+    OutgoingMessage,
+    media_kind,
+    whatsapp_message_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -329,26 +342,113 @@ class Messaging:
                 chat.name = contact.name or contact.push_name
         return found, Page(total, lim, off)
 
+    # --- batch reads (GraphQL's nested fields: one storage round trip per level) ----------
+
+    async def recent_chats(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> dict[str, builtins.list[ChatSummary]]:
+        """The most recently active chats of each instance, named from saved contacts; `before`
+        (last activity, JID) continues a walk. Two queries, however many instances."""
+        lim, _ = v.page(limit, 0, default=50, maximum=1000)
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            found = await uow.messages.recent_chats(ids, before=before, limit=lim)
+            keys = [(i, c.remote_jid) for i, chats in found.items() for c in chats]
+            known = await uow.contacts.find(keys)
+        for instance_id, chats in found.items():
+            for chat in chats:
+                contact = known.get((instance_id, chat.remote_jid))
+                if contact is not None:
+                    chat.name = contact.name or contact.push_name
+        return found
+
+    async def latest(
+        self,
+        principal: Principal,
+        chats: Sequence[tuple[Instance, str]],
+        *,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> builtins.list[builtins.list[Message]]:
+        """A newest-first keyset page of each (instance, chat id), in the order given:
+        strictly older than `before` (created_at, row id), so new messages never shift a
+        walk. One query."""
+        lim, _ = v.page(limit, 0, default=50, maximum=1000)
+        visible(principal, [instance for instance, _ in chats])
+        keys = [(instance.id, to_jid(chat_id, "chatId")) for instance, chat_id in chats]
+        async with self._uow(read_only=True) as uow:
+            found = await uow.messages.latest(keys, before=before, limit=lim)
+        return [found.get(key, []) for key in keys]
+
+    async def by_ids(
+        self, principal: Principal, keys: Sequence[tuple[Instance, str]]
+    ) -> dict[tuple[str, str], Message]:
+        """Messages by (instance, WhatsApp id), e.g. the messages others quote. One query."""
+        visible(principal, [instance for instance, _ in keys])
+        async with self._uow(read_only=True) as uow:
+            return await uow.messages.get_many([(i.id, message_id) for i, message_id in keys])
+
     async def mark_read(self, principal: Principal, instance_id: str, chat_id: str) -> int:
-        """Marks a chat's received messages read and sends read receipts; returns how many."""
+        """Marks a chat's received messages read and sends read receipts; returns how many.
+        Also clears the chat's "marked unread" flag (on the phone too)."""
         jid = to_jid(chat_id, "chatId")
         instance = await self._instances.get(principal, instance_id)
         async with self._uow() as uow:
             unread = await uow.messages.unread(instance_id, jid)
-            if not unread:
+            was_marked = await uow.messages.set_marked_unread(instance_id, jid, False)
+            if not unread and not was_marked:
                 return 0
-            await uow.messages.set_status(
-                instance_id, [m.message_id for m in unread], MessageStatus.READ, self._clock.now()
-            )
+            if unread:
+                await uow.messages.set_status(
+                    instance_id,
+                    [m.message_id for m in unread],
+                    MessageStatus.READ,
+                    self._clock.now(),
+                )
+            last = await _last_key(uow, instance_id, jid) if was_marked else None
             await uow.commit()
         if instance.status is InstanceStatus.CONNECTED:
-            try:
-                await self._connections.engine(instance).mark_read(
-                    instance_id, jid, [m.message_id for m in unread]
-                )
-            except Exception:  # the local read mark stands; receipts are best effort
-                log.warning("read receipts for %s on %s not sent", jid, instance_id, exc_info=True)
+            engine = self._connections.engine(instance)
+            if unread:
+                try:
+                    await engine.mark_read(instance_id, jid, [m.message_id for m in unread])
+                except Exception:  # the local read mark stands; receipts are best effort
+                    log.warning(
+                        "read receipts for %s on %s not sent", jid, instance_id, exc_info=True
+                    )
+            if was_marked:
+                await self._send_mark(instance, jid, last, unread=False)
         return len(unread)
+
+    async def mark_unread(self, principal: Principal, instance_id: str, chat_id: str) -> None:
+        """Marks a chat unread as WhatsApp does: a flag on the chat (the phone shows a badge),
+        its messages untouched. A message sent or received in the chat, or a read mark, clears
+        it. NotFound for a chat the instance has no message in."""
+        jid = to_jid(chat_id, "chatId")
+        instance = await self._instances.get(principal, instance_id)
+        async with self._uow() as uow:
+            if await uow.messages.set_marked_unread(instance_id, jid, True) is None:
+                raise NotFound(f"Chat {jid} not found")
+            last = await _last_key(uow, instance_id, jid)
+            await uow.commit()
+        if instance.status is InstanceStatus.CONNECTED:
+            await self._send_mark(instance, jid, last, unread=True)
+
+    async def _send_mark(
+        self, instance: Instance, jid: str, last: LastMessageKey | None, *, unread: bool
+    ) -> None:
+        try:
+            await self._connections.engine(instance).mark_unread(
+                instance.id, jid, last, unread=unread
+            )
+        except Exception:  # the local mark stands; WhatsApp's copy of it is best effort
+            state = "unread" if unread else "read"
+            log.warning("%s mark for %s on %s not sent", state, jid, instance.id, exc_info=True)
 
     async def media(self, principal: Principal, media_id: str) -> tuple[Media, bytes]:
         async with self._uow(read_only=True) as uow:
@@ -363,6 +463,22 @@ class Messaging:
         if data is None:
             raise NotFound(f"Media {media_id} is no longer stored")
         return media, data
+
+
+async def _last_key(uow: UnitOfWork, instance_id: str, jid: str) -> LastMessageKey | None:
+    """The chat's newest message, as a read/unread mark on the chat names it."""
+    found = await uow.messages.latest([(instance_id, jid)], before=None, limit=1)
+    newest = found.get((instance_id, jid)) or []
+    if not newest:
+        return None
+    m = newest[0]
+    participant = m.metadata.get("participant")
+    return LastMessageKey(
+        message_id=m.message_id,
+        from_me=m.from_me,
+        timestamp=int(m.created_at.timestamp()),
+        participant=str(participant) if participant and not m.from_me else None,
+    )
 
 
 def _counters(message: Message) -> dict[str, int]:
@@ -382,6 +498,9 @@ async def _status_event(txn: InstanceTransaction, message: Message) -> None:
     }
     await txn.log("message_status", details)
     await txn.emit(EventType.MESSAGE_STATUS, details)
+
+
+status_event = _status_event  # the rich sends (domain/rich.py) announce theirs the same way
 
 
 async def outgoing_status_event(

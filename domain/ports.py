@@ -25,7 +25,9 @@ from domain.webhook_targets import WebhookTarget
 from domain.webhooks import AttemptResult, WebhookDelivery
 from domain.wire import (
     EngineContact,
+    GroupInfo,
     IncomingMessage,
+    LastMessageKey,
     NumberCheck,
     OutgoingMessage,
     WorkerInfo,
@@ -37,6 +39,10 @@ from domain.wire import (
 class UserRepository(Protocol):
     async def add(self, user: User) -> None: ...
     async def get(self, user_id: str) -> User | None: ...
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        """The users among `user_ids` that exist, by id (one query for a page of owners)."""
+        ...
+
     async def get_by_email(self, email: str) -> User | None: ...
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None: ...
     async def list(self, *, limit: int, skip: int) -> tuple[list[User], int]: ...
@@ -101,7 +107,23 @@ class MessageRepository(Protocol):
         """By WhatsApp's message id, within one instance."""
         ...
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        """By (instance id, WhatsApp message id), the ones that exist: one query for many."""
+        ...
+
     async def update(self, message: Message) -> None: ...
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        """Up to `limit` messages of each (instance id, remote JID), newest first, strictly
+        older than `before` (created_at, row id) when given: keyset pages, which neither
+        repeat nor skip a message when new ones arrive. One query for many chats."""
+        ...
+
     async def list_chat(
         self,
         instance_id: str,
@@ -121,8 +143,28 @@ class MessageRepository(Protocol):
         """Conversations, the most recently active first."""
         ...
 
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        """Up to `limit` conversations of each instance, the most recently active first (the
+        order of `chats`), after `before` (last activity, remote JID) in that order when
+        given. One query for many instances."""
+        ...
+
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         """Received messages of a chat not yet marked read, oldest first."""
+        ...
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        """Sets or clears the chat's "marked unread" flag (WhatsApp's badge on the chat, not a
+        change to its messages); answers what it was before, or None when the instance has no
+        such chat. Every message added to the chat clears the flag."""
         ...
 
     async def set_status(
@@ -145,8 +187,18 @@ class ContactRepository(Protocol):
         """The contacts among `remote_jids` that exist, by JID (one query for a page)."""
         ...
 
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        """By (instance id, remote JID) across instances, the ones that exist (one query)."""
+        ...
+
     async def upsert(self, contact: Contact) -> None:
         """Insert, or update the contact with the same (instance, remoteJid)."""
+        ...
+
+    async def touch(self, contact: Contact) -> None:
+        """A message came from or went to this chat: insert `contact`, or, on the same
+        (instance, remoteJid), set its `last_activity` and `updated_at` and, when
+        `contact.push_name` is not None, its push name; the rest is kept. No read first."""
         ...
 
     async def list(
@@ -324,6 +376,19 @@ class ConnectionListener(Protocol):
     async def on_receipt(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str], status: MessageStatus
     ) -> None: ...
+    async def on_presence(
+        self, instance_id: str, chat_jid: str, sender_jid: str, state: str
+    ) -> None:
+        """Someone is typing, recording, paused, or came online/offline (`PRESENCE_STATES`)."""
+        ...
+
+    async def on_group_update(
+        self, instance_id: str, group: GroupInfo | None, change: dict[str, Any]
+    ) -> None:
+        """A group changed: `change` is {"groupJid", "action" (created, subject,
+        description, add, remove, promote, demote, join, leave), "by", "participants"?,
+        "subject"?, "description"?}; `group` is its state after, when the engine knows it."""
+        ...
 
 
 class WhatsAppEngine(Protocol):
@@ -354,6 +419,19 @@ class WhatsAppEngine(Protocol):
     async def mark_read(
         self, instance_id: str, chat_jid: str, message_ids: Sequence[str]
     ) -> None: ...
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        """The chat's "marked unread" flag on the account (WhatsApp's app state, which the
+        phone shows as a badge): set, or cleared with `unread=False` when the chat is read.
+        `last` is the chat's newest message, which the mark covers."""
+        ...
+
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         """A code to type on the phone (Linked devices > Link with phone number).
 
@@ -364,6 +442,32 @@ class WhatsAppEngine(Protocol):
     async def check_numbers(self, instance_id: str, phones: Sequence[str]) -> list[NumberCheck]:
         """Whether each phone (digits) has WhatsApp, one answer per phone, in order."""
         ...
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        """Typing/recording/paused in a chat (`chat_jid`), or the account's own
+        available/unavailable (`chat_jid` None). Raises Conflict when not connected."""
+        ...
+
+    # groups: every call raises Conflict when the instance is not connected, NotFound for a
+    # group it is not in, Forbidden for a change that needs a group admin.
+    async def groups(self, instance_id: str) -> list[GroupInfo]: ...
+    async def group_info(self, instance_id: str, group_jid: str) -> GroupInfo: ...
+    async def create_group(
+        self, instance_id: str, subject: str, participants: Sequence[str]
+    ) -> GroupInfo: ...
+    async def set_group_subject(self, instance_id: str, group_jid: str, subject: str) -> None: ...
+    async def set_group_description(
+        self, instance_id: str, group_jid: str, description: str
+    ) -> None: ...
+    async def update_group_participants(
+        self, instance_id: str, group_jid: str, action: str, participants: Sequence[str]
+    ) -> None: ...
+    async def group_invite_link(self, instance_id: str, group_jid: str, revoke: bool) -> str: ...
+    async def join_group(self, instance_id: str, code: str) -> str:
+        """Joins by an invite code; returns the group's JID."""
+        ...
+
+    async def leave_group(self, instance_id: str, group_jid: str) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -441,6 +545,11 @@ class WebhookTargets(Protocol):
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
     def subscribe(self, instance_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]: ...
+    def subscribe_all(self) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """Every instance's events, including instances created after it started (the use
+        case filters what the subscriber may see)."""
+        ...
+
     async def close(self) -> None:
         """Ends every subscription (shutdown)."""
         ...
@@ -467,3 +576,55 @@ class Clock(Protocol):
 
 
 IdFactory = Callable[[], str]
+
+
+# --- operations: telemetry and backups -------------------------------------------------
+
+
+class StorageTelemetry(Protocol):
+    """What a storage writer reports about its commits (SQLite's group commit: one call per
+    COMMIT, with how many units of work it held and how long the COMMIT took)."""
+
+    def write_batch(self, units: int, commit_seconds: float) -> None: ...
+
+
+class NoStorageTelemetry:
+    def write_batch(self, units: int, commit_seconds: float) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StorageGauges:
+    """A snapshot of what is stored, for /metrics: instances by (engine, status), and
+    webhook deliveries still to be made."""
+
+    instances: dict[tuple[str, str], int]
+    webhook_queue: int
+
+
+class RecordInventory(Protocol):
+    """Every stored record, kind by kind, as plain JSON values: what `wamux export` writes
+    and `wamux import` reads back, whatever the provider (SQL tables, Mongo collections).
+
+    `kinds()` lists them parents first, so records can be written back in that order."""
+
+    def kinds(self) -> list[str]: ...
+    def schema_version(self) -> str:
+        """The schema this release writes (a backup must match it)."""
+        ...
+
+    async def stored_version(self) -> str | None:
+        """The schema the database is at (None: never migrated)."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[RecordSnapshot]:
+        """One consistent read of everything (a read transaction)."""
+        ...
+
+    async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None: ...
+    async def gauges(self) -> StorageGauges: ...
+
+
+class RecordSnapshot(Protocol):
+    async def count(self, kind: str) -> int: ...
+    def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]: ...

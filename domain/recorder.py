@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from domain.entities import ActivityLog, Event, EventType, Instance
+from domain.log_context import about_instance
 from domain.ports import Clock, EventBus, IdFactory, UnitOfWork, UnitOfWorkFactory
 from domain.times import to_ms
 from domain.webhooks import DeliveryStatus, WebhookDelivery, body_of, wants
@@ -29,7 +30,7 @@ class InstanceTransaction:
         self._events: list[Event] = []
         self._instance: Instance | None = None
         self.committed = False
-        self.outbox = False
+        self.outbox: list[WebhookDelivery] = []  # deliveries this transaction queued
 
     async def log(self, action: str, details: dict[str, Any] | None = None) -> None:
         await self.uow.activity.add(
@@ -63,8 +64,9 @@ class InstanceTransaction:
                 self._instance = await self.uow.instances.get(self.instance_id)
             instance = self._instance
         if instance is not None and wants(instance, event):
-            await self.uow.webhooks.add(self._recorder.delivery(instance, event))
-            self.outbox = True
+            delivery = self._recorder.delivery(instance, event)
+            await self.uow.webhooks.add(delivery)
+            self.outbox.append(delivery)
         return event
 
     async def commit(self) -> None:
@@ -102,8 +104,9 @@ class Recorder:
         self.ids = ids
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_ms: dict[str, int] = {}
-        # Told after a commit that queued webhook deliveries (the dispatcher's wake-up).
-        self.on_outbox: Callable[[str], None] | None = None
+        # Handed, right after their commit, the webhook deliveries a transaction queued (the
+        # dispatcher: it sends them at once, without reading them back).
+        self.on_outbox: Callable[[str, list[WebhookDelivery]], None] | None = None
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         lock = self._locks.get(instance_id)
@@ -152,14 +155,17 @@ class Recorder:
     @asynccontextmanager
     async def transaction(self, instance_id: str) -> AsyncIterator[InstanceTransaction]:
         async with self._lock(instance_id):
-            async with self.uow_factory() as uow:
-                txn = InstanceTransaction(self, uow, instance_id)
-                yield txn
+            # Lines logged while it runs are about this instance (api/logs.py).
+            with about_instance(instance_id):
+                async with self.uow_factory() as uow:
+                    txn = InstanceTransaction(self, uow, instance_id)
+                    yield txn
             if not txn.committed:
                 # Timestamps handed out in a rolled-back transaction are simply skipped.
                 return
-        if txn.outbox and self.on_outbox is not None:
-            self.on_outbox(instance_id)
+            # Still under the instance's lock: deliveries are handed over in commit order.
+            if txn.outbox and self.on_outbox is not None:
+                self.on_outbox(instance_id, txn.outbox)
         for event in txn._events:
             await self.bus.publish(event)
 
@@ -179,9 +185,10 @@ class Recorder:
                 yield batch
             if not any(txn.committed for txn in batch.instances.values()):
                 return
-        for instance_id, txn in batch.instances.items():
-            if txn.outbox and self.on_outbox is not None:
-                self.on_outbox(instance_id)
+            # Still under the instances' locks: deliveries are handed over in commit order.
+            for instance_id, txn in batch.instances.items():
+                if txn.outbox and self.on_outbox is not None:
+                    self.on_outbox(instance_id, txn.outbox)
         for txn in batch.instances.values():
             for event in txn._events:
                 await self.bus.publish(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from domain.api_calls import ApiCallCounter
 from domain.counters import SPEC_NAMES, summed
 from domain.entities import EventType, Instance, InstanceStatus, Principal
 from domain.errors import Forbidden, LimitExceeded, ValidationFailed
-from domain.instances import Instances
+from domain.instances import Instances, visible
 from domain.limits import LIMITS
 from domain.ports import USAGE_COUNTERS, Clock, UnitOfWork, UnitOfWorkFactory
 from domain.recorder import Recorder
@@ -174,6 +175,18 @@ class Usage:
             self._add_unwritten_calls(totals, ids, since)
         rows = [InstanceUsage(i, totals.get(i.id, {})) for i in mine]
         return UserUsage(rows, summed([r.counters for r in rows]))
+
+    async def today_for(
+        self, principal: Principal, instances: Sequence[Instance]
+    ) -> dict[str, dict[str, int]]:
+        """Today's counters (UTC) of many instances, API calls not yet written included.
+        One query, however many instances."""
+        ids = [i.id for i in visible(principal, instances)]
+        today = self.today()
+        async with self.calls.reading(), self._uow(read_only=True) as uow:  # see for_user
+            totals = await uow.usage.totals(ids, today)
+            self._add_unwritten_calls(totals, ids, today)
+        return {i: {**dict.fromkeys(USAGE_COUNTERS, 0), **totals.get(i, {})} for i in ids}
 
     async def for_instance(
         self, principal: Principal, instance_id: str, period: str | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from domain import validation as v
@@ -248,6 +248,12 @@ class Accounts:
         async with self._uow(read_only=True) as uow:
             users, total = await uow.users.list(limit=lim, skip=off)
         return users, Page(total, lim, off)
+
+    async def users_by_ids(self, principal: Principal, user_ids: Sequence[str]) -> dict[str, User]:
+        """Many users at once (admin), e.g. the owners of a page of instances."""
+        _require_admin(principal)
+        async with self._uow(read_only=True) as uow:
+            return await uow.users.get_many(user_ids)
 
     async def get_user(self, principal: Principal, user_id: str) -> User:
         _require_admin(principal)

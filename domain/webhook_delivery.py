@@ -1,225 +1,26 @@
-"""Delivers the webhook outbox: in order per instance, retried, surviving restarts.
+"""Webhook use cases: the delivery log of an instance, a manual retry, a test delivery.
 
-Deliveries are rows written in the same transaction as their event, so nothing is lost
-by a crash; a row stays `pending` until a receiver answered 2xx (then `succeeded`) or
-every attempt failed (then `failed`). A delivery interrupted by a crash is sent again
-with the same X-Webhook-Id, which receivers use to drop duplicates.
-"""
+The outbox itself is sent by `domain/webhook_dispatcher.py`."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import Counter
 from dataclasses import replace
-from datetime import date, timedelta
 
 from domain import validation as v
-from domain.entities import Instance, Page, Principal, User
+from domain.entities import Instance, Page, Principal
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.event_log import parse_event_types
 from domain.instances import Instances
-from domain.ports import Clock, IdFactory, UnitOfWorkFactory, WebhookTransport
+from domain.ports import Clock, IdFactory, UnitOfWorkFactory
 from domain.times import iso, to_ms
-from domain.webhook_targets import RefusalReason, TargetRefused, WebhookTargetPolicy
+from domain.webhook_dispatcher import WebhookDispatcher
 from domain.webhooks import (
     TEST_EVENT,
     AttemptResult,
     DeliveryStatus,
-    Outcome,
     WebhookDelivery,
     body_of,
-    headers_for,
 )
-
-log = logging.getLogger(__name__)
-
-BATCH = 200  # deliveries of one instance read per query
-
-
-class WebhookDispatcher:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        transport: WebhookTransport,
-        clock: Clock,
-        targets: WebhookTargetPolicy,
-        *,
-        poll_interval_s: float = 1.0,
-        max_parallel_instances: int = 64,
-    ) -> None:
-        self._uow = uow
-        self._transport = transport
-        self._targets = targets
-        self._clock = clock
-        self._poll = poll_interval_s
-        self._slots = asyncio.Semaphore(max_parallel_instances)
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._nudges: dict[str, asyncio.Event] = {}
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._closing = False
-
-    def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._run(), name="webhooks:dispatcher")
-
-    async def close(self) -> None:
-        self._closing = True
-        tasks = [t for t in (self._loop_task, *self._workers.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def wake(self, instance_id: str) -> None:
-        """Called after an event with a delivery commits: deliver now, not at the next poll."""
-        nudge = self._nudges.get(instance_id)
-        if nudge is not None:
-            nudge.set()
-        elif not self._closing:
-            self._ensure_worker(instance_id)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self._uow(read_only=True) as uow:
-                    pending = await uow.webhooks.pending_instances()
-                for instance_id in pending:
-                    self._ensure_worker(instance_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook dispatcher poll failed; retrying")
-            await asyncio.sleep(self._poll)
-
-    def _ensure_worker(self, instance_id: str) -> None:
-        if instance_id in self._workers:
-            return
-        self._nudges[instance_id] = asyncio.Event()
-        task = asyncio.create_task(self._worker(instance_id), name=f"webhooks:{instance_id}")
-        self._workers[instance_id] = task
-        task.add_done_callback(lambda _: self._forget(instance_id, task))
-
-    def _forget(self, instance_id: str, task: asyncio.Task[None]) -> None:
-        if self._workers.get(instance_id) is task:
-            del self._workers[instance_id]
-            nudge = self._nudges.pop(instance_id, None)
-            # A delivery committed while this worker was finding nothing left: go again now
-            # rather than at the next poll.
-            if nudge is not None and nudge.is_set() and not self._closing:
-                self._ensure_worker(instance_id)
-
-    async def _worker(self, instance_id: str) -> None:
-        """One instance's deliveries, oldest first; a failing head waits for its retry.
-
-        At most one request of an instance is in flight, so a slow, hanging or looping
-        receiver holds up only its own instance. Attempts are sent one by one but stored
-        together, one statement per batch: a crash mid-batch sends the unmarked ones again,
-        with the same X-Webhook-Id, which receivers de-duplicate on anyway."""
-        nudge = self._nudges[instance_id]
-        while True:
-            nudge.clear()
-            # A batch in order, read in one go; new deliveries only ever queue behind it.
-            async with self._uow(read_only=True) as uow:
-                batch = await uow.webhooks.pending(instance_id, BATCH)
-                instance = await uow.instances.get(instance_id) if batch else None
-                # The owner's role now, not when the URL was saved (WEBHOOK_PRIVATE_URLS).
-                owner = await uow.users.get(instance.user_id) if instance else None
-            if not batch:
-                return
-            head = batch[0]
-            wait = (head.next_attempt_at - self._clock.now()).total_seconds()
-            if wait > 0:
-                # A retry is due later; a nudge (manual retry, new settings) may come first.
-                try:
-                    await asyncio.wait_for(nudge.wait(), timeout=min(wait, 30.0))
-                except TimeoutError:
-                    pass
-                continue
-            done: list[tuple[WebhookDelivery, AttemptResult]] = []
-            try:
-                for delivery in batch:
-                    if delivery.next_attempt_at > self._clock.now():
-                        break  # not due yet: re-read, and wait for it at the top
-                    # Slots bound concurrent requests, not waiting workers, so one
-                    # instance's slow or failing receiver never holds up another's.
-                    async with self._slots:
-                        result = await self._send(delivery, instance, owner)
-                    self._apply(delivery, result)
-                    done.append((delivery, result))
-                    if delivery.status is DeliveryStatus.PENDING:
-                        break  # failed, retry scheduled: later ones wait behind it
-            except BaseException:
-                # Shutdown (or a bug) mid-batch: what was answered is not sent again.
-                await asyncio.shield(self._record(done))
-                raise
-            await self._record(done)
-
-    async def attempt(
-        self, delivery: WebhookDelivery, instance: Instance | None, owner: User | None
-    ) -> AttemptResult:
-        """Sends one attempt now and records its outcome."""
-        result = await self._send(delivery, instance, owner)
-        self._apply(delivery, result)
-        await self._record([(delivery, result)])
-        return result
-
-    async def _send(
-        self, delivery: WebhookDelivery, instance: Instance | None, owner: User | None
-    ) -> AttemptResult:
-        if instance is None or not instance.webhook_enabled or not instance.webhook_url:
-            delivery.max_attempts = delivery.attempts + 1  # nowhere to send: give up now
-            return AttemptResult(
-                None, "webhooks are disabled for this instance", 0, Outcome.DISABLED
-            )
-        delivery.url = instance.webhook_url
-        try:
-            target = await self._targets.for_delivery(instance.webhook_url, owner)
-        except TargetRefused as refused:
-            failure = (
-                Outcome.HOST_NOT_FOUND
-                if refused.reason is RefusalReason.UNRESOLVABLE
-                else Outcome.TARGET_REFUSED
-            )
-            return AttemptResult(None, f"refused: {refused.message}", 0, failure)
-        body = delivery.body.encode("utf-8")
-        return await self._transport.post(target, body, headers_for(delivery, instance))
-
-    def _apply(self, delivery: WebhookDelivery, result: AttemptResult) -> None:
-        now = self._clock.now()
-        delivery.attempts += 1
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error
-        delivery.last_duration_ms = result.duration_ms
-        delivery.updated_at = now
-        if result.ok:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.delivered_at = now
-        elif delivery.attempts >= delivery.max_attempts:
-            delivery.status = DeliveryStatus.FAILED
-            log.warning(
-                "webhook %s (%s) of %s failed for good after %d attempt(s): %s",
-                delivery.id,
-                delivery.event,
-                delivery.instance_id,
-                delivery.attempts,
-                result.error or result.status_code,
-            )
-        else:
-            delivery.next_attempt_at = now + timedelta(milliseconds=delivery.retry_interval_ms)
-
-    async def _record(self, done: list[tuple[WebhookDelivery, AttemptResult]]) -> None:
-        """Stores a batch of outcomes in one transaction, with their webhookSent counts."""
-        if not done:
-            return
-        sent: Counter[tuple[str, date]] = Counter(
-            (d.instance_id, d.updated_at.date()) for d, result in done if result.ok
-        )
-        async with self._uow() as uow:
-            await uow.webhooks.update_many([d for d, _ in done])
-            # Counted in the same transaction: webhookSent never drifts.
-            for (instance_id, day), count in sent.items():
-                await uow.usage.add(instance_id, day, {"webhook_sent": count})
-            await uow.commit()
 
 
 class Webhooks:

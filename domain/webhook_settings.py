@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import validation as v
-from domain.entities import WebhookSettings
+from domain.entities import EventType, WebhookSettings
+from domain.errors import ValidationFailed
 
 MAX_RETRIES = 20
 MIN_RETRY_INTERVAL_MS = 100
@@ -22,6 +23,7 @@ class WebhookSettingsInput:
     retry_interval: int | None = None
     secret: str | None = None
     headers: dict[str, str] | None = None
+    events: list[str] | None = None
 
 
 def apply_webhook_settings(target: WebhookSettings, data: WebhookSettingsInput) -> bool:
@@ -44,4 +46,27 @@ def apply_webhook_settings(target: WebhookSettings, data: WebhookSettingsInput) 
         target.secret = v.text(data.secret, "webhookSecret", max_len=512) or None
     if data.headers is not None:
         target.headers = v.headers(data.headers) or {}
+    if data.events is not None:
+        target.events = webhook_events(data.events)
     return vars(before) != vars(target)
+
+
+def webhook_events(names: list[str]) -> list[str]:
+    """The event kinds an instance's webhook sends: known names, each once, in order."""
+    if not isinstance(names, list) or len(names) > len(EventType):
+        raise ValidationFailed(
+            f"'events' must be a list of at most {len(EventType)} event types",
+            {"field": "events"},
+        )
+    chosen: list[str] = []
+    for name in names:
+        try:
+            kind = EventType(name).value
+        except ValueError:
+            allowed = ", ".join(t.value for t in EventType)
+            raise ValidationFailed(
+                f"Unknown event type {name!r}; expected one of: {allowed}", {"field": "events"}
+            ) from None
+        if kind not in chosen:
+            chosen.append(kind)
+    return chosen

@@ -65,6 +65,11 @@ class WebhookTargetPolicy:
         self._targets = targets
         self.private = private
 
+    @property
+    def needs_owner(self) -> bool:
+        """Whether `allows_private` looks at the owner (else a delivery need not read it)."""
+        return self.private is PrivateTargets.ADMIN
+
     def allows_private(self, owner: User | None) -> bool:
         if self.private is PrivateTargets.ALLOW:
             return True

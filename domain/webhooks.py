@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.entities import Event, EventType, Instance
+from domain.entities import DOCUMENT_EVENTS, Event, EventType, Instance
 from domain.times import iso_ms
 
 TEST_EVENT = "webhook_test"
@@ -100,6 +100,9 @@ def wants(instance: Instance, event: Event) -> bool:
     if not instance.webhook_enabled or not instance.webhook_url:
         return False
     w = instance.webhook
+    chosen = w.events if w.events is not None else DOCUMENT_EVENTS
+    if event.type.value not in chosen:
+        return False
     if event.type is EventType.MESSAGE_RECEIVED:
         return w.notify_received
     if event.type is EventType.MESSAGE_SENT:

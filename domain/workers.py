@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from domain.entities import Principal
 from domain.errors import Forbidden
 from domain.ports import EngineWorkers
@@ -16,4 +18,8 @@ class EngineWorkerView:
         # Worker pids and the instances on each reveal other users' instances.
         if not principal.is_admin:
             raise Forbidden("This action requires the admin role")
+        return await self._workers.workers()
+
+    async def all(self) -> builtins.list[WorkerInfo]:
+        """For the operator's own views (/metrics behind its token, the CLI)."""
         return await self._workers.workers()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from api.deps import client_address
+from domain.errors import ValidationFailed
 from domain.users import NewUser, UserChanges
 from graphql_schema.context import Info
+from graphql_schema.enums import Role
+from graphql_schema.payloads import UserError, attempt
 from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
 
 
@@ -16,7 +19,7 @@ class NewUserInput:
     password: str
     first_name: str | None = None
     last_name: str | None = None
-    role: str = "user"
+    role: Role = Role.user
 
 
 @strawberry.input
@@ -25,8 +28,14 @@ class UserChangesInput:
     password: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    role: str | None = None
+    role: Role | None = None
     is_active: bool | None = None
+
+
+@strawberry.type(description="The user a mutation changed, or why it did not.")
+class UserPayload:
+    user: User | None = strawberry.field(description="Null when `userErrors` is not.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
 @strawberry.type
@@ -70,24 +79,38 @@ class AccountMutation:
     @strawberry.mutation(description="Create a user (admin); returns its API key.")
     async def create_user(self, info: Info, input: NewUserInput) -> UserWithApiKey:
         c = info.context.container
-        data = NewUser(input.email, input.password, input.first_name, input.last_name, input.role)
-        user, api_key = await c.accounts.create_user(await info.context.principal(), data)
-        return UserWithApiKey(user=User.from_entity(user), api_key=api_key)
+        principal = await info.context.principal()
+        data = NewUser(
+            input.email, input.password, input.first_name, input.last_name, input.role.value
+        )
+        try:
+            user, api_key = await c.accounts.create_user(principal, data)
+        except ValidationFailed as error:
+            return UserWithApiKey(
+                user=None, api_key=None, user_errors=[UserError.from_validation(error)]
+            )
+        return UserWithApiKey(user=User.from_entity(user), api_key=api_key, user_errors=[])
 
     @strawberry.mutation(description="Change a user (admin).")
-    async def update_user(self, info: Info, id: strawberry.ID, input: UserChangesInput) -> User:
+    async def update_user(
+        self, info: Info, id: strawberry.ID, input: UserChangesInput
+    ) -> UserPayload:
         changes = UserChanges(
             input.email,
             input.password,
             input.first_name,
             input.last_name,
-            input.role,
+            input.role.value if input.role is not None else None,
             input.is_active,
         )
         c = info.context.container
-        return User.from_entity(
-            await c.accounts.update_user(await info.context.principal(), str(id), changes)
-        )
+        principal = await info.context.principal()
+
+        async def update() -> User:
+            return User.from_entity(await c.accounts.update_user(principal, str(id), changes))
+
+        user, errors = await attempt(update())
+        return UserPayload(user=user, user_errors=errors)
 
     @strawberry.mutation(description="Delete a user and their instances (admin).")
     async def delete_user(self, info: Info, id: strawberry.ID) -> Result:

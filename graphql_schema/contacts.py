@@ -8,6 +8,7 @@ import strawberry
 
 from domain.contacts import ContactInput as ContactData
 from graphql_schema.context import Info
+from graphql_schema.payloads import UserError, attempt
 from graphql_schema.types import Contact, ContactPage, EngineContact, Pagination
 
 
@@ -28,7 +29,10 @@ class ContactInput:
 
 @strawberry.type
 class ContactQuery:
-    @strawberry.field(description="Contacts saved on the instance.")
+    @strawberry.field(
+        description="Contacts saved on the instance.",
+        deprecation_reason="Use Instance.contacts (a cursor connection).",
+    )
     async def contacts(
         self,
         info: Info,
@@ -63,6 +67,12 @@ class ContactQuery:
         return [EngineContact.from_entity(x) for x in found]
 
 
+@strawberry.type(description="The contact a mutation saved, or why it did not.")
+class ContactPayload:
+    contact: Contact | None = strawberry.field(description="Null when `userErrors` is not.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
+
+
 @strawberry.type
 class ContactMutation:
     @strawberry.mutation(description="Add a contact to the WhatsApp account and save it.")
@@ -88,9 +98,13 @@ class ContactMutation:
     @strawberry.mutation(description="Create or update a saved contact, keyed by its number.")
     async def save_contact(
         self, info: Info, instance_id: strawberry.ID, input: ContactInput
-    ) -> Contact:
+    ) -> ContactPayload:
         c = info.context.container
-        contact = await c.contacts.save(
-            await info.context.principal(), str(instance_id), input.to_domain()
-        )
-        return Contact.from_entity(contact)
+        principal = await info.context.principal()
+
+        async def save() -> Contact:
+            saved = await c.contacts.save(principal, str(instance_id), input.to_domain())
+            return Contact.from_entity(saved)
+
+        contact, errors = await attempt(save())
+        return ContactPayload(contact=contact, user_errors=errors)

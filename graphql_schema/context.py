@@ -22,6 +22,7 @@ from api.deps import container_of, credential_from
 from domain.entities import Principal
 from domain.errors import DomainError
 from domain.sessions import Credential, LiveSession
+from graphql_schema.loaders import Loaders
 
 # graphql-transport-ws has no message that ends one operation for lack of rights (`complete`
 # reads as a normal end), so the socket is closed with the code it uses for a refused init.
@@ -43,6 +44,7 @@ class Context(BaseContext):
         self.conn = conn
         self._principal: Principal | None = None
         self._session: LiveSession | None = None
+        self.loaders = Loaders(self)
 
     @property
     def is_websocket(self) -> bool:

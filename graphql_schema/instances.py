@@ -3,42 +3,45 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.unset import UNSET
 
-from domain.errors import ValidationFailed
+from domain.errors import NotFound, ValidationFailed
 from domain.event_log import latest_timestamp_ms
 from domain.instances import InstanceChanges, NewInstance, WebhookSettingsInput
-from domain.sessions import SessionRevoked
 from domain.times import iso, iso_ms, parse_iso
 from graphql_schema.context import Info
+from graphql_schema.enums import EngineKind, EventType, InstanceState
+from graphql_schema.events import event_from_entity
+from graphql_schema.graph import ConnectionStatus, Instance, QrCode
+from graphql_schema.payloads import UserError, attempt
+from graphql_schema.relay import Node
+from graphql_schema.stats import Long
 from graphql_schema.types import (
     ActivityLog,
     ActivityPage,
-    ConnectionStatus,
-    Event,
     EventPage,
-    Instance,
     Pagination,
-    QrCode,
     Result,
-    from_json,
+    User,
 )
 
 
-@strawberry.input
+@strawberry.input(description="Webhook settings; an omitted field keeps its value.")
 class WebhookSettingsInputType:
-    notify_received: bool | None = None
-    notify_sent: bool | None = None
-    notify_delivery: bool | None = None
-    notify_read: bool | None = None
-    max_retries: int | None = None
+    notify_received: bool | None = strawberry.field(default=None, description="message_received")
+    notify_sent: bool | None = strawberry.field(default=None, description="message_sent")
+    notify_delivery: bool | None = strawberry.field(default=None, description="delivered")
+    notify_read: bool | None = strawberry.field(default=None, description="read")
+    max_retries: int | None = strawberry.field(default=None, description="0 to 10")
     retry_interval: int | None = strawberry.field(default=None, description="milliseconds")
-    secret: str | None = None
-    headers: JSON | None = None
+    secret: str | None = strawberry.field(default=None, description="Signs each body.")
+    headers: JSON | None = strawberry.field(
+        default=None, description="Replaces the custom headers: an object of name to value."
+    )
 
     def to_domain(self) -> WebhookSettingsInput:
         return WebhookSettingsInput(
@@ -61,28 +64,75 @@ def _headers(value: object) -> dict[str, str] | None:
     return value
 
 
-@strawberry.input
+@strawberry.input(description="Daily limits per UTC day; null removes a limit, omitted keeps it.")
+class InstanceLimitsInput:
+    max_messages_sent: Long | None = strawberry.field(
+        default=UNSET, description="Messages sent per day."
+    )
+    max_media_sent: Long | None = strawberry.field(default=UNSET, description="Media per day.")
+    max_api_calls: Long | None = strawberry.field(default=UNSET, description="API calls per day.")
+
+    def to_domain(self) -> dict[str, int | None]:
+        given = {
+            "maxMessagesSent": self.max_messages_sent,
+            "maxMediaSent": self.max_media_sent,
+            "maxApiCalls": self.max_api_calls,
+        }
+        return {name: value for name, value in given.items() if value is not UNSET}
+
+
+@strawberry.input(description="Options of a sandbox instance.")
+class SandboxOptionsInput:
+    auto_receipts: bool | None = strawberry.field(
+        default=None, description="Recipients report delivered and read by themselves."
+    )
+
+    def to_domain(self) -> dict[str, object]:
+        return {} if self.auto_receipts is None else {"autoReceipts": self.auto_receipts}
+
+
+def _limits(value: InstanceLimitsInput | None) -> dict[str, int | None] | None:
+    return value.to_domain() if value is not None else None
+
+
+@strawberry.input(description="A new instance.")
 class NewInstanceInput:
-    name: str
-    description: str | None = None
-    webhook_url: str | None = None
-    webhook_enabled: bool | None = None
-    webhook_settings: WebhookSettingsInputType | None = None
-    engine: str | None = strawberry.field(default=None, description="neonize or sandbox")
-    sandbox: JSON | None = None
-    limits: JSON | None = strawberry.field(
-        default=None, description="Per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
+    name: str = strawberry.field(description="Its name.")
+    description: str | None = strawberry.field(default=None, description="Its description.")
+    webhook_url: str | None = strawberry.field(default=None, description="Where to send events.")
+    webhook_enabled: bool | None = strawberry.field(default=None, description="Send them.")
+    webhook_settings: WebhookSettingsInputType | None = strawberry.field(
+        default=None, description="What and how to send."
+    )
+    engine: EngineKind | None = strawberry.field(
+        default=None, description="The server's default engine when omitted."
+    )
+    sandbox: SandboxOptionsInput | None = strawberry.field(
+        default=None, description="Sandbox engine options."
+    )
+    limits: InstanceLimitsInput | None = strawberry.field(
+        default=None, description="Daily limits (per UTC day)."
     )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to an instance; an omitted field keeps its value.")
 class InstanceChangesInput:
-    name: str | None = None
-    description: str | None = None
-    webhook_url: str | None = None
-    webhook_enabled: bool | None = None
-    webhook_settings: WebhookSettingsInputType | None = None
-    limits: JSON | None = strawberry.field(default=None, description="null for a limit removes it")
+    name: str | None = strawberry.field(default=None, description="Its name.")
+    description: str | None = strawberry.field(default=None, description="Its description.")
+    webhook_url: str | None = strawberry.field(default=None, description="Where to send events.")
+    webhook_enabled: bool | None = strawberry.field(default=None, description="Send them.")
+    webhook_settings: WebhookSettingsInputType | None = strawberry.field(
+        default=None, description="What and how to send."
+    )
+    limits: InstanceLimitsInput | None = strawberry.field(
+        default=None, description="Daily limits; null for a limit removes it."
+    )
+
+
+@strawberry.type(description="The instance a mutation created or changed, or why it did not.")
+class InstancePayload:
+    instance: Instance | None = strawberry.field(description="Null when `userErrors` is not.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
 @strawberry.type
@@ -94,27 +144,47 @@ class InstanceQuery:
             Instance.from_entity(i) for i in await c.instances.list(await info.context.principal())
         ]
 
-    @strawberry.field
+    @strawberry.field(
+        description="An Instance or a User by its id (Relay's refetch). Like every id in this "
+        "API, one the caller may not see answers not_found."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node:
+        c = info.context.container
+        principal = await info.context.principal()
+        with contextlib.suppress(NotFound):
+            return Instance.from_entity(await c.instances.get(principal, str(id)))
+        if str(id) == principal.user_id:
+            return User.from_entity(principal.user)
+        if principal.is_admin:
+            return User.from_entity(await c.accounts.get_user(principal, str(id)))
+        raise NotFound(f"Node {id} not found")
+
+    @strawberry.field(description="One instance by its id.")
     async def instance(self, info: Info, id: strawberry.ID) -> Instance:
         c = info.context.container
         return Instance.from_entity(await c.instances.get(await info.context.principal(), str(id)))
 
-    @strawberry.field
+    @strawberry.field(deprecation_reason="Use Instance.connectionStatus.")
     async def instance_status(self, info: Info, id: strawberry.ID) -> ConnectionStatus:
         c = info.context.container
         return ConnectionStatus.from_entity(
             await c.instances.get(await info.context.principal(), str(id))
         )
 
-    @strawberry.field(description="The QR code to pair the instance; null while generating.")
+    @strawberry.field(
+        description="The QR code to pair the instance; null while generating.",
+        deprecation_reason="Use Instance.qr.",
+    )
     async def instance_qr(self, info: Info, id: strawberry.ID) -> QrCode:
         c = info.context.container
         result = await c.instances.qr(await info.context.principal(), str(id))
         return QrCode(
-            qr_code=result.qr_code, status=result.status.value, generating=result.generating
+            qr_code=result.qr_code,
+            status=InstanceState.of(result.status),
+            generating=result.generating,
         )
 
-    @strawberry.field
+    @strawberry.field(deprecation_reason="Use Instance.activity (a cursor connection).")
     async def instance_activity(
         self,
         info: Info,
@@ -140,7 +210,8 @@ class InstanceQuery:
         )
 
     @strawberry.field(
-        description="Events after `since` (exclusive), oldest first; pass back latestTimestamp."
+        description="Events after `since` (exclusive), oldest first; pass back latestTimestamp.",
+        deprecation_reason="Use Instance.events (a cursor connection).",
     )
     async def instance_events(
         self,
@@ -148,16 +219,17 @@ class InstanceQuery:
         id: strawberry.ID,
         since: datetime | None = None,
         limit: int | None = None,
-        types: list[str] | None = None,
+        types: list[EventType] | None = None,
     ) -> EventPage:
         c = info.context.container
         since_text = iso(since)
+        names = [t.value for t in types] if types is not None else None
         events, has_more = await c.instances.events(
-            await info.context.principal(), str(id), since=since_text, limit=limit, types=types
+            await info.context.principal(), str(id), since=since_text, limit=limit, types=names
         )
         latest = latest_timestamp_ms(events, since_text)
         return EventPage(
-            events=[Event.from_entity(e) for e in events],
+            events=[event_from_entity(e) for e in events],
             latest_timestamp=_dt(iso_ms(latest)) if latest is not None else None,
             count=len(events),
             has_more=has_more,
@@ -170,38 +242,48 @@ def _dt(text: str) -> datetime:
 
 @strawberry.type
 class InstanceMutation:
-    @strawberry.mutation
-    async def create_instance(self, info: Info, input: NewInstanceInput) -> Instance:
-        w = input.webhook_settings.to_domain() if input.webhook_settings else WebhookSettingsInput()
-        data = NewInstance(
-            name=input.name,
-            description=input.description,
-            webhook_url=input.webhook_url,
-            webhook_enabled=input.webhook_enabled,
-            webhook=w,
-            engine=input.engine,
-            limits=from_json(input.limits),
-            sandbox=from_json(input.sandbox),
-        )
+    @strawberry.mutation(description="Create an instance; it starts connecting at once.")
+    async def create_instance(self, info: Info, input: NewInstanceInput) -> InstancePayload:
         c = info.context.container
-        return Instance.from_entity(await c.instances.create(await info.context.principal(), data))
+        principal = await info.context.principal()
 
-    @strawberry.mutation
+        async def create() -> Instance:
+            w = input.webhook_settings.to_domain() if input.webhook_settings else None
+            data = NewInstance(
+                name=input.name,
+                description=input.description,
+                webhook_url=input.webhook_url,
+                webhook_enabled=input.webhook_enabled,
+                webhook=w or WebhookSettingsInput(),
+                engine=input.engine.value if input.engine is not None else None,
+                limits=_limits(input.limits),
+                sandbox=input.sandbox.to_domain() if input.sandbox is not None else None,
+            )
+            return Instance.from_entity(await c.instances.create(principal, data))
+
+        instance, errors = await attempt(create())
+        return InstancePayload(instance=instance, user_errors=errors)
+
+    @strawberry.mutation(description="Change an instance; omitted fields keep their values.")
     async def update_instance(
         self, info: Info, id: strawberry.ID, input: InstanceChangesInput
-    ) -> Instance:
-        changes = InstanceChanges(
-            name=input.name,
-            description=input.description,
-            webhook_url=input.webhook_url,
-            webhook_enabled=input.webhook_enabled,
-            webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
-            limits=from_json(input.limits),
-        )
+    ) -> InstancePayload:
         c = info.context.container
-        return Instance.from_entity(
-            await c.instances.update(await info.context.principal(), str(id), changes)
-        )
+        principal = await info.context.principal()
+
+        async def update() -> Instance:
+            changes = InstanceChanges(
+                name=input.name,
+                description=input.description,
+                webhook_url=input.webhook_url,
+                webhook_enabled=input.webhook_enabled,
+                webhook=input.webhook_settings.to_domain() if input.webhook_settings else None,
+                limits=_limits(input.limits),
+            )
+            return Instance.from_entity(await c.instances.update(principal, str(id), changes))
+
+        instance, errors = await attempt(update())
+        return InstancePayload(instance=instance, user_errors=errors)
 
     @strawberry.mutation
     async def delete_instance(self, info: Info, id: strawberry.ID) -> Result:
@@ -237,19 +319,3 @@ class InstanceMutation:
         principal = await info.context.principal()
         await c.sandbox.disconnect(principal, str(id), reason)
         return Instance.from_entity(await c.instances.get(principal, str(id)))
-
-
-@strawberry.type
-class InstanceSubscription:
-    @strawberry.subscription(description="Live events of one instance, the same as /events.")
-    async def instance_events(
-        self, info: Info, instance_id: strawberry.ID, types: list[str] | None = None
-    ) -> AsyncGenerator[Event, None]:
-        context = info.context
-        events = context.container.instances.follow(context.session(), str(instance_id), types)
-        try:
-            async with contextlib.aclosing(events):
-                async for event in events:
-                    yield Event.from_entity(event)
-        except SessionRevoked as revoked:
-            await context.close_revoked(revoked.reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
 
@@ -9,10 +10,14 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from domain.entities import Message as MessageEntity
 from domain.errors import ValidationFailed
 from domain.sandbox import SimulatedMedia
 from graphql_schema.context import Info
-from graphql_schema.types import Chat, ChatPage, Message, MessagePage, Pagination
+from graphql_schema.enums import ReceiptStatus
+from graphql_schema.graph import Chat, ChatPage, Message, MessagePage
+from graphql_schema.payloads import UserError, attempt
+from graphql_schema.types import Pagination
 
 
 @strawberry.input(description="Media of a simulated incoming message: `base64` or `url`.")
@@ -39,7 +44,10 @@ def uploaded_file(file: object) -> UploadFile:
 
 @strawberry.type
 class MessageQuery:
-    @strawberry.field(description="Conversations of an instance, the most recent first.")
+    @strawberry.field(
+        description="Conversations of an instance, the most recent first.",
+        deprecation_reason="Use Instance.chats (a cursor connection).",
+    )
     async def chats(
         self,
         info: Info,
@@ -55,7 +63,10 @@ class MessageQuery:
             chats=[Chat.from_entity(x) for x in found], pagination=Pagination.from_page(page)
         )
 
-    @strawberry.field(description="Messages of one chat (a phone number or a JID).")
+    @strawberry.field(
+        description="Messages of one chat (a phone number or a JID).",
+        deprecation_reason="Use Instance.messages or Chat.messages (keyset cursors).",
+    )
     async def messages(
         self,
         info: Info,
@@ -82,6 +93,20 @@ class MessageQuery:
         )
 
 
+@strawberry.type(description="The message a mutation sent, or why it did not.")
+class MessagePayload:
+    message: Message | None = strawberry.field(description="Null when `userErrors` is not.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
+
+
+async def _sent(action: Awaitable[MessageEntity]) -> MessagePayload:
+    async def build() -> Message:
+        return Message.from_entity(await action)
+
+    message, errors = await attempt(build(), root=None)
+    return MessagePayload(message=message, user_errors=errors)
+
+
 @strawberry.type
 class MessageMutation:
     @strawberry.mutation(description="Send a text message to a phone number or JID.")
@@ -92,12 +117,12 @@ class MessageMutation:
         phone: str,
         message: str,
         quoted_message_id: str | None = None,
-    ) -> Message:
+    ) -> MessagePayload:
         c = info.context.container
-        sent = await c.messaging.send_text(
-            await info.context.principal(), str(instance_id), phone, message, quoted_message_id
+        principal = await info.context.principal()
+        return await _sent(
+            c.messaging.send_text(principal, str(instance_id), phone, message, quoted_message_id)
         )
-        return Message.from_entity(sent)
 
     @strawberry.mutation(description="Fetch a file from a URL and send it.")
     async def send_media(
@@ -109,18 +134,14 @@ class MessageMutation:
         caption: str | None = None,
         filename: str | None = None,
         quoted_message_id: str | None = None,
-    ) -> Message:
+    ) -> MessagePayload:
         c = info.context.container
-        sent = await c.messaging.send_media_url(
-            await info.context.principal(),
-            str(instance_id),
-            phone,
-            url,
-            caption,
-            filename,
-            quoted_message_id,
+        principal = await info.context.principal()
+        return await _sent(
+            c.messaging.send_media_url(
+                principal, str(instance_id), phone, url, caption, filename, quoted_message_id
+            )
         )
-        return Message.from_entity(sent)
 
     @strawberry.mutation(description="Send an uploaded file (GraphQL multipart request).")
     async def send_file(
@@ -131,17 +152,20 @@ class MessageMutation:
         file: Upload,
         caption: str | None = None,
         quoted_message_id: str | None = None,
-    ) -> Message:
+    ) -> MessagePayload:
         c = info.context.container
         principal = await info.context.principal()  # before reading a stranger's upload
-        part = uploaded_file(file)
-        upload = await c.messaging.read_upload(
-            part.read, part.size, part.filename, part.content_type
-        )
-        sent = await c.messaging.send_file(
-            principal, str(instance_id), phone, upload, caption, quoted_message_id
-        )
-        return Message.from_entity(sent)
+
+        async def send() -> MessageEntity:
+            part = uploaded_file(file)
+            upload = await c.messaging.read_upload(
+                part.read, part.size, part.filename, part.content_type
+            )
+            return await c.messaging.send_file(
+                principal, str(instance_id), phone, upload, caption, quoted_message_id
+            )
+
+        return await _sent(send())
 
     @strawberry.mutation(
         description="Mark a chat's received messages read (sends read receipts); "
@@ -179,10 +203,10 @@ class MessageMutation:
         description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'."
     )
     async def sandbox_receipt(
-        self, info: Info, instance_id: strawberry.ID, message_id: str, status: str
+        self, info: Info, instance_id: strawberry.ID, message_id: str, status: ReceiptStatus
     ) -> bool:
         c = info.context.container
         await c.sandbox_traffic.receipt(
-            await info.context.principal(), str(instance_id), message_id, status
+            await info.context.principal(), str(instance_id), message_id, status.value
         )
         return True

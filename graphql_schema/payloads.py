@@ -7,9 +7,14 @@ Shopify's APIs do it; authorisation, not-found and engine failures stay GraphQL 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import strawberry
 
 from domain.errors import ValidationFailed
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="An input the caller can correct; the mutation changed nothing.")
@@ -22,7 +27,18 @@ class UserError:
     message: str = strawberry.field(description="Human-readable explanation.")
 
     @classmethod
-    def from_validation(cls, error: ValidationFailed, root: str = "input") -> UserError:
+    def from_validation(cls, error: ValidationFailed, root: str | None = "input") -> UserError:
+        """`root` is the argument the field lives in (None: the field is an argument)."""
         field = error.details.get("field")
-        path = [root, str(field)] if field else None
+        path = ([root] if root else []) + [str(field)] if field else None
         return cls(field=path, code=error.code, message=error.message)
+
+
+async def attempt(
+    action: Awaitable[T], root: str | None = "input"
+) -> tuple[T | None, list[UserError]]:
+    """The use case's result, or the input errors it reported (it then changed nothing)."""
+    try:
+        return await action, []
+    except ValidationFailed as error:
+        return None, [UserError.from_validation(error, root)]

@@ -31,10 +31,14 @@ from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
-from graphql_schema.instances import InstanceMutation, InstanceQuery, InstanceSubscription
+from graphql_schema.events import EVENT_TYPES
+from graphql_schema.groups import GroupMutation, GroupQuery
+from graphql_schema.instances import InstanceMutation, InstanceQuery
 from graphql_schema.limiter import DocumentLimiter
 from graphql_schema.messages import MessageMutation, MessageQuery
+from graphql_schema.rich import ChatMarkMutation, RichMutation
 from graphql_schema.stats import LONG_SCALAR, Long, StatsQuery
+from graphql_schema.subscriptions import Subscription
 from graphql_schema.webhooks import WebhookMutation, WebhookQuery
 
 log = logging.getLogger(__name__)
@@ -122,6 +126,7 @@ Query = merge_types(
         WebhookQuery,
         StatsQuery,
         EngineQuery,
+        GroupQuery,
     ),
 )
 Mutation = merge_types(
@@ -133,6 +138,9 @@ Mutation = merge_types(
         ContactMutation,
         WebhookMutation,
         EngineMutation,
+        RichMutation,
+        ChatMarkMutation,
+        GroupMutation,
     ),
 )
 
@@ -140,7 +148,8 @@ Mutation = merge_types(
 schema = WamuxSchema(
     query=Query,
     mutation=Mutation,
-    subscription=InstanceSubscription,
+    subscription=Subscription,
+    types=EVENT_TYPES,
     extensions=[DocumentLimiter, CountInstanceCalls],
     config=StrawberryConfig(scalar_map={datetime: DateTime, Long: LONG_SCALAR}),
 )

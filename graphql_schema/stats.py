@@ -112,7 +112,8 @@ class StatsQuery:
         )
 
     @strawberry.field(
-        description="Usage of one instance with a row per day; period today|week|month|all."
+        description="Usage of one instance with a row per day; period today|week|month|all.",
+        deprecation_reason="Use Instance.stats.",
     )
     async def instance_stats(
         self, info: Info, instance_id: strawberry.ID, period: str | None = None
@@ -121,11 +122,7 @@ class StatsQuery:
         total, daily = await c.usage.for_instance(
             await info.context.principal(), str(instance_id), period
         )
-        days = [
-            DailyUsage(date=_midnight(day), **_fields(spec_usage(counters, DAILY_COUNTERS)))
-            for day, counters in daily
-        ]
-        return InstanceStats(usage=InstanceUsage(**_fields(spec_usage(total)), daily_stats=days))
+        return instance_stats(total, daily)
 
     @strawberry.field(description="Instances, users and usage of the whole server (admin only).")
     async def system_stats(self, info: Info) -> SystemStats:
@@ -136,6 +133,20 @@ class StatsQuery:
             users=TotalAndActive(**stats["users"]),
             usage=UsageCounters(**_fields(spec_usage(stats["usage"]))),
         )
+
+
+def instance_stats(
+    total: dict[str, int], daily: list[tuple[date, dict[str, int]]]
+) -> InstanceStats:
+    days = [
+        DailyUsage(date=_midnight(day), **_fields(spec_usage(counters, DAILY_COUNTERS)))
+        for day, counters in daily
+    ]
+    return InstanceStats(usage=InstanceUsage(**_fields(spec_usage(total)), daily_stats=days))
+
+
+def usage_counters(counters: dict[str, int]) -> UsageCounters:
+    return UsageCounters(**_fields(spec_usage(counters)))
 
 
 def _midnight(day: date) -> datetime:

@@ -10,15 +10,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.entities import ActivityLog as ActivityEntity
-from domain.entities import ChatSummary as ChatEntity
 from domain.entities import Contact as ContactEntity
-from domain.entities import Event as EventEntity
-from domain.entities import Instance as InstanceEntity
-from domain.entities import Message as MessageEntity
 from domain.entities import Page
 from domain.entities import User as UserEntity
-from domain.times import from_ms
 from domain.wire import EngineContact as EngineContactEntity
+from graphql_schema.enums import Role
+from graphql_schema.events import Event
+from graphql_schema.payloads import UserError
+from graphql_schema.relay import Node
 
 
 def to_json(value: Mapping[str, Any]) -> JSON:
@@ -43,13 +42,13 @@ class Pagination:
         return cls(total=page.total, limit=page.limit, skip=page.skip, has_more=page.has_more)
 
 
-@strawberry.type
-class User:
+@strawberry.type(description="A user account.")
+class User(Node):
     id: strawberry.ID
     email: str
     first_name: str
     last_name: str
-    role: str
+    role: Role
     is_active: bool
     created_at: datetime
     updated_at: datetime
@@ -62,7 +61,7 @@ class User:
             email=u.email,
             first_name=u.first_name,
             last_name=u.last_name,
-            role=u.role.value,
+            role=Role.of(u.role),
             is_active=u.is_active,
             created_at=u.created_at,
             updated_at=u.updated_at,
@@ -76,10 +75,11 @@ class UserPage:
     pagination: Pagination
 
 
-@strawberry.type
+@strawberry.type(description="A created user and its API key, or why it was not created.")
 class UserWithApiKey:
-    user: User
-    api_key: str | None
+    user: User | None = strawberry.field(description="Null when `userErrors` is not.")
+    api_key: str | None = strawberry.field(description="Shown once: store it now.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
 @strawberry.type
@@ -87,97 +87,6 @@ class LoginPayload:
     token: str
     user: User
     api_key: str | None
-
-
-@strawberry.type
-class ConnectionStatus:
-    ready: bool
-    status: str
-    has_qr: bool
-
-    @classmethod
-    def from_entity(cls, i: InstanceEntity) -> ConnectionStatus:
-        return cls(ready=i.ready, status=i.status.value, has_qr=i.has_qr)
-
-
-@strawberry.type
-class WebhookSettings:
-    notify_received: bool
-    notify_sent: bool
-    notify_delivery: bool
-    notify_read: bool
-    max_retries: int
-    retry_interval: int
-    secret: str | None
-    headers: JSON
-
-    @classmethod
-    def from_entity(cls, i: InstanceEntity) -> WebhookSettings:
-        w = i.webhook
-        return cls(
-            notify_received=w.notify_received,
-            notify_sent=w.notify_sent,
-            notify_delivery=w.notify_delivery,
-            notify_read=w.notify_read,
-            max_retries=w.max_retries,
-            retry_interval=w.retry_interval_ms,
-            secret=w.secret,
-            headers=to_json(dict(w.headers)),
-        )
-
-
-@strawberry.type
-class Instance:
-    id: strawberry.ID
-    user_id: str
-    name: str
-    description: str | None
-    engine: str
-    status: str
-    status_reason: str | None
-    phone: str | None
-    push_name: str | None
-    webhook_url: str | None
-    webhook_enabled: bool
-    webhook_settings: WebhookSettings
-    connection_status: ConnectionStatus
-    last_activity: datetime | None
-    limits: JSON = strawberry.field(
-        description="Per UTC day: maxMessagesSent, maxMediaSent, maxApiCalls"
-    )
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_entity(cls, i: InstanceEntity) -> Instance:
-        return cls(
-            id=strawberry.ID(i.id),
-            user_id=i.user_id,
-            name=i.name,
-            description=i.description,
-            engine=i.engine.value,
-            status=i.status.value,
-            status_reason=i.status_reason,
-            phone=i.phone,
-            push_name=i.push_name,
-            webhook_url=i.webhook_url,
-            webhook_enabled=i.webhook_enabled,
-            webhook_settings=WebhookSettings.from_entity(i),
-            connection_status=ConnectionStatus.from_entity(i),
-            last_activity=i.last_activity_at,
-            limits=to_json(dict(i.limits)),
-            created_at=i.created_at,
-            updated_at=i.updated_at,
-        )
-
-
-@strawberry.type
-class QrCode:
-    """`qrCode` is null while the code is still being generated (`status` says why)."""
-
-    qr_code: str | None
-    status: str
-    generating: bool
 
 
 @strawberry.type
@@ -206,25 +115,6 @@ class ActivityPage:
 
 
 @strawberry.type
-class Event:
-    id: strawberry.ID
-    instance_id: str
-    type: str
-    timestamp: datetime
-    data: JSON
-
-    @classmethod
-    def from_entity(cls, e: EventEntity) -> Event:
-        return cls(
-            id=strawberry.ID(e.id),
-            instance_id=e.instance_id,
-            type=e.type.value,
-            timestamp=from_ms(e.timestamp_ms),
-            data=to_json(e.data),
-        )
-
-
-@strawberry.type
 class EventPage:
     events: list[Event]
     latest_timestamp: datetime | None
@@ -236,88 +126,6 @@ class EventPage:
 class Result:
     success: bool
     message: str
-
-
-@strawberry.type
-class Message:
-    id: strawberry.ID
-    instance_id: str
-    remote_jid: str
-    from_me: bool
-    message_type: str
-    content: str | None
-    message_id: str = strawberry.field(description="WhatsApp's id of the message.")
-    has_media: bool
-    media_url: str | None = strawberry.field(
-        description="Where the media is served, with the same credentials (GET)."
-    )
-    caption: str | None
-    mime_type: str | None
-    file_name: str | None
-    media_size: int | None
-    quoted_message_id: str | None
-    status: str
-    metadata: JSON
-    created_at: datetime
-    updated_at: datetime
-    status_updated_at: datetime | None
-
-    @classmethod
-    def from_entity(cls, m: MessageEntity) -> Message:
-        return cls(
-            id=strawberry.ID(m.id),
-            instance_id=m.instance_id,
-            remote_jid=m.remote_jid,
-            from_me=m.from_me,
-            message_type=m.message_type,
-            content=m.content,
-            message_id=m.message_id,
-            has_media=m.has_media,
-            media_url=m.media_url,
-            caption=m.caption,
-            mime_type=m.mime_type,
-            file_name=m.file_name,
-            media_size=m.media_size,
-            quoted_message_id=m.quoted_message_id,
-            status=m.status.value,
-            metadata=to_json(dict(m.metadata)),
-            created_at=m.created_at,
-            updated_at=m.updated_at,
-            status_updated_at=m.status_updated_at,
-        )
-
-
-@strawberry.type
-class MessagePage:
-    messages: list[Message]
-    pagination: Pagination
-
-
-@strawberry.type
-class Chat:
-    remote_jid: str
-    name: str | None
-    is_group: bool
-    unread_count: int
-    message_count: int
-    last_message: Message
-
-    @classmethod
-    def from_entity(cls, c: ChatEntity) -> Chat:
-        return cls(
-            remote_jid=c.remote_jid,
-            name=c.name,
-            is_group=c.remote_jid.endswith("@g.us"),
-            unread_count=c.unread_count,
-            message_count=c.message_count,
-            last_message=Message.from_entity(c.last_message),
-        )
-
-
-@strawberry.type
-class ChatPage:
-    chats: list[Chat]
-    pagination: Pagination
 
 
 @strawberry.type

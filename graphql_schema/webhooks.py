@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from domain.webhooks import WebhookDelivery as DeliveryEntity
 from graphql_schema.context import Info
+from graphql_schema.enums import DeliveryStatus
 from graphql_schema.types import Pagination
 
 
@@ -20,7 +21,7 @@ class WebhookDelivery:
     event: str
     event_id: str | None
     url: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     max_attempts: int
     last_status_code: int | None
@@ -40,7 +41,7 @@ class WebhookDelivery:
             event=d.event,
             event_id=d.event_id,
             url=d.url,
-            status=d.status.value,
+            status=DeliveryStatus.of(d.status),
             attempts=d.attempts,
             max_attempts=d.max_attempts,
             last_status_code=d.last_status_code,
@@ -75,7 +76,10 @@ class WebhookTestResult:
 
 @strawberry.type
 class WebhookQuery:
-    @strawberry.field(description="Webhook deliveries of an instance, newest first.")
+    @strawberry.field(
+        description="Webhook deliveries of an instance, newest first.",
+        deprecation_reason="Use Instance.webhookDeliveries (a cursor connection).",
+    )
     async def webhook_deliveries(
         self,
         info: Info,

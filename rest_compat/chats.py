@@ -1,4 +1,4 @@
-"""The spec's "聊天和消息" section, plus the list of conversations and read marks."""
+"""The spec's "聊天和消息" section, plus the list of conversations and read/unread marks."""
 
 from __future__ import annotations
 
@@ -82,3 +82,13 @@ async def mark_chat_read(
 ) -> dict[str, Any]:
     count = await c.messaging.mark_read(principal, instance_id, chat_id)
     return {"success": True, "markedRead": count}
+
+
+@router.post("/{instance_id}/chats/{chat_id}/unread", response_model=r.Success)
+async def mark_chat_unread(
+    instance_id: str, chat_id: str, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    """WhatsApp's "mark as unread": a flag on the chat (the phone shows a badge), its
+    messages untouched; a new message in the chat or a read mark clears it."""
+    await c.messaging.mark_unread(principal, instance_id, chat_id)
+    return {"success": True}

@@ -26,6 +26,16 @@ from domain.errors import DomainError
 from rest_compat.messaging import send_text as send_text_route
 
 _PATH = re.compile(r"/api/whatsapp/([^/]+)/send")
+
+
+class _Matched:
+    """What the router would put in `scope["route"]`, as far as this app reads it: the
+    template (request metrics count routes by template)."""
+
+    path = "/api/whatsapp/{instance_id}/send"
+
+
+MATCHED = _Matched()
 # The name the route counts its API calls under (`api.deps.count_api_call`).
 OPERATION = send_text_route.__name__
 
@@ -81,6 +91,9 @@ class FastSendText:
             return
         phone, text, quoted = parsed
         instance_id = match.group(1)
+        # As the router would: metrics read the template, log lines the instance id.
+        scope["route"] = MATCHED
+        scope["path_params"] = {"instance_id": instance_id}
         container = scope["app"].state.container
         try:
             principal = await principal_from_credentials(

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.entities import ActivityLog, ChatSummary, Contact, Event, Instance, Message, Page, User
+from domain.entities import (
+    ActivityLog,
+    ChatSummary,
+    Contact,
+    Event,
+    Instance,
+    Message,
+    Page,
+    User,
+)
 from domain.times import iso, iso_ms
 from domain.webhooks import WebhookDelivery
 from domain.wire import EngineContact
@@ -55,6 +64,7 @@ def webhook_settings(i: Instance) -> dict[str, Any]:
         "retryInterval": w.retry_interval_ms,
         "secret": w.secret,
         "headers": dict(w.headers),
+        **({"events": list(w.events)} if w.events is not None else {}),
     }
 
 
@@ -185,6 +195,7 @@ def chat(c: ChatSummary) -> dict[str, Any]:
         "unreadCount": c.unread_count,
         "messageCount": c.message_count,
         "lastMessage": message(c.last_message),
+        "markedUnread": c.marked_unread,
     }
 
 

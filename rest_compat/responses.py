@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 from domain.entities import Engine, EventType, InstanceStatus, Role
@@ -128,6 +128,16 @@ class WebhookSettings(Answer):
     retry_interval: int  # milliseconds
     secret: str | None
     headers: dict[str, str]
+    # Beyond the document: shown only once an instance chose its event kinds, so the
+    # document's answer stays exactly as written for everyone else.
+    events: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unchosen_events(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("events") is None:
+            data.pop("events", None)
+        return data
 
 
 class InstanceCreated(Answer):

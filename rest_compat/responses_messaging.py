@@ -51,6 +51,8 @@ class Chat(Answer):
     unread_count: int
     message_count: int
     last_message: Message
+    # Beyond the document (which does not define this list): WhatsApp's "mark as unread".
+    marked_unread: bool
 
 
 class ChatPage(Answer):

@@ -88,6 +88,12 @@ class WebhookSettingsBody(ExactBody):
     )
     secret: StrictStr | None = None
     headers: dict[StrictStr, StrictStr] | None = None
+    events: list[StrictStr] | None = Field(
+        None,
+        description="event kinds sent as webhooks (default: the document's eight); adds "
+        "message_reaction, message_edited, message_revoked, poll_vote, presence_update, "
+        "group_update",
+    )
 
     def to_domain(self) -> WebhookSettingsInput:
         return WebhookSettingsInput(
@@ -99,6 +105,7 @@ class WebhookSettingsBody(ExactBody):
             retry_interval=self.retry_interval,
             secret=self.secret,
             headers=self.headers,
+            events=self.events,
         )
 
 
@@ -115,6 +122,12 @@ class FlatWebhookFields(BaseModel):
     )
     webhook_secret: StrictStr | None = Field(None, alias="webhookSecret")
     headers: dict[StrictStr, StrictStr] | None = None
+    events: list[StrictStr] | None = Field(
+        None,
+        description="event kinds sent as webhooks (default: the document's eight); adds "
+        "message_reaction, message_edited, message_revoked, poll_vote, presence_update, "
+        "group_update",
+    )
 
     def flat_webhook(self) -> WebhookSettingsInput:
         return WebhookSettingsInput(
@@ -126,6 +139,7 @@ class FlatWebhookFields(BaseModel):
             retry_interval=self.retry_interval,
             secret=self.webhook_secret,
             headers=self.headers,
+            events=self.events,
         )
 
 

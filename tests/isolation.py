@@ -28,6 +28,7 @@ from graphql import (
 from graphql_schema.schema import schema
 
 OUTSIDE = "79001234567"  # a number tenant A has a chat with
+GROUP = "120363000000000001@g.us"  # a group id (groups live on WhatsApp, reached per instance)
 
 
 @dataclass
@@ -50,6 +51,9 @@ Sample = Callable[[Tenant], dict[str, Any]]
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # Server-wide counts only, no tenant's data; behind METRICS_TOKEN when it is set
+    # (tests/api/test_metrics.py), open like the probes otherwise.
+    ("GET", "/metrics"),
     ("POST", "/api/auth/login"),
     ("GET", "/graphql"),  # GraphiQL, a static page; POST /graphql is swept field by field
     ("POST", "/graphql"),
@@ -61,6 +65,8 @@ PATH_SAMPLES: dict[str, Callable[[Tenant], str]] = {
     "media_id": lambda a: a.media,
     "chat_id": lambda a: a.chat,
     "delivery_id": lambda a: a.delivery,
+    "message_id": lambda a: a.message,
+    "group_id": lambda a: GROUP,
 }
 
 _CONTACT: Sample = lambda a: {"json": {"number": OUTSIDE, "name": "stolen"}}  # noqa: E731
@@ -99,6 +105,44 @@ REST_BODIES: dict[tuple[str, str], Sample] = {
     },
     ("POST", "/api/instances/{instance_id}/pairing-code"): lambda a: {"json": {"phone": OUTSIDE}},
     ("POST", "/api/whatsapp/{instance_id}/check"): lambda a: {"json": {"phones": [OUTSIDE]}},
+    ("POST", "/api/whatsapp/{instance_id}/react"): lambda a: {
+        "json": {"messageId": a.message, "emoji": "👍"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-location"): lambda a: {
+        "json": {"phone": OUTSIDE, "latitude": 1.5, "longitude": 2.5}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-contact"): lambda a: {
+        "json": {"phone": OUTSIDE, "contacts": [{"name": "x", "phone": OUTSIDE}]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/send-poll"): lambda a: {
+        "json": {"phone": OUTSIDE, "question": "q", "options": ["a", "b"]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/poll-vote"): lambda a: {
+        "json": {"pollId": a.message, "options": []}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/messages/{message_id}/edit"): lambda a: {
+        "json": {"message": "stolen"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/messages/{message_id}/forward"): lambda a: {
+        "json": {"phone": OUTSIDE}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/presence"): lambda a: {"json": {"state": "available"}},
+    ("POST", "/api/whatsapp/{instance_id}/groups"): lambda a: {
+        "json": {"name": "g", "participants": [OUTSIDE]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/join"): lambda a: {
+        "json": {"link": "https://chat.whatsapp.com/AAAAAAAAAAAAAAAAAAAAAA"}
+    },
+    ("PUT", "/api/whatsapp/{instance_id}/groups/{group_id}/subject"): lambda a: {
+        "json": {"subject": "stolen"}
+    },
+    ("PUT", "/api/whatsapp/{instance_id}/groups/{group_id}/description"): lambda a: {
+        "json": {"description": "stolen"}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/{group_id}/participants"): lambda a: {
+        "json": {"action": "add", "participants": [OUTSIDE]}
+    },
+    ("POST", "/api/whatsapp/{instance_id}/groups/{group_id}/invite"): lambda a: {"json": {}},
 }
 
 
@@ -162,7 +206,7 @@ ID_ARGUMENT: dict[str, str] = {
         (
             "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
             "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
-            "sandboxScan", "sandboxDisconnect",
+            "sandboxScan", "sandboxDisconnect", "node",
         ),
         "instance",
     ),
@@ -170,6 +214,7 @@ ID_ARGUMENT: dict[str, str] = {
 
 ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "instanceId": lambda a: a.instance,
+    "instanceIds": lambda a: [a.instance],
     "userId": lambda a: a.user,
     "mediaId": lambda a: a.media,
     "deliveryId": lambda a: a.delivery,
@@ -185,6 +230,19 @@ ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "onlyGroups": lambda a: False,
     "email": lambda a: "nobody@example.com",
     "password": lambda a: "password-123",
+    "emoji": lambda a: "👍",
+    "pollId": lambda a: a.message,
+    "options": lambda a: [],
+    "state": lambda a: "available",
+    "events": lambda a: ["message_reaction"],
+    "contacts": lambda a: [{"name": "x", "phone": OUTSIDE}],
+    "groupId": lambda a: GROUP,
+    "participants": lambda a: [OUTSIDE],
+    "action": lambda a: "add",
+    "subject": lambda a: "stolen",
+    "description": lambda a: "stolen",
+    "link": lambda a: "https://chat.whatsapp.com/AAAAAAAAAAAAAAAAAAAAAA",
+    "revoke": lambda a: False,
 }
 
 INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {
@@ -193,6 +251,8 @@ INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {
     "ContactInput": lambda a: {"number": OUTSIDE, "name": "stolen"},
     "NewUserInput": lambda a: {"email": "new@example.com", "password": "password-123"},
     "NewInstanceInput": lambda a: {"name": "x", "engine": "sandbox"},
+    "LocationInput": lambda a: {"phone": OUTSIDE, "latitude": 1.5, "longitude": 2.5},
+    "PollInput": lambda a: {"phone": OUTSIDE, "question": "q", "options": ["a", "b"]},
 }
 
 UPLOAD = "Upload"

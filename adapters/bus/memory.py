@@ -41,9 +41,12 @@ class InMemoryEventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
         self._subs: dict[str, set[_Subscription]] = defaultdict(set)
+        self._everything: set[_Subscription] = set()
 
     async def publish(self, event: Event) -> None:
         for sub in list(self._subs.get(event.instance_id, ())):
+            sub.push(event)
+        for sub in list(self._everything):
             sub.push(event)
 
     @asynccontextmanager
@@ -57,11 +60,20 @@ class InMemoryEventBus:
             if not self._subs[instance_id]:
                 del self._subs[instance_id]
 
+    @asynccontextmanager
+    async def subscribe_all(self) -> AsyncIterator[AsyncIterator[Event]]:
+        sub = _Subscription(self._queue_size)
+        self._everything.add(sub)
+        try:
+            yield sub.stream()
+        finally:
+            self._everything.discard(sub)
+
     def subscriber_count(self, instance_id: str) -> int:
         return len(self._subs.get(instance_id, ()))
 
     async def close(self) -> None:
-        for subs in self._subs.values():
+        for subs in [*self._subs.values(), self._everything]:
             for sub in subs:
                 sub.overflowed = sub.queue.full()
                 if not sub.overflowed:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -47,7 +48,6 @@ class HttpWebhookTransport:
         self, target: WebhookTarget, body: bytes, headers: dict[str, str]
     ) -> AttemptResult:
         started = time.perf_counter()
-        parts = urlsplit(target.url)
         if not all(_sendable(k) and _sendable(v) for k, v in headers.items()):
             return AttemptResult(
                 None,
@@ -55,20 +55,8 @@ class HttpWebhookTransport:
                 _ms(started),
                 Outcome.INVALID_REQUEST,
             )
-        address = f"[{target.address}]" if ":" in target.address else target.address
-        default_port = 443 if parts.scheme == "https" else 80
-        port = parts.port or default_port
-        path = parts.path or "/"
-        url = URL(
-            f"{parts.scheme}://{address}:{port}{path}" + (f"?{parts.query}" if parts.query else ""),
-            encoded=True,
-        )
-        host = parts.hostname or ""
-        shown_host = f"[{host}]" if ":" in host else host
-        sent = {**headers, "Host": shown_host if port == default_port else f"{shown_host}:{port}"}
-        auth = None
-        if parts.username is not None:
-            auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        url, host_header, auth, server_hostname = _request_shape(target.url, target.address)
+        sent = {**headers, "Host": host_header}
         try:
             async with self._client().post(
                 url,
@@ -76,7 +64,7 @@ class HttpWebhookTransport:
                 headers=sent,
                 auth=auth,
                 allow_redirects=False,
-                server_hostname=host if parts.scheme == "https" else None,
+                server_hostname=server_hostname,
             ) as response:
                 status = response.status
                 await _drain(response)
@@ -97,6 +85,30 @@ class HttpWebhookTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@lru_cache(maxsize=4096)
+def _request_shape(
+    target_url: str, address: str
+) -> tuple[URL, str, aiohttp.BasicAuth | None, str | None]:
+    """Where to connect, the Host header, credentials and TLS name for a checked target:
+    the same few targets come back on every delivery, so this is worked out once each."""
+    parts = urlsplit(target_url)
+    literal = f"[{address}]" if ":" in address else address
+    default_port = 443 if parts.scheme == "https" else 80
+    port = parts.port or default_port
+    path = parts.path or "/"
+    url = URL(
+        f"{parts.scheme}://{literal}:{port}{path}" + (f"?{parts.query}" if parts.query else ""),
+        encoded=True,
+    )
+    host = parts.hostname or ""
+    shown_host = f"[{host}]" if ":" in host else host
+    host_header = shown_host if port == default_port else f"{shown_host}:{port}"
+    auth = None
+    if parts.username is not None:
+        auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    return url, host_header, auth, host if parts.scheme == "https" else None
 
 
 async def _drain(response: aiohttp.ClientResponse) -> None:

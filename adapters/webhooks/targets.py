@@ -33,7 +33,7 @@ class CheckedTargets:
         # Every address the name has must pass, not just the first: a name that answers
         # with a public and a private address is refused rather than raced.
         for text in addresses:
-            address = parse(text)
+            address = _parse(text)
             if address is None:
                 raise TargetRefused(RefusalReason.UNRESOLVABLE, f"host {host!r} not found")
             if self._own.matches(address, port):
@@ -50,7 +50,7 @@ class CheckedTargets:
                     "targets are allowed only where WEBHOOK_PRIVATE_URLS permits them "
                     "(by default: on instances owned by an admin)",
                 )
-        return WebhookTarget(url, str(parse(addresses[0])))
+        return WebhookTarget(url, str(_parse(addresses[0])))
 
 
 # Both run once per delivery, on a handful of distinct URLs and addresses: cached, since the
@@ -65,6 +65,11 @@ def _split(url: str) -> tuple[str | None, int | None, IPAddress | None]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None, None, None
     return parts.hostname, port, parse(parts.hostname)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> IPAddress | None:
+    return parse(text)
 
 
 @lru_cache(maxsize=4096)

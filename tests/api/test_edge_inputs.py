@@ -72,10 +72,12 @@ async def test_non_ascii_digits_are_refused_over_graphql(api: Api) -> None:
     iid = (await api.paired_instance(headers))["id"]
     out = await api.gql(
         "mutation($id: ID!, $phone: String!) "
-        '{ sendText(instanceId: $id, phone: $phone, message: "hi") { id } }',
+        '{ sendText(instanceId: $id, phone: $phone, message: "hi") '
+        "{ message { id } userErrors { field code } } }",
         {"id": iid, "phone": FULLWIDTH},
         headers,
     )
-    [error] = out["errors"]
-    assert error["extensions"]["code"] == "validation_error"
-    assert error["extensions"]["status"] == 400
+    assert "errors" not in out, out
+    payload = out["data"]["sendText"]
+    assert payload["message"] is None
+    assert payload["userErrors"] == [{"field": ["phone"], "code": "validation_error"}]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
+from tests.graphql_events import EVENT_FRAGMENT, as_rest
 
 MESSAGE_FIELDS = """
   id instanceId remoteJid fromMe messageType content messageId hasMedia mediaUrl caption
@@ -22,24 +23,27 @@ CONTACT_FIELDS = """
   createdAt updatedAt
 """
 PAGINATION = "pagination { total limit skip hasMore }"
+USER_ERRORS = "userErrors { field code message }"
 
 SEND_TEXT = f"""
 mutation($id: ID!, $phone: String!, $message: String!, $quoted: String) {{
   sendText(instanceId: $id, phone: $phone, message: $message, quotedMessageId: $quoted) {{
-    {MESSAGE_FIELDS}
+    message {{ {MESSAGE_FIELDS} }} {USER_ERRORS}
   }}
 }}
 """
 SEND_MEDIA = f"""
 mutation($id: ID!, $phone: String!, $url: String!, $caption: String, $filename: String) {{
   sendMedia(instanceId: $id, phone: $phone, url: $url, caption: $caption, filename: $filename) {{
-    {MESSAGE_FIELDS}
+    message {{ {MESSAGE_FIELDS} }} {USER_ERRORS}
   }}
 }}
 """
 SEND_FILE = f"""
 mutation($id: ID!, $phone: String!, $file: Upload!, $caption: String) {{
-  sendFile(instanceId: $id, phone: $phone, file: $file, caption: $caption) {{ {MESSAGE_FIELDS} }}
+  sendFile(instanceId: $id, phone: $phone, file: $file, caption: $caption) {{
+    message {{ {MESSAGE_FIELDS} }} {USER_ERRORS}
+  }}
 }}
 """
 MARK_READ = "mutation($id: ID!, $chat: String!) { markChatRead(instanceId: $id, chatId: $chat) }"
@@ -63,11 +67,14 @@ query($id: ID!, $chat: String!, $limit: Int, $skip: Int, $start: DateTime, $end:
   }}
 }}
 """
-EVENTS = """
-query($id: ID!, $types: [String!]) {
-  instanceEvents(id: $id, types: $types) { events { type data } count }
+EVENTS = (
+    """
+query($id: ID!, $types: [EventType!]) {
+  instanceEvents(id: $id, types: $types) { events { ...EventFields } count }
 }
 """
+    + EVENT_FRAGMENT
+)
 WHATSAPP_CONTACTS = (
     "query($id: ID!) { whatsappContacts(instanceId: $id) { id name number isGroup } }"
 )
@@ -87,7 +94,7 @@ mutation($id: ID!, $phone: String!, $name: String) {{
 IMPORT_CONTACTS = "mutation($id: ID!) { importContacts(instanceId: $id) }"
 SAVE_CONTACT = f"""
 mutation($id: ID!, $input: ContactInput!) {{
-  saveContact(instanceId: $id, input: $input) {{ {CONTACT_FIELDS} }}
+  saveContact(instanceId: $id, input: $input) {{ contact {{ {CONTACT_FIELDS} }} {USER_ERRORS} }}
 }}
 """
 INCOMING = """
@@ -96,7 +103,7 @@ mutation($id: ID!, $from: String!, $body: String, $pushName: String, $media: Sim
 }
 """
 RECEIPT = """
-mutation($id: ID!, $messageId: String!, $status: String!) {
+mutation($id: ID!, $messageId: String!, $status: ReceiptStatus!) {
   sandboxReceipt(instanceId: $id, messageId: $messageId, status: $status)
 }
 """
@@ -108,12 +115,33 @@ FILE_BYTES = bytes(range(256)) * 8
 # --- helpers ----------------------------------------------------------------------------------
 
 
+PAYLOAD_OBJECTS = ("message", "contact")
+
+
 def data_of(out: dict[str, Any], field_name: str) -> Any:
+    """The field's answer; a mutation payload's object, once it reported no user errors."""
     assert "errors" not in out, out
-    return out["data"][field_name]
+    answer = out["data"][field_name]
+    if isinstance(answer, dict) and "userErrors" in answer:
+        assert answer["userErrors"] == [], out
+        return next(answer[k] for k in PAYLOAD_OBJECTS if k in answer)
+    return answer
 
 
 def error_of(out: dict[str, Any], code: str, status: int) -> dict[str, Any]:
+    """The single error of an operation that changed nothing. Input errors of a mutation are
+    `userErrors` in its payload (the object null); they are returned in the shape of a
+    GraphQL error's extensions (code, status 400, the field's name) for the checks below."""
+    payload = next(iter((out.get("data") or {}).values()), None)
+    if isinstance(payload, dict) and payload.get("userErrors"):
+        assert "errors" not in out, out
+        assert code == "validation_error" and status == 400, out
+        assert all(payload[k] is None for k in PAYLOAD_OBJECTS if k in payload), out
+        assert len(payload["userErrors"]) == 1, out
+        user_error = payload["userErrors"][0]
+        assert user_error["code"] == code and user_error["message"], out
+        field = user_error["field"][-1] if user_error["field"] else None
+        return {"message": user_error["message"], "extensions": {"code": code, "field": field}}
     assert out.get("data") is None, out
     assert len(out["errors"]) == 1, out
     error = out["errors"][0]
@@ -162,7 +190,7 @@ async def contacts(api: Api, headers: dict[str, str], iid: str, **args: Any) -> 
 
 async def events_of(api: Api, headers: dict[str, str], iid: str, kind: str) -> list[Any]:
     out = await api.gql(EVENTS, {"id": iid, "types": [kind]}, headers)
-    return data_of(out, "instanceEvents")["events"]
+    return [as_rest(e) for e in data_of(out, "instanceEvents")["events"]]
 
 
 async def eventually(probe: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
@@ -461,7 +489,8 @@ async def test_send_media_refuses_a_loopback_url(api: Api, media_server: MediaSe
     iid = await paired(api, headers)
     variables = {"id": iid, "phone": "15550001234", "url": media_server.url("/pic.png")}
     error = error_of(await api.gql(SEND_MEDIA, variables, headers), "validation_error", 400)
-    assert error["extensions"]["reason"] == "private_address"
+    assert error["extensions"]["field"] == "url"
+    assert "private or local address" in error["message"]
     assert media_server.paths == []  # refused before any request was made
     assert (await history(api, headers, iid, "15550001234"))["pagination"]["total"] == 0
 
@@ -677,8 +706,10 @@ async def test_sandbox_receipt_refuses_bad_status_and_unknown_messages(api: Api)
     headers = await api.admin()
     iid = await paired(api, headers, sandbox={"autoReceipts": False})
     sent = await send_text(api, headers, iid, "15550001234", "x")
+    # A receipt reports `delivered` or `read`: the schema refuses anything else.
     wrong = {"id": iid, "messageId": sent["messageId"], "status": "sent"}
-    assert error_of(await api.gql(RECEIPT, wrong, headers), "validation_error", 400)
+    out = await api.gql(RECEIPT, wrong, headers)
+    assert out.get("data") is None and "ReceiptStatus" in out["errors"][0]["message"], out
     unknown = {"id": iid, "messageId": "3EB0NOPE", "status": "read"}
     error_of(await api.gql(RECEIPT, unknown, headers), "not_found", 404)
     incoming = {"id": iid, "from": "447700900123", "body": "hi"}

@@ -187,3 +187,51 @@ async def test_contacts_of_a_page_are_found_in_one_call(storage: Any) -> None:
         }
         assert await uow.contacts.get_many("i1", []) == {}
         assert list(await uow.contacts.get_many("i2", [ALICE, BOB])) == [ALICE]
+
+
+async def _marks(storage: Any, instance_id: str) -> dict[str, bool]:
+    async with storage.unit_of_work(read_only=True) as uow:
+        chats, _ = await uow.messages.chats(instance_id, limit=1000, skip=0)
+        recent = await uow.messages.recent_chats([instance_id], before=None, limit=1000)
+    listed = {c.remote_jid: c.marked_unread for c in chats}
+    assert {c.remote_jid: c.marked_unread for c in recent[instance_id]} == listed
+    return listed
+
+
+async def test_a_chat_marked_unread_keeps_the_mark_until_a_message_or_a_read_mark(
+    storage: Any,
+) -> None:
+    await _two_instances(storage)
+    await _add_messages(
+        storage,
+        message(1, ALICE, minute=1),
+        message(2, BOB, minute=2, from_me=True, status=MessageStatus.SENT),
+        message(3, ALICE, minute=3, instance_id="i2"),
+    )
+    async with storage.unit_of_work() as uow:
+        assert await uow.messages.set_marked_unread("i1", ALICE, True) is False
+        assert await uow.messages.set_marked_unread("i1", BOB, True) is False
+        assert await uow.messages.set_marked_unread("i1", CAROL, True) is None  # no such chat
+        await uow.commit()
+    assert await _marks(storage, "i1") == {ALICE: True, BOB: True}
+    assert await _marks(storage, "i2") == {ALICE: False}  # the other instance's chat: untouched
+    # The mark is the chat's, not its messages': counts and statuses did not move.
+    assert await _summaries(storage, "i1") == await _expected(storage, "i1")
+    async with storage.unit_of_work() as uow:  # marked again: answers that it was marked
+        assert await uow.messages.set_marked_unread("i1", ALICE, True) is True
+        # a status change or a move keeps it
+        await uow.messages.set_status("i1", ["3EB00001"], MessageStatus.READ, T0)
+        moved = await uow.messages.get("i1", "3EB00001")
+        moved.created_at = T0
+        await uow.messages.update(moved)
+        await uow.commit()
+    assert await _marks(storage, "i1") == {ALICE: True, BOB: True}
+    # A message sent or received in the chat clears it; so does marking it read.
+    await _add_messages(storage, message(4, BOB, minute=4, from_me=True))
+    async with storage.unit_of_work() as uow:
+        assert await uow.messages.set_marked_unread("i1", ALICE, False) is True
+        await uow.commit()
+    assert await _marks(storage, "i1") == {ALICE: False, BOB: False}
+    async with storage.unit_of_work() as uow:  # rolled back: the mark is not set
+        await uow.messages.set_marked_unread("i1", ALICE, True)
+    assert await _marks(storage, "i1") == {ALICE: False, BOB: False}

@@ -273,6 +273,49 @@ async def test_contact_upsert_updates_in_place_keeping_id_and_created_at(storage
         assert await uow.contacts.get("i1", BOB) is None
 
 
+async def test_contact_touch_inserts_then_moves_activity_keeping_what_it_does_not_name(
+    storage: Any,
+) -> None:
+    await _two_instances(storage)
+    first = contact(1, ALICE, push_name="Alice")
+    first.last_activity = T0
+    async with storage.unit_of_work() as uow:
+        await uow.contacts.touch(first)
+        await uow.commit()
+    await _add_contacts(storage, contact(1, ALICE, name="Other", instance_id="i2"))
+    async with storage.unit_of_work() as uow:
+        named = await uow.contacts.get("i1", ALICE)
+        named.name = "Alice Smith"
+        await uow.contacts.upsert(named)
+        await uow.commit()
+    later = T0 + timedelta(days=1)
+    # A new id and created_at, no push name: only the activity moves.
+    again = contact(9, ALICE)
+    again.last_activity = again.updated_at = later
+    async with storage.unit_of_work() as uow:
+        await uow.contacts.touch(again)
+        await uow.commit()
+    async with storage.unit_of_work() as uow:
+        got = await uow.contacts.get("i1", ALICE)
+        assert got.id == "i1-c01" and got.created_at == first.created_at
+        assert got.name == "Alice Smith" and got.push_name == "Alice"
+        assert got.last_activity == later and got.updated_at == later
+        assert (await uow.contacts.get("i2", ALICE)).last_activity is None
+    renamed = contact(10, ALICE, push_name="Алиса")
+    renamed.last_activity = renamed.updated_at = later + timedelta(hours=1)
+    async with storage.unit_of_work() as uow:
+        await uow.contacts.touch(renamed)
+        await uow.commit()
+    async with storage.unit_of_work() as uow:
+        got = await uow.contacts.get("i1", ALICE)
+        assert got.push_name == "Алиса" and got.name == "Alice Smith"
+        assert got.last_activity == later + timedelta(hours=1)
+        found, total = await uow.contacts.list(
+            "i1", search=None, only_groups=False, limit=10, skip=0
+        )
+        assert total == 1
+
+
 async def test_contacts_are_listed_by_name_and_searched_literally(storage: Any) -> None:
     await _two_instances(storage)
     await _add_contacts(

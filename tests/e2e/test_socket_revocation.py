@@ -137,7 +137,8 @@ async def test_deletion(start_server: Any, client_for: Any) -> None:
         assert r.status_code == 200, r.text
         # the case: this was a 500 (a foreign key error) before
         error = await refused(
-            idle, 'mutation { createInstance(input: {name: "x", engine: "sandbox"}) { id } }'
+            idle,
+            'mutation { createInstance(input: {name: "x", engine: sandbox}) { instance { id } } }',
         )
         assert error["extensions"] == {"code": "unauthorized", "status": 401}, error
         await closed_with_4403(live)
@@ -158,7 +159,7 @@ async def test_demotion(start_server: Any, client_for: Any) -> None:
         assert r.status_code == 200, r.text
         error = await refused(
             idle,
-            'mutation($id: ID!) { updateUser(id: $id, input: {role: "admin"}) { role } }',
+            "mutation($id: ID!) { updateUser(id: $id, input: {role: admin}) { user { role } } }",
             {"id": s.victim_id},
         )
         assert error["extensions"] == {"code": "forbidden", "status": 403}, error

@@ -21,14 +21,18 @@ from tests.e2e.conftest import (
     gql_ws_recv,
     gql_ws_send,
 )
+from tests.graphql_events import EVENT_FRAGMENT, as_rest
 
 pytestmark = pytest.mark.e2e
 
-EVENTS_SUBSCRIPTION = """
-subscription($id: ID!, $types: [String!]) {
-  instanceEvents(instanceId: $id, types: $types) { id type timestamp data }
+EVENTS_SUBSCRIPTION = (
+    """
+subscription($id: ID!, $types: [EventType!]) {
+  instanceEvents(instanceId: $id, types: $types) { ...EventFields }
 }
 """
+    + EVENT_FRAGMENT
+)
 
 
 def subscribe_message(sub_id: str, instance_id: str, types: list[str] | None) -> dict[str, Any]:
@@ -57,7 +61,7 @@ async def collect(ws: Any, wanted: dict[str, int], within_s: float = 10.0) -> di
         assert message["type"] == "next", message
         assert message["id"] in got, message
         assert "errors" not in message["payload"], message
-        got[message["id"]].append(message["payload"]["data"]["instanceEvents"])
+        got[message["id"]].append(as_rest(message["payload"]["data"]["instanceEvents"]))
     return got
 
 
@@ -71,7 +75,7 @@ async def next_event(ws: Any, within_s: float, expected: set[str]) -> tuple[str,
         assert message["type"] == "next", message
         assert message["id"] in expected, f"streamed to an unexpected subscription: {message}"
         assert "errors" not in message["payload"], message
-        return message["id"], message["payload"]["data"]["instanceEvents"]
+        return message["id"], as_rest(message["payload"]["data"]["instanceEvents"])
 
 
 class Markers:

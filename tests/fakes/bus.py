@@ -17,5 +17,8 @@ class RecordingBus:
     def subscribe(self, instance_id: str) -> Any:
         raise NotImplementedError("unit tests do not subscribe")
 
+    def subscribe_all(self) -> Any:
+        raise NotImplementedError("unit tests do not subscribe")
+
     async def close(self) -> None:
         return None

@@ -17,7 +17,8 @@ from domain.messages import Messaging
 from domain.recorder import Recorder
 from domain.usage import Usage
 from domain.users import Accounts, NewUser
-from domain.webhook_delivery import WebhookDispatcher, Webhooks
+from domain.webhook_delivery import Webhooks
+from domain.webhook_dispatcher import WebhookDispatcher
 from tests.fakes import (
     FakeClock,
     FakeConnections,

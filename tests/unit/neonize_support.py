@@ -12,6 +12,7 @@ import ctypes
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ prepare_environment()
 from neonize.aioze import events as nev  # noqa: E402
 from neonize.events import EVENT_TO_INT  # noqa: E402
 from neonize.proto import Neonize_pb2 as npb  # noqa: E402
+from neonize.proto.waCommon.WACommon_pb2 import MessageKey as WaKey  # noqa: E402
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
 
 from adapters.transport.neonize.host import NeonizeHost, RetryPolicy  # noqa: E402
@@ -111,6 +113,35 @@ def media_part(kind: str, **fields: Any) -> e2e.Message:
     return message
 
 
+def group_proto(
+    user: str, name: str, members: list[tuple[str, str, bool]], *, topic: str = "", owner: str = ME
+) -> npb.GroupInfo:
+    """A GroupInfo as whatsmeow gives it; members are (LID user, phone user, is admin)."""
+    people = [
+        npb.GroupParticipant(
+            JID=jid(lid, "lid"), LID=jid(lid, "lid"), PhoneNumber=jid(phone) if phone else EMPTY,
+            IsAdmin=admin, IsSuperAdmin=phone == owner, DisplayName="", Error=0,
+        )
+        for lid, phone, admin in members
+    ]  # fmt: skip
+    return npb.GroupInfo(
+        JID=jid(user, "g.us"), OwnerJID=jid(owner), OwnerPN=EMPTY,
+        GroupName=npb.GroupName(Name=name, NameSetAt=0, NameSetBy=EMPTY),
+        GroupTopic=npb.GroupTopic(
+            Topic=topic, TopicID="TOPIC1" if topic else "", TopicSetAt=0, TopicSetBy=EMPTY,
+            TopicDeleted=False,
+        ),
+        GroupLocked=npb.GroupLocked(isLocked=False),
+        GroupAnnounce=npb.GroupAnnounce(IsAnnounce=False, AnnounceVersionID=""),
+        GroupEphemeral=npb.GroupEphemeral(IsEphemeral=False, DisappearingTimer=0),
+        GroupIncognito=npb.GroupIncognito(IsIncognito=False),
+        GroupParent=npb.GroupParent(IsParent=False, DefaultMembershipApprovalMode=""),
+        GroupLinkedParent=npb.GroupLinkedParent(LinkedParentJID=EMPTY),
+        GroupIsDefaultSub=npb.GroupIsDefaultSub(IsDefaultSubGroup=False),
+        GroupCreated=1_760_000_000, ParticipantVersionID="", Participants=people,
+    )  # fmt: skip
+
+
 class FakeGo:
     """neonize's FFI layer, answering like the Go library at the network boundary."""
 
@@ -122,6 +153,8 @@ class FakeGo:
         self.contacts: list[npb.Contact] = []
         self.sent = 0
         self.fail_send: str | None = None
+        self.votes: dict[str, list[str]] = {}  # poll-update message id -> option names
+        self.groups: dict[str, npb.GroupInfo] = {}  # group JID user -> info
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected Go call {name}")
@@ -208,6 +241,104 @@ class FakeGo:
         params = npb.PairPhoneParams.FromString(payload)
         self.calls.append(("PairPhone", params.phone))
         return npb.PairPhoneReturnFunction(Code="ABCD-EFGH").SerializeToString()
+
+    async def BuildPollVote(
+        self, uuid: bytes, info: bytes, _n: int, options: bytes, _m: int
+    ) -> bytes:
+        poll = npb.MessageInfo.FromString(info)
+        names = list(npb.ArrayString.FromString(options).data)
+        self.calls.append(("BuildPollVote", (poll, names)))
+        # whatsmeow encrypts the SHA-256 of each option with the poll's secret: stand-in bytes
+        vote = e2e.Message(
+            pollUpdateMessage=e2e.PollUpdateMessage(
+                pollCreationMessageKey=WaKey(remoteJID="x", fromMe=False, ID=poll.ID),
+                vote=e2e.PollEncValue(encPayload=b"enc", encIV=b"iv"),
+            )
+        )
+        return npb.BuildPollVoteReturnFunction(PollVote=vote).SerializeToString()
+
+    async def DecryptPollVote(self, uuid: bytes, msg: bytes, _n: int) -> bytes:
+        ev = npb.Message.FromString(msg)
+        self.calls.append(("DecryptPollVote", ev.Info.ID))
+        picked = self.votes.get(ev.Info.ID)
+        if picked is None:
+            return npb.ReturnFunctionWithError(Error="no secret for the poll").SerializeToString()
+        vote = e2e.PollVoteMessage(selectedOptions=[sha256(o.encode()).digest() for o in picked])
+        return npb.ReturnFunctionWithError(PollVoteMessage=vote).SerializeToString()
+
+    async def SendChatPresence(
+        self, uuid: bytes, to: bytes, _n: int, state: int, media: int
+    ) -> bytes:
+        self.calls.append(("SendChatPresence", (npb.JID.FromString(to).User, state, media)))
+        return b""
+
+    async def SendAppState(self, uuid: bytes, patch: bytes, _n: int) -> bytes:
+        self.calls.append(("SendAppState", npb.PatchInfo.FromString(patch)))
+        return b""  # whatsmeow's error text; empty: the patch was accepted
+
+    async def SendPresence(self, uuid: bytes, presence: bytes) -> bytes:
+        self.calls.append(("SendPresence", presence))
+        return b""
+
+    # --- groups: one group book, answered as whatsmeow would ----------------------------------
+
+    async def GetJoinedGroups(self, uuid: bytes) -> bytes:
+        self.calls.append(("GetJoinedGroups", None))
+        found = list(self.groups.values())
+        return npb.GetJoinedGroupsReturnFunction(Group=found).SerializeToString()
+
+    async def GetGroupInfo(self, uuid: bytes, group: bytes, _n: int) -> bytes:
+        user = npb.JID.FromString(group).User
+        self.calls.append(("GetGroupInfo", user))
+        if user not in self.groups:
+            return npb.GetGroupInfoReturnFunction(Error="item-not-found").SerializeToString()
+        return npb.GetGroupInfoReturnFunction(GroupInfo=self.groups[user]).SerializeToString()
+
+    async def GenerateMessageID(self, uuid: bytes) -> bytes:
+        return b"3EB0CREATEKEY"
+
+    async def CreateGroup(self, uuid: bytes, req: bytes, _n: int) -> bytes:
+        ask = npb.ReqCreateGroup.FromString(req)
+        self.calls.append(("CreateGroup", (ask.name, [p.User for p in ask.Participants])))
+        members = [(ME, ME, True)] + [(p.User, p.User, False) for p in ask.Participants]
+        self.groups["120363999"] = group_proto("120363999", ask.name, members)
+        return npb.GetGroupInfoReturnFunction(
+            GroupInfo=self.groups["120363999"]
+        ).SerializeToString()
+
+    async def SetGroupName(self, uuid: bytes, group: bytes, _n: int, name: Any) -> bytes:
+        self.calls.append(("SetGroupName", (npb.JID.FromString(group).User, name.value.decode())))
+        return b""
+
+    async def SetGroupTopic(
+        self, uuid: bytes, group: bytes, _n: int, previous: bytes, new: bytes, topic: bytes
+    ) -> bytes:
+        user = npb.JID.FromString(group).User
+        self.calls.append(
+            ("SetGroupTopic", (user, previous.decode(), new.decode(), topic.decode()))
+        )
+        return b""
+
+    async def UpdateGroupParticipants(
+        self, uuid: bytes, group: bytes, _n: int, jids: bytes, _m: int, action: bytes
+    ) -> bytes:
+        people = [j.User for j in npb.JIDArray.FromString(jids).JIDS]
+        self.calls.append(("UpdateGroupParticipants", (people, action.decode())))
+        return npb.UpdateGroupParticipantsReturnFunction().SerializeToString()
+
+    async def GetGroupInviteLink(self, uuid: bytes, group: bytes, _n: int, revoke: bool) -> bytes:
+        self.calls.append(("GetGroupInviteLink", revoke))
+        link = "https://chat.whatsapp.com/" + ("NEWCODE" if revoke else "CODE") + "0123456789"
+        return npb.GetGroupInviteLinkReturnFunction(InviteLink=link).SerializeToString()
+
+    async def JoinGroupWithLink(self, uuid: bytes, code: bytes) -> bytes:
+        self.calls.append(("JoinGroupWithLink", code.decode()))
+        found = jid("120363777", "g.us")
+        return npb.JoinGroupWithLinkReturnFunction(Jid=found).SerializeToString()
+
+    async def LeaveGroup(self, uuid: bytes, group: bytes, _n: int) -> bytes:
+        self.calls.append(("LeaveGroup", npb.JID.FromString(group).User))
+        return b""
 
     async def Logout(self, uuid: bytes) -> bytes:
         self.calls.append(("Logout", uuid))

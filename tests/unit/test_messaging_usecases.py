@@ -295,6 +295,59 @@ async def test_mark_read_marks_only_received_messages_and_sends_receipts(core: C
     assert len(core.engine.calls) == calls
 
 
+async def _marks(core: Core, owner: Principal, instance_id: str) -> dict[str, tuple[int, bool]]:
+    chats, _ = await core.messaging.chats(owner, instance_id)
+    return {c.remote_jid: (c.unread_count, c.marked_unread) for c in chats}
+
+
+async def test_mark_unread_flags_the_chat_and_tells_whatsapp_its_last_message(
+    core: Core,
+) -> None:
+    owner = await core.principal("a@example.com")
+    inst = await _instance(core, owner)
+    await core.listener.on_message(inst.id, _incoming("IN1"))
+    await core.listener.on_message(inst.id, _incoming("IN2", OTHER_JID))
+    assert await core.messaging.mark_read(owner, inst.id, PHONE) == 1
+
+    await core.messaging.mark_unread(owner, inst.id, PHONE)
+
+    assert await _marks(core, owner, inst.id) == {JID: (0, True), OTHER_JID: (1, False)}
+    assert _stored_statuses(core)["IN1"] is MessageStatus.READ  # its message is untouched
+    [(_, _, jid, last, unread)] = [c for c in core.engine.calls if c[0] == "mark_unread"]
+    assert (jid, unread) == (JID, True)
+    assert last is not None and (last.message_id, last.from_me) == ("IN1", False)
+    # Read again: the flag goes, on WhatsApp too, though no message was unread.
+    assert await core.messaging.mark_read(owner, inst.id, PHONE) == 0
+    assert await _marks(core, owner, inst.id) == {JID: (0, False), OTHER_JID: (1, False)}
+    assert core.engine.calls[-1][0::4] == ("mark_unread", False)
+
+
+async def test_a_failed_unread_mark_on_whatsapp_leaves_the_local_mark(
+    core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = await core.principal("a@example.com")
+    inst = await _instance(core, owner)
+    await core.listener.on_message(inst.id, _incoming("IN1"))
+    core.engine.mark_error = EngineFailure("app state sync failed")
+    await core.messaging.mark_unread(owner, inst.id, JID)
+    assert await _marks(core, owner, inst.id) == {JID: (1, True)}
+    assert any("unread mark" in r.getMessage() for r in caplog.records)
+
+
+async def test_mark_unread_of_an_unknown_chat_or_bad_id_changes_nothing(core: Core) -> None:
+    owner = await core.principal("a@example.com")
+    inst = await _instance(core, owner, connected=False)
+    await core.listener.on_message(inst.id, _incoming("IN1"))
+    with pytest.raises(NotFound):
+        await core.messaging.mark_unread(owner, inst.id, OTHER_JID)
+    with pytest.raises(ValidationFailed):
+        await core.messaging.mark_unread(owner, inst.id, "not a phone")
+    assert await _marks(core, owner, inst.id) == {JID: (1, False)}
+    await core.messaging.mark_unread(owner, inst.id, JID)  # offline: marked here only
+    assert await _marks(core, owner, inst.id) == {JID: (1, True)}
+    assert [c for c in core.engine.calls if c[0] == "mark_unread"] == []
+
+
 async def test_chats_are_named_after_the_saved_contact(core: Core) -> None:
     owner = await core.principal("a@example.com")
     inst = await _instance(core, owner)
@@ -368,6 +421,7 @@ async def test_foreign_instance_is_not_found(core: Core) -> None:
         core.messaging.history(bob, inst.id, PHONE),
         core.messaging.chats(bob, inst.id),
         core.messaging.mark_read(bob, inst.id, PHONE),
+        core.messaging.mark_unread(bob, inst.id, PHONE),
         core.messaging.media(bob, media_id),
         core.contacts.list(bob, inst.id),
         core.contacts.save(bob, inst.id, ContactInput(number=PHONE, name="x")),
@@ -381,6 +435,7 @@ async def test_foreign_instance_is_not_found(core: Core) -> None:
     assert (core.storage.state.messages, core.storage.state.contacts) == before
     assert _stored_statuses(core) == {"IN1": MessageStatus.RECEIVED}
     assert len(core.storage.state.media) == 1
+    assert await _marks(core, alice, inst.id) == {JID: (1, False)}
 
 
 # --- media of redelivered or orphaned messages -------------------------------------------

@@ -279,12 +279,14 @@ async def test_a_failed_download_still_delivers_the_message_with_the_error(rig: 
     assert "media gone (410)" in data["extra"]["mediaError"]
 
 
-async def test_reactions_and_protocol_messages_are_not_carried(rig: Any) -> None:
+async def test_protocol_messages_other_than_edits_and_deletes_are_not_carried(rig: Any) -> None:
     host, recorder, _ = rig
     peer = jid(PHONE)
-    reaction = e2e.Message(reactionMessage=e2e.ReactionMessage(text="👍"))
+    setting = e2e.Message(
+        protocolMessage=e2e.ProtocolMessage(type=e2e.ProtocolMessage.EPHEMERAL_SETTING)
+    )
     await handler(host._hosted["i1"], npb.Message)(
-        None, message_event("R1", source(peer, peer), reaction)
+        None, message_event("R1", source(peer, peer), setting)
     )
     await handler(host._hosted["i1"], npb.Message)(
         None, message_event("R2", source(peer, peer), e2e.Message(conversation="after"))

@@ -4,6 +4,8 @@ Every message write goes through `SqlMessages`, which calls these in the same tr
 an added message bumps its chat's counts and, if it is the newest by (created_at, id), becomes
 the chat's last message; a status change moves the unread count. Unread means what the chat
 list has always answered: a received message (not from me) whose status is still `received`.
+Apart from that count, `marked_unread` is WhatsApp's "mark as unread" flag on the chat: set by
+`set_marked_unread`, cleared by it and by every message added to the chat.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def _build_added(dialect: str) -> Any:
             "unread_count": t.c.unread_count + new.unread_count,
             "last_message_id": case((newer, new.last_message_id), else_=t.c.last_message_id),
             "last_at": case((newer, new.last_at), else_=t.c.last_at),
+            "marked_unread": false(),  # a message sent or received in the chat clears the mark
         },
     )
 
@@ -109,11 +112,30 @@ class SqlChatSummaries:
                     .values(unread_count=t.c.unread_count + delta)
                 )
 
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        """Sets the chat's unread mark; answers what it was (None: no such chat)."""
+        t = chat_summaries
+        mine = and_(t.c.instance_id == instance_id, t.c.remote_jid == remote_jid)
+        was = (await self._s.execute(select(t.c.marked_unread).where(mine))).scalar_one_or_none()
+        if was is not None and bool(was) != marked:
+            await self._s.execute(update(t).where(mine).values(marked_unread=marked))
+        return None if was is None else bool(was)
+
     async def rebuild(self, instance_id: str, remote_jid: str) -> None:
         """Recounts one chat from its messages: for the rare write that moves a message to
-        another chat or time, where counting deltas would be guesswork."""
+        another chat or time, where counting deltas would be guesswork. The unread mark is
+        the chat's, not its messages': it stays."""
         t = chat_summaries
         mine = and_(messages.c.instance_id == instance_id, messages.c.remote_jid == remote_jid)
+        marked = (
+            await self._s.execute(
+                select(t.c.marked_unread).where(
+                    t.c.instance_id == instance_id, t.c.remote_jid == remote_jid
+                )
+            )
+        ).scalar_one_or_none()
         await self._s.execute(
             delete(t).where(t.c.instance_id == instance_id, t.c.remote_jid == remote_jid)
         )
@@ -142,6 +164,7 @@ class SqlChatSummaries:
                 last_at=last.created_at,
                 message_count=int(counts[0]),
                 unread_count=int(counts[1] or 0),
+                marked_unread=bool(marked),
             )
         )
 
@@ -159,7 +182,8 @@ class SqlChatSummaries:
 
         Reads `ix_chat_summaries_recent` in order and one message per row by primary key;
         the count rides along in the same statement. Each row is a `fetch` row: the
-        `messages` columns, then the chat's message count, unread count and the total."""
+        `messages` columns, then the chat's message count, unread count, unread mark and the
+        total."""
         values = {"instance_id": instance_id, "limit": limit, "skip": skip}
         rows = await self._s.fetch(_PAGE, values)
         if rows:
@@ -181,6 +205,7 @@ def _page(dialect: str) -> Any:
             messages,
             t.c.message_count.label("chat_message_count"),
             t.c.unread_count.label("chat_unread_count"),
+            t.c.marked_unread.label("chat_marked_unread"),
             _count(dialect).scalar_subquery().label("page_total"),
         )
         .select_from(t.join(messages, messages.c.id == t.c.last_message_id))

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    JSON,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
 from adapters.storage.sql.session import SqlSession
@@ -19,6 +31,25 @@ _CONTACT_FIELDS = (
 
 
 _TABLE_ORDER = tuple(c.name for c in contacts.columns)
+
+
+def _touch_statement(dialect: str) -> Any:
+    """Insert, or on the same (instance, remoteJid) move its activity and take a new push
+    name if one is given: one statement, no read first."""
+    dialect_insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    stmt = dialect_insert(contacts).values({n: bindparam(PREFIX + n) for n in _CONTACT_FIELDS})
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[contacts.c.instance_id, contacts.c.remote_jid],
+        set_={
+            "push_name": func.coalesce(new.push_name, contacts.c.push_name),
+            "last_activity": new.last_activity,
+            "updated_at": new.updated_at,
+        },
+    )
+
+
+_TOUCH = Prepared(_touch_statement, {n: contacts.c[n].type for n in _CONTACT_FIELDS})
 
 
 def _contact(row: Any) -> Contact:
@@ -67,6 +98,15 @@ class SqlContacts:
         found = [Contact(**_RAW(row)) for row in await self._s.fetch(_MANY, values)]
         return {contact.remote_jid: contact for contact in found}
 
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        query = select(contacts).where(
+            tuple_(contacts.c.instance_id, contacts.c.remote_jid).in_(wanted)
+        )
+        return {(r.instance_id, r.remote_jid): _contact(r) for r in await self._s.execute(query)}
+
     async def upsert(self, contact: Contact) -> None:
         values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
         existing = await self.get(contact.instance_id, contact.remote_jid)
@@ -76,6 +116,9 @@ class SqlContacts:
         for key in ("id", "instance_id", "remote_jid", "created_at"):
             values.pop(key)
         await self._s.execute(update(contacts).where(contacts.c.id == existing.id).values(**values))
+
+    async def touch(self, contact: Contact) -> None:
+        await self._s.write(_TOUCH, {name: getattr(contact, name) for name in _CONTACT_FIELDS})
 
     async def list(
         self,

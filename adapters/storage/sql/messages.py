@@ -11,7 +11,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
 from adapters.storage.sql.prepared import PREFIX, Prepared, json_value, shown_moment
@@ -112,6 +126,28 @@ _HISTORY = Prepared(
 )
 
 
+# SQLite refuses a compound SELECT of more than 500 parts (SQLITE_MAX_COMPOUND_SELECT).
+_UNION_CHUNK = 400
+
+
+def _chunks(keys: Sequence[Any]) -> list[Sequence[Any]]:
+    return [keys[i : i + _UNION_CHUNK] for i in range(0, len(keys), _UNION_CHUNK)]
+
+
+def _older_than(created: Any, row_id: Any, before: tuple[datetime, str]) -> ColumnElement[bool]:
+    """Strictly before (created_at, id) in newest-first order: the keyset of a page."""
+    at, last_id = before
+    return or_(created < at, and_(created == at, row_id < last_id))
+
+
+def _union_pages(parts: list[Select[Any]]) -> Select[Any]:
+    """One statement of several LIMITed pages, each walking its own index range."""
+    if len(parts) == 1:
+        return parts[0]
+    subqueries = [select(part.subquery()) for part in parts]
+    return select(union_all(*subqueries).subquery())
+
+
 def _message(row: Any) -> Message:
     """From a row that starts with the `messages` columns (`select(messages, ...)`); by
     position, which costs a fraction of reading 20 attributes of a Row by name."""
@@ -182,6 +218,92 @@ class SqlMessages:
         values = {"instance_id": instance_id, "message_id": message_id}
         row = (await self._s.execute(_GET, Prepared.bind(values))).first()
         return _message(row) if row else None
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        rows = await self._s.execute(
+            select(messages).where(
+                tuple_(messages.c.instance_id, messages.c.message_id).in_(wanted)
+            )
+        )
+        return {(r.instance_id, r.message_id): _message(r) for r in rows}
+
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        wanted = list(dict.fromkeys(chats))
+        found: dict[tuple[str, str], list[Message]] = {key: [] for key in wanted}
+        for chunk in _chunks(wanted):
+            parts = []
+            for instance_id, remote_jid in chunk:
+                where = [messages.c.instance_id == instance_id, messages.c.remote_jid == remote_jid]
+                if before is not None:
+                    where.append(_older_than(messages.c.created_at, messages.c.id, before))
+                parts.append(
+                    select(messages)
+                    .where(*where)
+                    .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+                    .limit(limit)
+                )
+            for row in await self._s.execute(_union_pages(parts)):
+                found[(row.instance_id, row.remote_jid)].append(_message(row))
+        for page in found.values():  # a union keeps no order
+            page.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return found
+
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        t = chat_summaries
+        wanted = list(dict.fromkeys(instance_ids))
+        found: dict[str, list[tuple[Any, ChatSummary]]] = {key: [] for key in wanted}
+        for chunk in _chunks(wanted):
+            parts = []
+            for instance_id in chunk:
+                where = [t.c.instance_id == instance_id]
+                if before is not None:  # most recent first, then by JID (ascending)
+                    at, jid = before
+                    where.append(
+                        or_(t.c.last_at < at, and_(t.c.last_at == at, t.c.remote_jid > jid))
+                    )
+                parts.append(
+                    select(
+                        messages,
+                        t.c.last_at.label("chat_last_at"),
+                        t.c.message_count.label("chat_message_count"),
+                        t.c.unread_count.label("chat_unread_count"),
+                        t.c.marked_unread.label("chat_marked_unread"),
+                    )
+                    .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
+                    .where(*where)
+                    .order_by(t.c.last_at.desc(), t.c.remote_jid)
+                    .limit(limit)
+                )
+            for row in await self._s.execute(_union_pages(parts)):
+                summary = ChatSummary(
+                    remote_jid=row.remote_jid,
+                    last_message=_message(row),
+                    unread_count=int(row.chat_unread_count),
+                    message_count=int(row.chat_message_count),
+                    marked_unread=bool(row.chat_marked_unread),
+                )
+                found[row.instance_id].append((row.chat_last_at, summary))
+        result: dict[str, list[ChatSummary]] = {}
+        for instance_id, rows in found.items():
+            rows.sort(key=lambda r: r[1].remote_jid)
+            rows.sort(key=lambda r: r[0], reverse=True)
+            result[instance_id] = [summary for _, summary in rows]
+        return result
 
     async def update(self, message: Message) -> None:
         before = (
@@ -261,11 +383,17 @@ class SqlMessages:
                 ChatSummary(
                     remote_jid=last.remote_jid,
                     last_message=last,
-                    unread_count=int(row[-2]),
-                    message_count=int(row[-3]),
+                    message_count=int(row[-4]),
+                    unread_count=int(row[-3]),
+                    marked_unread=bool(row[-2]),
                 )
             )
         return found, total
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        return await self._chats.set_marked_unread(instance_id, remote_jid, marked)
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         rows = await self._s.execute(

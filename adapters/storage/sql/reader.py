@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -57,7 +58,9 @@ class SqliteReader:
         return ReadUnit(self)
 
     def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
-        return self._threads.submit(fn, *args)
+        # In the caller's context, as asyncio's to_thread does: what is logged or observed
+        # while the statement runs belongs to the request that asked for it.
+        return self._threads.submit(contextvars.copy_context().run, fn, *args)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._threads.shutdown, True)
@@ -87,7 +90,7 @@ class ReadUnit:
                 concurrent.futures.wait([previous])
             return fn(*args)
 
-        self._last = self._reader.submit(job)
+        self._last = self._reader.submit(job)  # in the caller's context (see submit)
         return self._last
 
     def _run(self, statement: Any, parameters: Parameters) -> Any:

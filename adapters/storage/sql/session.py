@@ -50,21 +50,36 @@ class SqlSession(Protocol):
 
 
 class PooledSession:
-    """An AsyncSession, with the after-commit hooks the repositories' caches use."""
+    """An AsyncSession, with the after-commit hooks the repositories' caches use.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    The session is made at the first statement: a unit answered from the caches alone (most
+    reads of an instance) never builds one, which cost more than the rest of such a unit."""
+
+    def __init__(self, make: Callable[[], AsyncSession], bind: Any) -> None:
+        self._make = make
+        self._session: AsyncSession | None = None
+        self._bind = bind
         self._hooks: list[AfterCommit] = []
 
     @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._make()
+        return self._session
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    @property
     def bind(self) -> Any:
-        return self.session.bind
+        return self._bind
 
     async def execute(self, statement: Any, parameters: Parameters = None) -> Rows:
         return await self.session.execute(statement, parameters)
 
     async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
-        bind = self.session.bind
+        bind = self._bind
         statement = prepared.statement(bind.dialect.name if bind is not None else "")
         await self.session.execute(statement, prepared.bind(values))
 
@@ -83,11 +98,13 @@ class PooledSession:
             self._hooks.append(committed)
 
     async def commit(self) -> None:
-        await self.session.commit()
+        if self._session is not None:
+            await self._session.commit()
         hooks, self._hooks = self._hooks, []
         for hook in hooks:
             hook()
 
     async def rollback(self) -> None:
         self._hooks.clear()
-        await self.session.rollback()
+        if self._session is not None:
+            await self._session.rollback()

@@ -188,6 +188,9 @@ chat_summaries = Table(
     Column("last_at", UTCDateTime, nullable=False),
     Column("message_count", BigInteger, nullable=False),
     Column("unread_count", BigInteger, nullable=False),
+    # "Mark as unread" (WhatsApp's badge on the chat, kept apart from its messages' status);
+    # a new message in the chat or a read mark clears it.
+    Column("marked_unread", Boolean, nullable=False, server_default=text("false")),
     Index("ix_chat_summaries_recent", "instance_id", text("last_at DESC"), "remote_jid"),
 )
 

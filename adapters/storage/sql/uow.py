@@ -38,7 +38,9 @@ from domain.ports import (
     InstanceRepository,
     MediaRepository,
     MessageRepository,
+    NoStorageTelemetry,
     SecretBox,
+    StorageTelemetry,
     UsageRepository,
     UserRepository,
     WebhookRepository,
@@ -116,9 +118,17 @@ class SqlStorage:
     and headers); migrations use it to seal rows written before that."""
 
     def __init__(
-        self, url: str, box: SecretBox, *, writer_batch: int = 200, writer_delay_ms: float = 5
+        self,
+        url: str,
+        box: SecretBox,
+        *,
+        writer_batch: int = 200,
+        writer_delay_ms: float = 5,
+        telemetry: StorageTelemetry | None = None,
     ) -> None:
         self.url = url
+        # Told each group commit's size and COMMIT time (wamux_storage_* in /metrics).
+        self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         self._box = box
         self.engine: AsyncEngine = _make_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -133,6 +143,7 @@ class SqlStorage:
                 max_batch=writer_batch,
                 max_delay_s=writer_delay_ms / 1000,
                 on_failed_commit=self.cache.clear,
+                telemetry=self.telemetry,
             )
             self.reader = SqliteReader(_make_reader_engine(url))
 

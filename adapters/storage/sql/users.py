@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,13 @@ class SqlUsers:
 
     async def get(self, user_id: str) -> User | None:
         return await self._one(users.c.id == user_id)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
+            return {}
+        rows = await self._s.execute(select(users).where(users.c.id.in_(wanted)))
+        return {row.id: _user(row) for row in rows}
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(users.c.email == email)

@@ -25,6 +25,14 @@ _UPDATE = Prepared.update_by_id(
 )
 
 
+_MARKED = [name for name in _FIELDS if name not in ("id", "instance_id")]
+_UPDATE_MANY = (
+    update(webhook_deliveries)
+    .where(webhook_deliveries.c.id == bindparam("_id"))
+    .values(status=bindparam("_status"), **{n: bindparam(f"_{n}") for n in _MARKED})
+)
+
+
 def _delivery(row: Any) -> WebhookDelivery:
     values = {name: getattr(row, name) for name in _FIELDS}
     return WebhookDelivery(status=DeliveryStatus(row.status), seq=row.seq, **values)
@@ -55,22 +63,11 @@ class SqlWebhooks:
         """One executemany for a whole batch: the dispatcher marks its attempts together."""
         if not deliveries:
             return
-        t = webhook_deliveries
-        names = [name for name in _FIELDS if name not in ("id", "instance_id")]
-        statement = (
-            update(t)
-            .where(t.c.id == bindparam("_id"))
-            .values(status=bindparam("_status"), **{n: bindparam(f"_{n}") for n in names})
-        )
         rows = [
-            {
-                "_id": d.id,
-                "_status": d.status.value,
-                **{f"_{n}": getattr(d, n) for n in names},
-            }
+            {"_id": d.id, "_status": d.status.value, **{f"_{n}": getattr(d, n) for n in _MARKED}}
             for d in deliveries
         ]
-        await self._s.execute(statement, rows)
+        await self._s.execute(_UPDATE_MANY, rows)
 
     async def pending(self, instance_id: str, limit: int) -> list[WebhookDelivery]:
         t = webhook_deliveries

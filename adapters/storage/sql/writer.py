@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import AfterCommit, Parameters, Rows
+from domain.ports import NoStorageTelemetry, StorageTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,10 @@ class SqliteWriter:
         max_delay_s: float = 0.005,
         on_failed_commit: Callable[[], None] | None = None,
         checkpoint_interval_s: float = 1.0,
+        telemetry: StorageTelemetry | None = None,
     ) -> None:
         self.engine = engine
+        self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
         self.on_failed_commit = on_failed_commit
@@ -200,13 +203,16 @@ class SqliteWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        started = time.perf_counter()
         job = self.submit(_commit)
+        seconds = time.perf_counter() - started
 
         def done(job: asyncio.Future[None]) -> None:
             error = job.exception() if not job.cancelled() else asyncio.CancelledError()
             if error is None:
                 self.commits += 1
                 self.units_committed += units
+                self.telemetry.write_batch(units, seconds)
                 batch.set_result(None)
                 self._committed()
                 return

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.errors import EngineFailure
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, NumberCheck, OutgoingMessage
+from domain.wire import EngineContact, LastMessageKey, NumberCheck, OutgoingMessage
 
 UNAVAILABLE_REASON = (
     "engine_unavailable: the neonize engine is not part of this release yet; "
@@ -52,6 +52,16 @@ class UnavailableNeonizeEngine:
 
     async def mark_read(self, instance_id: str, chat_jid: str, message_ids: Sequence[str]) -> None:
         return None
+
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        raise EngineFailure(UNAVAILABLE_REASON)
 
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         raise EngineFailure(UNAVAILABLE_REASON)

@@ -324,6 +324,10 @@ class NeonizeHost:
             **self._connection.handlers(),
             nev.MessageEv: self._messaging.on_message,
             nev.ReceiptEv: self._messaging.on_receipt,
+            nev.ChatPresenceEv: self._messaging.rich.on_chat_presence,
+            nev.PresenceEv: self._messaging.rich.on_presence,
+            nev.GroupInfoEv: self._messaging.groups.on_group_info,
+            nev.JoinedGroupEv: self._messaging.groups.on_joined_group,
         }
         for event_type, handler in handlers.items():
             client.event(event_type)(self._wrap(hosted, event_type.__name__, handler))

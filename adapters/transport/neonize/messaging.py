@@ -19,8 +19,11 @@ import aiorwlock  # noqa: E402
 from neonize.utils.enum import ClientName, MediaType, ReceiptType  # noqa: E402
 
 from adapters.transport.neonize import protocol  # noqa: E402
+from adapters.transport.neonize import rich as rx  # noqa: E402
 from adapters.transport.neonize import translate as tr  # noqa: E402
+from adapters.transport.neonize.groups import GroupWorker  # noqa: E402
 from adapters.transport.neonize.hosted import HostedClient, Seen  # noqa: E402
+from adapters.transport.neonize.rich_worker import RichWorker  # noqa: E402
 from domain.errors import Conflict, DomainError, EngineFailure, ValidationFailed  # noqa: E402
 from domain.wire import EngineContact  # noqa: E402
 
@@ -45,6 +48,11 @@ class Messaging:
             "check_numbers": self.check_numbers,
             "pairing_code": self.pairing_code,
         }
+        self.rich = RichWorker(self._call, emit)
+        self.methods["send_presence"] = self.rich.send_presence
+        self.methods["mark_unread"] = self.rich.mark_unread
+        self.groups = GroupWorker(self._call, emit)
+        self.methods.update(self.groups.methods)
 
     async def _call(
         self,
@@ -73,9 +81,13 @@ class Messaging:
 
     async def on_message(self, hosted: HostedClient, ev: Any) -> None:
         body = tr.unwrap(ev.Message)
-        if not tr.is_supported(body):
+        is_rich = rx.is_rich(body)
+        if not tr.is_supported(body) and not is_rich:
             log.debug("%s: skipped a message of another kind", hosted.instance_id)
             return
+        rich = await self.rich.incoming(hosted, ev, body) if is_rich else None
+        if is_rich and rich is None:
+            return  # a poll vote that could not be decrypted (logged)
         source = ev.Info.MessageSource
         seen = Seen(chat=source.Chat, sender=source.Sender, message=tr.quotable(body))
         hosted.recent.put(ev.Info.ID, seen)
@@ -97,6 +109,7 @@ class Messaging:
             media_error=media_error,
             known_lids=known,
             quoted_message_id=hosted.ids.ours(quoted) if quoted else None,
+            rich=rich,
         )
         if incoming is not None:
             await self._emit(hosted.instance_id, "message", protocol.incoming_to_wire(incoming))
@@ -138,7 +151,9 @@ class Messaging:
         if message.quoted_message_id:
             context = self._quote(hosted, message.quoted_message_id, to)
         client = hosted.client
-        if message.media is not None:
+        if message.rich is not None:
+            body = await self.rich.body(hosted, message, to)
+        elif message.media is not None:
             media = message.media
             upload_class = MediaType(tr.MEDIA_UPLOAD.get(media.kind, 3))
             upload = await self._call(
@@ -149,6 +164,8 @@ class Messaging:
             body = tr.text_message(message.text, context)
         else:
             raise ValidationFailed("a message needs text or media")
+        if message.forwarded:
+            body = rx.forwarded(body)
         response = await self._call(hosted, "send", partial(client.send_message, to, body))
         hosted.ids.bind(message.message_id, response.ID)
         own = Seen(chat=to, sender=self._own_jid(hosted), message=tr.quotable(body))

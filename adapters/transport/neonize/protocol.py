@@ -34,7 +34,16 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, IncomingMessage, MediaPayload, OutgoingMessage
+from domain.wire import (
+    EngineContact,
+    IncomingMessage,
+    MediaPayload,
+    OutgoingMessage,
+    RichContent,
+    group_from_wire,
+    rich_from_wire,
+    rich_to_wire,
+)
 
 VERSION = 1
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # media is capped far below this by MEDIA_MAX_BYTES
@@ -53,8 +62,19 @@ METHODS = {
     "contacts": "{} -> [contact_to_wire(...)]",
     "add_contact": "{'jid', 'name'} -> None",
     "mark_read": "{'chatJid', 'messageIds'} -> None",
+    "mark_unread": "{'chatJid', 'unread', 'last': last_message_key_to_wire(...) or None} -> None",
     "pairing_code": "{'phone'} -> {'code'}",
     "check_numbers": "{'phones': [str]} -> [{'phone', 'jid', 'exists'}]",
+    "send_presence": "{'chatJid' (None: the account's own presence), 'state'} -> None",
+    "groups": "{} -> [group_to_wire(...)]",
+    "group_info": "{'groupJid'} -> group_to_wire(...)",
+    "create_group": "{'subject', 'participants': [jid]} -> group_to_wire(...)",
+    "set_group_subject": "{'groupJid', 'subject'} -> None",
+    "set_group_description": "{'groupJid', 'description'} -> None",
+    "update_group_participants": "{'groupJid', 'action', 'participants': [jid]} -> None",
+    "group_invite_link": "{'groupJid', 'revoke'} -> {'link'}",
+    "join_group": "{'code'} -> {'groupJid'}",
+    "leave_group": "{'groupJid'} -> None",
 }
 
 # event types and their `data`, one for each ConnectionListener method
@@ -67,6 +87,8 @@ EVENT_TYPES = {
     "logged_out": "{'reason'}",
     "message": "incoming_to_wire(...)",
     "receipt": "{'chatJid', 'messageIds', 'status'}",
+    "presence": "{'chatJid', 'senderJid', 'state'}",
+    "group_update": "{'group': group_to_wire(...) or None, 'change': {'groupJid', 'action', ...}}",
 }
 
 
@@ -205,7 +227,14 @@ def outgoing_to_wire(message: OutgoingMessage) -> dict[str, Any]:
         "text": message.text,
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
+        **_rich_fields(message.rich),
+        **({"forwarded": True} if message.forwarded else {}),
     }
+
+
+def _rich_fields(rich: RichContent | None) -> dict[str, Any]:
+    """Only present when there is rich content: text and media frames stay as they were."""
+    return {"rich": rich_to_wire(rich)} if rich is not None else {}
 
 
 def outgoing_from_wire(data: Mapping[str, Any]) -> OutgoingMessage:
@@ -215,6 +244,8 @@ def outgoing_from_wire(data: Mapping[str, Any]) -> OutgoingMessage:
         text=data.get("text"),
         media=media_from_wire(data.get("media")),
         quoted_message_id=data.get("quotedMessageId"),
+        rich=rich_from_wire(data.get("rich")),
+        forwarded=bool(data.get("forwarded")),
     )
 
 
@@ -229,6 +260,7 @@ def incoming_to_wire(message: IncomingMessage) -> dict[str, Any]:
         "media": media_to_wire(message.media),
         "quotedMessageId": message.quoted_message_id,
         "extra": dict(message.extra),
+        **_rich_fields(message.rich),
     }
 
 
@@ -243,6 +275,7 @@ def incoming_from_wire(data: Mapping[str, Any]) -> IncomingMessage:
         media=media_from_wire(data.get("media")),
         quoted_message_id=data.get("quotedMessageId"),
         extra=dict(data.get("extra") or {}),
+        rich=rich_from_wire(data.get("rich")),
     )
 
 
@@ -289,6 +322,13 @@ async def deliver(listener: ConnectionListener, message: Mapping[str, Any]) -> N
         await listener.on_logged_out(instance, data["reason"])
     elif kind == "message":
         await listener.on_message(instance, incoming_from_wire(data))
+    elif kind == "presence":
+        await listener.on_presence(instance, data["chatJid"], data["senderJid"], data["state"])
+    elif kind == "group_update":
+        group = data.get("group")
+        await listener.on_group_update(
+            instance, group_from_wire(group) if group else None, dict(data["change"])
+        )
     elif kind == "receipt":
         await listener.on_receipt(
             instance, data["chatJid"], data["messageIds"], MessageStatus(data["status"])

@@ -24,7 +24,16 @@ from adapters.transport.neonize.process import WorkerProcess, WorkerTiming
 from adapters.transport.neonize.worker import PROXY_VARIABLE
 from domain.errors import Conflict, DomainError, EngineFailure
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, NumberCheck, OutgoingMessage, WorkerInfo
+from domain.wire import (
+    EngineContact,
+    GroupInfo,
+    LastMessageKey,
+    NumberCheck,
+    OutgoingMessage,
+    WorkerInfo,
+    group_from_wire,
+    last_message_key_to_wire,
+)
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,17 @@ class WorkerEngine:
             "mark_read", instance_id, {"chatJid": chat_jid, "messageIds": list(message_ids)}
         )
 
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        args = {"chatJid": chat_jid, "unread": unread, "last": last_message_key_to_wire(last)}
+        await self._placed(instance_id).request("mark_unread", instance_id, args)
+
     async def pairing_code(self, instance_id: str, phone: str) -> str:
         worker = self._placement.get(instance_id)
         if worker is None or instance_id not in worker.started:
@@ -168,6 +188,58 @@ class WorkerEngine:
             NumberCheck(phone=str(r["phone"]), jid=r.get("jid"), exists=bool(r.get("exists")))
             for r in result or []
         ]
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        await self._placed(instance_id).request(
+            "send_presence", instance_id, {"chatJid": chat_jid, "state": state}
+        )
+
+    # --- groups: requests to the worker that hosts the instance ----------------------------
+
+    async def groups(self, instance_id: str) -> list[GroupInfo]:
+        result = await self._placed(instance_id).request("groups", instance_id)
+        return [group_from_wire(g) for g in result or []]
+
+    async def group_info(self, instance_id: str, group_jid: str) -> GroupInfo:
+        result = await self._placed(instance_id).request(
+            "group_info", instance_id, {"groupJid": group_jid}
+        )
+        return group_from_wire(result)
+
+    async def create_group(
+        self, instance_id: str, subject: str, participants: Sequence[str]
+    ) -> GroupInfo:
+        args = {"subject": subject, "participants": list(participants)}
+        result = await self._placed(instance_id).request("create_group", instance_id, args)
+        return group_from_wire(result)
+
+    async def set_group_subject(self, instance_id: str, group_jid: str, subject: str) -> None:
+        args = {"groupJid": group_jid, "subject": subject}
+        await self._placed(instance_id).request("set_group_subject", instance_id, args)
+
+    async def set_group_description(
+        self, instance_id: str, group_jid: str, description: str
+    ) -> None:
+        args = {"groupJid": group_jid, "description": description}
+        await self._placed(instance_id).request("set_group_description", instance_id, args)
+
+    async def update_group_participants(
+        self, instance_id: str, group_jid: str, action: str, participants: Sequence[str]
+    ) -> None:
+        args = {"groupJid": group_jid, "action": action, "participants": list(participants)}
+        await self._placed(instance_id).request("update_group_participants", instance_id, args)
+
+    async def group_invite_link(self, instance_id: str, group_jid: str, revoke: bool) -> str:
+        args = {"groupJid": group_jid, "revoke": revoke}
+        result = await self._placed(instance_id).request("group_invite_link", instance_id, args)
+        return str(result["link"])
+
+    async def join_group(self, instance_id: str, code: str) -> str:
+        result = await self._placed(instance_id).request("join_group", instance_id, {"code": code})
+        return str(result["groupJid"])
+
+    async def leave_group(self, instance_id: str, group_jid: str) -> None:
+        await self._placed(instance_id).request("leave_group", instance_id, {"groupJid": group_jid})
 
     async def close(self) -> None:
         """Stops every worker: a shutdown request, then SIGTERM and SIGKILL if it lingers."""

@@ -21,7 +21,7 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
 
 from domain.entities import MessageStatus  # noqa: E402
 from domain.errors import ValidationFailed  # noqa: E402
-from domain.wire import IncomingMessage, MediaPayload  # noqa: E402
+from domain.wire import IncomingMessage, MediaPayload, RichContent  # noqa: E402
 
 USER_SERVER = "s.whatsapp.net"
 LID_SERVER = "lid"
@@ -220,10 +220,12 @@ def incoming_message(
     media_error: str | None = None,
     known_lids: Mapping[str, str] | None = None,
     quoted_message_id: str | None = None,
+    rich: RichContent | None = None,
 ) -> IncomingMessage | None:
-    """The protocol's IncomingMessage for a MessageEv, or None for kinds we do not carry."""
+    """The protocol's IncomingMessage for a MessageEv, or None for kinds we do not carry
+    (`rich`: the content `rich.py` read from it, when it is one of those kinds)."""
     body = unwrap(ev.Message)
-    if not is_supported(body):
+    if not is_supported(body) and rich is None:
         return None
     info = ev.Info
     source = info.MessageSource
@@ -255,6 +257,7 @@ def incoming_message(
         media=media,
         quoted_message_id=quoted_message_id or quoted_id(body),
         extra=extra,
+        rich=rich,
     )
 
 

@@ -30,10 +30,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.transport.sandbox.groups import SandboxGroups
 from domain.entities import MessageStatus
 from domain.errors import Conflict
 from domain.ports import ConnectionListener
-from domain.wire import EngineContact, IncomingMessage, NumberCheck, OutgoingMessage
+from domain.wire import (
+    EngineContact,
+    GroupInfo,
+    IncomingMessage,
+    LastMessageKey,
+    NumberCheck,
+    OutgoingMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +123,9 @@ class SandboxEngine:
         self._worker: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._due_receipts: dict[tuple[str, str, MessageStatus], list[str]] = {}
+        # The account's "marked unread" chats, as WhatsApp's app state keeps them (by instance).
+        self._marked_unread: dict[str, dict[str, LastMessageKey | None]] = {}
+        self._groups = SandboxGroups(instances_dir, listener, self._online, self._schedule)
 
     # --- session store -------------------------------------------------------------------
 
@@ -273,6 +284,9 @@ class SandboxEngine:
             raise Conflict("Instance is not connected")
         my_phone, my_name = me
         my_jid = my_phone + _USER
+        if self._groups.is_group(message.to_jid):
+            self._send_to_group(instance_id, my_jid, my_name, message)
+            return
         target = None
         if message.to_jid.endswith(_USER):
             target = self._online_instance(message.to_jid.split("@", 1)[0])
@@ -286,6 +300,8 @@ class SandboxEngine:
                 push_name=my_name,
                 media=message.media,
                 quoted_message_id=message.quoted_message_id,
+                extra={"forwarded": True} if message.forwarded else {},
+                rich=message.rich,
             )
 
             async def deliver() -> None:
@@ -300,6 +316,91 @@ class SandboxEngine:
             delay = self._timing.receipt_delay_s
             for n, status in enumerate((MessageStatus.DELIVERED, MessageStatus.READ), start=1):
                 self._schedule(delay * n, self._receipt_job(instance_id, message, status))
+
+    def _send_to_group(
+        self, instance_id: str, my_jid: str, my_name: str | None, message: OutgoingMessage
+    ) -> None:
+        group = message.to_jid
+        self._groups.get(instance_id, group)  # NotFound unless this account is in it
+        incoming = IncomingMessage(
+            message_id=message.message_id,
+            chat_jid=group,
+            sender_jid=my_jid,
+            timestamp=int(datetime.now(UTC).timestamp()),
+            text=message.text,
+            push_name=my_name,
+            media=message.media,
+            quoted_message_id=message.quoted_message_id,
+            extra={
+                "isGroup": True,
+                "participant": my_jid,
+                **({"forwarded": True} if message.forwarded else {}),
+            },
+            rich=message.rich,
+        )
+        members = self._groups.member_instances(group, but=instance_id)
+
+        async def deliver() -> None:
+            for member in members:
+                await self._listener.on_message(member, incoming)
+            await self._listener.on_receipt(
+                instance_id, group, [message.message_id], MessageStatus.DELIVERED
+            )
+
+        self._schedule(0, deliver)
+
+    # --- groups (adapters/transport/sandbox/groups.py) ---------------------------------------
+
+    async def groups(self, instance_id: str) -> list[GroupInfo]:
+        return self._groups.list(instance_id)
+
+    async def group_info(self, instance_id: str, group_jid: str) -> GroupInfo:
+        return self._groups.get(instance_id, group_jid)
+
+    async def create_group(
+        self, instance_id: str, subject: str, participants: Sequence[str]
+    ) -> GroupInfo:
+        return self._groups.create(instance_id, subject, participants)
+
+    async def set_group_subject(self, instance_id: str, group_jid: str, subject: str) -> None:
+        self._groups.set_subject(instance_id, group_jid, subject)
+
+    async def set_group_description(
+        self, instance_id: str, group_jid: str, description: str
+    ) -> None:
+        self._groups.set_description(instance_id, group_jid, description)
+
+    async def update_group_participants(
+        self, instance_id: str, group_jid: str, action: str, participants: Sequence[str]
+    ) -> None:
+        self._groups.participants(instance_id, group_jid, action, participants)
+
+    async def group_invite_link(self, instance_id: str, group_jid: str, revoke: bool) -> str:
+        return self._groups.invite_link(instance_id, group_jid, revoke)
+
+    async def join_group(self, instance_id: str, code: str) -> str:
+        return self._groups.join(instance_id, code)
+
+    async def leave_group(self, instance_id: str, group_jid: str) -> None:
+        self._groups.leave(instance_id, group_jid)
+
+    async def send_presence(self, instance_id: str, chat_jid: str | None, state: str) -> None:
+        """Chat presence reaches the other side when it is a connected sandbox instance;
+        the account's own presence reaches no one (nobody subscribes to it here)."""
+        me = self._online.get(instance_id)
+        if me is None:
+            raise Conflict("Instance is not connected")
+        if chat_jid is None or not chat_jid.endswith(_USER):
+            return
+        target = self._online_instance(chat_jid.split("@", 1)[0])
+        if target is None or target == instance_id:
+            return
+        my_jid = me[0] + _USER
+
+        async def deliver() -> None:
+            await self._listener.on_presence(target, my_jid, my_jid, state)
+
+        self._schedule(0, deliver)
 
     def _receipt_job(
         self, instance_id: str, message: OutgoingMessage, status: MessageStatus
@@ -336,6 +437,29 @@ class SandboxEngine:
             await self._listener.on_receipt(sender, me[0] + _USER, ids, MessageStatus.READ)
 
         self._schedule(0, job)
+
+    async def mark_unread(
+        self,
+        instance_id: str,
+        chat_jid: str,
+        last: LastMessageKey | None,
+        *,
+        unread: bool = True,
+    ) -> None:
+        """Kept in the account's app state here, as WhatsApp keeps it for the phone and the
+        other linked devices; the other side of the chat learns nothing, as on WhatsApp."""
+        if instance_id not in self._online:
+            raise Conflict("Instance is not connected")
+        marks = self._marked_unread.setdefault(instance_id, {})
+        if unread:
+            marks[chat_jid] = last
+        else:
+            marks.pop(chat_jid, None)
+
+    def marked_unread(self, instance_id: str) -> dict[str, LastMessageKey | None]:
+        """The chats the account's app state shows marked unread, with the message each
+        mark covers (what the phone would show)."""
+        return dict(self._marked_unread.get(instance_id, {}))
 
     def _contacts_path(self, instance_id: str) -> Path:
         return self._dir / instance_id / CONTACTS_FILE

@@ -34,6 +34,14 @@ class MemoryContacts:
             if c.instance_id == instance_id and c.remote_jid in wanted
         }
 
+    async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        wanted = set(keys)
+        return {
+            (c.instance_id, c.remote_jid): copy.deepcopy(c)
+            for c in self.t["contacts"].values()
+            if (c.instance_id, c.remote_jid) in wanted
+        }
+
     async def upsert(self, contact: Contact) -> None:
         existing = await self.get(contact.instance_id, contact.remote_jid)
         stored = copy.deepcopy(contact)
@@ -44,6 +52,17 @@ class MemoryContacts:
         else:
             stored.id, stored.created_at = existing.id, existing.created_at
         self.t["contacts"][stored.id] = stored
+
+    async def touch(self, contact: Contact) -> None:
+        existing = await self.get(contact.instance_id, contact.remote_jid)
+        if existing is None:
+            await self.upsert(contact)
+            return
+        if contact.push_name is not None:
+            existing.push_name = contact.push_name
+        existing.last_activity = contact.last_activity
+        existing.updated_at = contact.updated_at
+        self.t["contacts"][existing.id] = existing
 
     async def list(
         self,

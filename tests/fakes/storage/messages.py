@@ -39,22 +39,79 @@ class MemoryMessages:
             row = self.t["chats"][key] = ChatRow(*key, message.id, message.created_at, 0, 0)
         row.message_count += 1
         row.unread_count += _unread(message)
+        row.marked_unread = False  # a message in the chat clears the mark
         if (utc(message.created_at), message.id) > (utc(row.last_at), row.last_message_id):
             row.last_message_id, row.last_at = message.id, message.created_at
 
     def _rebuild(self, instance_id: str, remote_jid: str) -> None:
         found = [m for m in self._rows(instance_id) if m.remote_jid == remote_jid]
-        self.t["chats"].pop((instance_id, remote_jid), None)
+        old = self.t["chats"].pop((instance_id, remote_jid), None)
         if found:
             last = _newest_first(found)[0]
             unread = sum(1 for m in found if _unread(m))
+            marked = old is not None and old.marked_unread
             self.t["chats"][(instance_id, remote_jid)] = ChatRow(
-                instance_id, remote_jid, last.id, last.created_at, len(found), unread
+                instance_id, remote_jid, last.id, last.created_at, len(found), unread, marked
             )
 
     async def get(self, instance_id: str, message_id: str) -> Message | None:
         found = (m for m in self._rows(instance_id) if m.message_id == message_id)
         return copy.deepcopy(next(found, None))
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        wanted = set(keys)
+        return {
+            (m.instance_id, m.message_id): copy.deepcopy(m)
+            for m in self.t["messages"].values()
+            if (m.instance_id, m.message_id) in wanted
+        }
+
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        found: dict[tuple[str, str], list[Message]] = {}
+        for instance_id, remote_jid in chats:
+            rows = [m for m in self._rows(instance_id) if m.remote_jid == remote_jid]
+            if before is not None:
+                edge = (utc(before[0]), before[1])
+                rows = [m for m in rows if (utc(m.created_at), m.id) < edge]
+            found[(instance_id, remote_jid)] = copy.deepcopy(_newest_first(rows)[:limit])
+        return found
+
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        found: dict[str, list[ChatSummary]] = {}
+        for instance_id in instance_ids:
+            rows = [r for r in self.t["chats"].values() if r.instance_id == instance_id]
+            rows.sort(key=lambda r: r.remote_jid)
+            rows.sort(key=lambda r: utc(r.last_at), reverse=True)
+            if before is not None:
+                at, jid = utc(before[0]), before[1]
+                rows = [
+                    r
+                    for r in rows
+                    if utc(r.last_at) < at or (utc(r.last_at) == at and r.remote_jid > jid)
+                ]
+            found[instance_id] = [
+                ChatSummary(
+                    remote_jid=r.remote_jid,
+                    last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
+                    unread_count=r.unread_count,
+                    message_count=r.message_count,
+                    marked_unread=r.marked_unread,
+                )
+                for r in rows[:limit]
+            ]
+        return found
 
     async def update(self, message: Message) -> None:
         before = self.t["messages"].get(message.id)
@@ -96,6 +153,7 @@ class MemoryMessages:
                 last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
                 unread_count=r.unread_count,
                 message_count=r.message_count,
+                marked_unread=r.marked_unread,
             )
             for r in rows[skip : skip + limit]
         ], len(rows)
@@ -107,6 +165,15 @@ class MemoryMessages:
             if m.remote_jid == remote_jid and not m.from_me and m.status is MessageStatus.RECEIVED
         ]
         return copy.deepcopy(sorted(found, key=lambda m: (m.created_at, m.id)))
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        row = self.t["chats"].get((instance_id, remote_jid))
+        if row is None:
+            return None
+        was, row.marked_unread = row.marked_unread, marked
+        return was
 
     async def advance_outgoing(
         self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime

@@ -58,6 +58,7 @@ class ChatRow:
     last_at: datetime
     message_count: int
     unread_count: int
+    marked_unread: bool = False
 
 
 def require_instance(t: dict[str, Any], instance_id: str) -> None:

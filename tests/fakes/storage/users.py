@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,10 @@ class MemoryUsers:
 
     async def get(self, user_id: str) -> User | None:
         return copy.deepcopy(self.t["users"].get(user_id))
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        wanted = set(user_ids)
+        return {k: copy.deepcopy(u) for k, u in self.t["users"].items() if k in wanted}
 
     async def get_by_email(self, email: str) -> User | None:
         return next((copy.deepcopy(u) for u in self.t["users"].values() if u.email == email), None)

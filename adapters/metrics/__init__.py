@@ -1,0 +1,1 @@
+"""Prometheus metrics: the registry, the request middleware and the counting wrappers."""
