@@ -43,6 +43,7 @@ from rest_compat import (
     webhooks,
     whatsapp,
 )
+from rest_compat.fast_reads import FastReads
 from rest_compat.fast_send import FastSendText
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,9 @@ def create_app(
     app.openapi = _openapi(app, _secured(routers))  # type: ignore[method-assign]
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
     # Outermost last: nosniff on every answer, CORS headers on refusals too. The lean send
-    # path sits inside the body limits, beside the route it stands in for.
+    # and read paths sit inside the body limits, beside the routes they stand in for.
     app.add_middleware(FastSendText)
+    app.add_middleware(FastReads)
     app.add_middleware(
         RequestBodyLimits,
         json_max_bytes=settings.json_body_max_bytes,

@@ -19,7 +19,9 @@
    process, one after another, through the SQL unit of work): what the storage costs
    without HTTP, authentication and the per-call usage counting every request also does.
 
-The seeded database is deleted afterwards. Exit status: 1 if a check fails, 2 without wrk.
+The seeded database is deleted afterwards, unless --keep names a directory to seed into and
+keep (a later run with the same figures reuses it, which saves the seeding). Exit status: 1 if
+a check fails, 2 without wrk.
 Numbers depend on the machine: wrk, the server and everything else share its CPUs.
 """
 
@@ -80,6 +82,7 @@ class Latency:
     non_2xx: int
     target_p99_ms: float | None
     cpu_ms_per_request: float  # server CPU time (user + system) during the run / requests
+    load: float  # the machine's 1-minute load average at the end of the run
 
 
 def phone(chat: int) -> str:
@@ -250,6 +253,7 @@ def wrk(server: RealServer, name: str, path: str, key: str, seconds: int, chats:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         target_p99_ms=TARGETS_MS.get(name),
         cpu_ms_per_request=round(cpu_s * 1000 / max(1, int(total.group(1))), 3),
+        load=round(os.getloadavg()[0], 1),
     )
 
 
@@ -320,16 +324,32 @@ async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[
     return found
 
 
-def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
+def seeded(server: RealServer, total: int, chats: int) -> tuple[str, str, float | None]:
+    """(API key, instance id, seconds it took to seed, None when reused): a directory kept
+    by an earlier run with the same figures is used as it is."""
+    marker = server.data_dir.parent / "seeded.json"
+    wanted = {"messages": total, "chats": chats}
+    if marker.exists():
+        kept = json.loads(marker.read_text())
+        if {k: kept[k] for k in wanted} == wanted:
+            return kept["key"], kept["instance_id"], None
+        raise BenchError(f"{marker} was seeded with {kept}, not {wanted}")
+    start(server)
+    key, instance_id = create_instance(server)
+    server.stop()
+    started = time.monotonic()
+    seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
+    marker.write_text(json.dumps({**wanted, "key": key, "instance_id": instance_id}))
+    return key, instance_id, round(time.monotonic() - started, 1)
+
+
+def run(total: int, chats: int, seconds: int, keep: Path | None) -> dict[str, Any]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    tmp = keep or Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
     server = make_server(tmp)
     try:
-        start(server)
-        key, instance_id = create_instance(server)
-        server.stop()
-        started = time.monotonic()
-        seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
-        seed_s = round(time.monotonic() - started, 1)
+        key, instance_id, seed_s = seeded(server, total, chats)
         db_mb = round((server.data_dir / "whatsapp-api.db").stat().st_size / 2**20)
         start(server)
         base = f"/api/instances/{instance_id}"
@@ -357,12 +377,14 @@ def run(total: int, chats: int, seconds: int) -> dict[str, Any]:
             "seed_s": seed_s,
             "db_mb": db_mb,
             "cold_ms": cold,
+            "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "wrk": [asdict(r) for r in results],
             "repository": storage,
         }
     finally:
         server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
@@ -370,29 +392,35 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="seed into this directory and keep it; a later run with the same figures reuses it",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/reads.py needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
     try:
-        result = run(args.messages, args.chats, args.duration)
+        result = run(args.messages, args.chats, args.duration, args.keep)
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(result))
         return 0
+    took = "reused" if result["seed_s"] is None else f"in {result['seed_s']} s"
     print(
-        f"seeded {result['messages']:,} messages over {result['chats']:,} chats in "
-        f"{result['seed_s']} s ({result['db_mb']} MB)"
+        f"seeded {result['messages']:,} messages over {result['chats']:,} chats {took} "
+        f"({result['db_mb']} MB); load average {result['load']}"
     )
     print(
         "first call after start: " + ", ".join(f"{k} {v} ms" for k, v in result["cold_ms"].items())
     )
     print(
         f"{'wrk -t1 -c4':<20} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'CPU ms/req':>10}  target"
+        f"{'max ms':>8} {'CPU ms/req':>10} {'load':>5}  target"
     )
     for r in result["wrk"]:
         target = r["target_p99_ms"]
@@ -403,7 +431,8 @@ def main() -> int:
         )
         print(
             f"{r['name']:<20} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
-            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['cpu_ms_per_request']:>10.2f}  {verdict}"
+            f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['cpu_ms_per_request']:>10.2f} "
+            f"{r['load']:>5.1f}  {verdict}"
         )
     print(f"repositories alone ({STORAGE_CALLS} calls each, one after another, no HTTP):")
     for name, figures in result["repository"].items():

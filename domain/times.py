@@ -22,10 +22,35 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+class StoredMoment(datetime):
+    """An aware UTC datetime read from storage that keeps its API text, so a page of 50
+    messages does not format 150 timestamps again (formatting cost 8x reading the text).
+    Everything else sees a datetime; what datetime's methods derive from it (replace,
+    arithmetic) has no text and is formatted as usual."""
+
+    __slots__ = ("api_text",)
+    api_text: str
+
+    @classmethod
+    def from_stored(cls, text: str) -> StoredMoment:
+        """From SQLite's `YYYY-MM-DD HH:MM:SS.ffffff` of a naive UTC time."""
+        moment = cls.fromisoformat(text + "+00:00")
+        moment.api_text = (
+            text[:10] + "T" + text[11:23] + "Z" if len(text) == 26 else iso_text(moment)
+        )
+        return moment
+
+
 def iso(moment: datetime | None) -> str | None:
     """`2023-01-01T12:00:00.000Z`, the shape JavaScript's Date#toISOString gives."""
     if moment is None:
         return None
+    text = getattr(moment, "api_text", None)
+    return text if text is not None else iso_text(moment)
+
+
+def iso_text(moment: datetime) -> str:
+    """`iso` of a datetime that carries no text of its own."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     elif moment.tzinfo is not UTC:

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from api.bootstrap import Container
 from api.deps import ContainerDep, CountedCall, PrincipalDep
+from domain.entities import Principal
 from rest_compat import presenters
 from rest_compat import responses as r
 from rest_compat import responses_messaging as rm
@@ -27,10 +29,15 @@ async def list_chats(
     limit: int | None = Query(None),
     skip: int | None = Query(None),
 ) -> Response:
+    return r.serialized(await chats_body(c, principal, instance_id, limit, skip))
+
+
+async def chats_body(
+    c: Container, principal: Principal, instance_id: str, limit: int | None, skip: int | None
+) -> dict[str, Any]:
+    """The conversation list's body (also answered by rest_compat.fast_reads)."""
     found, page = await c.messaging.chats(principal, instance_id, limit=limit, skip=skip)
-    return r.serialized(
-        {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
-    )
+    return {"chats": [presenters.chat(x) for x in found], "pagination": presenters.pagination(page)}
 
 
 @router.get("/{instance_id}/chats/{chat_id}/messages", response_model=rm.MessagePage)
@@ -44,15 +51,29 @@ async def chat_messages(
     start_date: str | None = Query(None, alias="startDate"),
     end_date: str | None = Query(None, alias="endDate"),
 ) -> Response:
+    return r.serialized(
+        await history_body(c, principal, instance_id, chat_id, limit, skip, start_date, end_date)
+    )
+
+
+async def history_body(
+    c: Container,
+    principal: Principal,
+    instance_id: str,
+    chat_id: str,
+    limit: int | None,
+    skip: int | None,
+    start_date: str | None,
+    end_date: str | None,
+) -> dict[str, Any]:
+    """A history page's body (also answered by rest_compat.fast_reads)."""
     found, page = await c.messaging.history(
         principal, instance_id, chat_id, limit=limit, skip=skip, start=start_date, end=end_date
     )
-    return r.serialized(
-        {
-            "messages": [presenters.message(m) for m in found],
-            "pagination": presenters.pagination(page),
-        }
-    )
+    return {
+        "messages": [presenters.message(m) for m in found],
+        "pagination": presenters.pagination(page),
+    }
 
 
 @router.post("/{instance_id}/chats/{chat_id}/read", response_model=rm.MarkedRead)

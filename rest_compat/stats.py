@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from api.bootstrap import Container
 from api.deps import ContainerDep, PrincipalDep
 from domain.counters import DAILY_COUNTERS, spec_usage
+from domain.entities import Principal
 from rest_compat import responses as r
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=r.errors(400, 401, 403, 404))
@@ -36,11 +38,18 @@ async def instance_stats(
     c: ContainerDep,
     period: str | None = Query(None, description="today|week|month|all"),
 ) -> Response:
+    return r.serialized(await instance_stats_body(c, principal, instance_id, period))
+
+
+async def instance_stats_body(
+    c: Container, principal: Principal, instance_id: str, period: str | None
+) -> dict[str, Any]:
+    """An instance's statistics body (also answered by rest_compat.fast_reads)."""
     total, daily = await c.usage.for_instance(principal, instance_id, period)
     days = [
         {"date": iso_day(day), **spec_usage(counters, DAILY_COUNTERS)} for day, counters in daily
     ]
-    return r.serialized({"usage": {**spec_usage(total), "dailyStats": days}})
+    return {"usage": {**spec_usage(total), "dailyStats": days}}
 
 
 @router.get("/system", response_model=r.SystemStats)

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, event, insert
 
 from adapters.security import FernetBox
 from adapters.storage.sql.messages import _message_values
+from adapters.storage.sql.prepared import _Compiled
 from adapters.storage.sql.tables import instances, messages, users
 from adapters.storage.sql.uow import SqlStorage
 from migrations import alembic_config
@@ -46,7 +47,17 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
     def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         sent.append((statement, params))
 
-    # Reads may go to the pooled readers or, inside a writing unit, to the one writer.
+    # Prepared statements run on the DB-API connection, past the engine's events: every
+    # one of them binds its values through `_Compiled.parameters` first.
+    bind_values = _Compiled.parameters
+
+    def parameters(compiled: _Compiled, values: dict[str, Any]) -> tuple[Any, ...]:
+        bound = bind_values(compiled, values)
+        sent.append((compiled.sql, bound))
+        return bound
+
+    # Reads may go to the pooled readers or, inside a writing unit, to the one writer:
+    # the same read runs in both.
     engines = [storage.engine.sync_engine]
     if storage.reader is not None:
         engines.append(storage.reader.engine)
@@ -54,10 +65,13 @@ async def _plans(storage: SqlStorage, read: Callable[[Any], Awaitable[Any]]) -> 
         engines.append(storage.writer.engine)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    _Compiled.parameters = parameters  # type: ignore[method-assign]
     try:
-        async with storage.unit_of_work() as uow:
-            await read(uow)
+        for read_only in (False, True):
+            async with storage.unit_of_work(read_only=read_only) as uow:
+                await read(uow)
     finally:
+        _Compiled.parameters = bind_values  # type: ignore[method-assign]
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
     path = storage.url.split("///", 1)[1]
@@ -180,3 +194,23 @@ def _instance_row(i: Any) -> dict[str, Any]:
     from adapters.storage.sql.instances import _instance_values
 
     return _instance_values(i, FernetBox("plans"))
+
+
+async def test_the_list_s_contacts_and_the_stats_days_are_index_searches(
+    sql: SqlStorage,
+) -> None:
+    async def contacts(uow: Any) -> None:
+        assert await uow.contacts.get_many("i1", [ALICE, BOB]) == {}
+
+    plans = await _plans(sql, contacts)
+    # The JIDs come as one JSON array: SQLite walks that array (a virtual table), never the
+    # instance's contacts.
+    assert all("SEARCH contacts USING INDEX" in p for p in plans), plans
+    assert not any("SCAN contacts" in p for p in plans), plans
+
+    async def days(uow: Any) -> None:
+        assert await uow.usage.daily("i1", None) == []
+
+    plans = await _plans(sql, days)
+    _no_scan(plans)
+    assert all("usage_daily" in p for p in plans), plans

@@ -1,19 +1,23 @@
 """The SQLite writer on a real database file: group commit, a failing unit rolled back alone,
-read-your-writes across the units of a batch, read-only units that cannot write."""
+read-your-writes across the units of a batch, read-only units that cannot write, and long
+prepared reads moved off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, func, literal_column, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from adapters.security import FernetBox
 from adapters.storage.sql.prepared import PREFIX, Prepared
+from adapters.storage.sql.reader import ReadUnit
 from adapters.storage.sql.tables import instances
 from adapters.storage.sql.uow import SqlStorage
 from domain.entities import Instance, InstanceStatus
@@ -237,3 +241,48 @@ async def test_a_read_only_unit_fetches_prepared_selects_and_refuses_prepared_wr
         await unit.close()
     async with storage.unit_of_work(read_only=True) as uow:
         assert (await uow.instances.get("i1")).name == "instance 1 中文"  # type: ignore[union-attr]
+
+
+async def test_a_prepared_read_past_its_budget_moves_to_a_reader_thread_in_its_snapshot(
+    storage: SqlStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Short prepared reads run on the loop; one past the VM-step budget is interrupted and
+    run again on a reader thread, in the same read transaction (it sees the same snapshot)."""
+    await add_instance(storage, 1)
+    count = Prepared(lambda _d: select(func.count()).select_from(instances), {})
+    # Counts the instances once per row of a long generated series: ~10 VM steps a row.
+    rows = bindparam(PREFIX + "rows", type_=Integer)
+    series = select(literal_column("1").label("n")).cte("series", recursive=True)
+    series = series.union_all(select(series.c.n + literal_column("1")).where(series.c.n < rows))
+    long_count = Prepared(
+        lambda _d: select(
+            func.count(), select(func.count()).select_from(instances).scalar_subquery()
+        ).select_from(series),
+        {"rows": Integer()},
+    )
+    ran_on: list[str] = []
+    fetch = ReadUnit._fetch
+
+    def recorded(unit: ReadUnit, prepared: Prepared, values: dict[str, Any]) -> Any:
+        ran_on.append(threading.current_thread().name)
+        return fetch(unit, prepared, values)
+
+    monkeypatch.setattr(ReadUnit, "_fetch", recorded)
+    reader = storage.reader
+    assert reader is not None
+    loop_thread = threading.current_thread().name
+    unit = reader.unit()
+    try:
+        assert await unit.fetch(count, {}) == [(1,)]
+        assert ran_on == [loop_thread]
+        await add_instance(storage, 2)  # committed after the unit's snapshot began
+        assert await unit.fetch(long_count, {"rows": 200_000}) == [(200_000, 1)]
+        assert ran_on[1] == loop_thread and ran_on[2].startswith("sqlite-reader"), ran_on
+        assert len(ran_on) == 3
+    finally:
+        await unit.close()
+    fresh = reader.unit()
+    try:
+        assert await fresh.fetch(count, {}) == [(2,)]
+    finally:
+        await fresh.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from api.settings import Settings
 from domain.errors import ValidationFailed
 from domain.phones import normalise_phone, to_jid
-from domain.times import iso, iso_ms, parse_iso, to_ms
+from domain.times import StoredMoment, iso, iso_ms, parse_iso, to_ms
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,24 @@ def test_iso_round_trip_in_milliseconds() -> None:
     assert iso_ms(to_ms(moment)) == "2023-01-01T12:05:00.123Z"
     assert iso(parse_iso("2023-01-01T14:05:00+02:00", "x")) == "2023-01-01T12:05:00.000Z"
     assert iso(parse_iso("2023-01-01T12:05:00 00:00", "x")) == "2023-01-01T12:05:00.000Z"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2024-01-01 00:00:00.000000",
+        "2024-02-29 23:59:59.999999",  # truncated to the millisecond, never rounded up
+        "1999-12-31 12:00:00.000500",
+        "2024-01-01 00:00:00",  # no fraction: formatted instead
+        "2024-01-01T08:30:00.250000",
+    ],
+)
+def test_a_stored_moment_answers_the_text_iso_would_write(stored: str) -> None:
+    moment = StoredMoment.from_stored(stored)
+    plain = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    assert moment == plain and moment.tzinfo is UTC
+    assert iso(moment) == iso(plain.replace(tzinfo=UTC) + timedelta(0))  # a plain datetime
+    assert iso(moment.replace(hour=1)) == iso(plain.replace(hour=1))  # derived: no stale text
 
 
 def test_sqlite_url_forms(tmp_path: Path) -> None:

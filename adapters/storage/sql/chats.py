@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     and_,
     bindparam,
     case,
@@ -180,26 +181,46 @@ class SqlChatSummaries:
         """(summary + last message) rows, the most recently active chat first, and the count.
 
         Reads `ix_chat_summaries_recent` in order and one message per row by primary key;
-        the count rides along in the same statement."""
-        t = chat_summaries
-        mine = t.c.instance_id == instance_id
-        total = select(func.count()).select_from(t).where(mine).scalar_subquery()
-        rows = (
-            await self._s.execute(
-                select(
-                    messages,
-                    t.c.message_count.label("chat_message_count"),
-                    t.c.unread_count.label("chat_unread_count"),
-                    t.c.marked_unread.label("chat_marked_unread"),
-                    total.label("page_total"),
-                )
-                .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
-                .where(mine)
-                .order_by(t.c.last_at.desc(), t.c.remote_jid)
-                .limit(limit)
-                .offset(skip)
-            )
-        ).all()
+        the count rides along in the same statement. Each row is a `fetch` row: the
+        `messages` columns, then the chat's message count, unread count, unread mark and the
+        total."""
+        values = {"instance_id": instance_id, "limit": limit, "skip": skip}
+        rows = await self._s.fetch(_PAGE, values)
         if rows:
-            return list(rows), int(rows[0].page_total)
-        return [], int((await self._s.execute(select(total))).scalar_one())
+            return rows, int(rows[0][-1])
+        return [], int((await self._s.fetch(_COUNT, {"instance_id": instance_id}))[0][0])
+
+
+def _count(_dialect: str) -> Any:
+    t = chat_summaries
+    mine = t.c.instance_id == bindparam(PREFIX + "instance_id")
+    return select(func.count()).select_from(t).where(mine)
+
+
+def _page(dialect: str) -> Any:
+    t = chat_summaries
+    mine = t.c.instance_id == bindparam(PREFIX + "instance_id")
+    return (
+        select(
+            messages,
+            t.c.message_count.label("chat_message_count"),
+            t.c.unread_count.label("chat_unread_count"),
+            t.c.marked_unread.label("chat_marked_unread"),
+            _count(dialect).scalar_subquery().label("page_total"),
+        )
+        .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
+        .where(mine)
+        .order_by(t.c.last_at.desc(), t.c.remote_jid)
+        .limit(bindparam(PREFIX + "limit"))
+        .offset(bindparam(PREFIX + "skip"))
+    )
+
+
+# Prepared (built and compiled once): building this select cost more than SQLite reading it.
+_PAGE_TYPES = {
+    "instance_id": chat_summaries.c.instance_id.type,
+    "limit": Integer(),
+    "skip": Integer(),
+}
+_PAGE = Prepared(_page, _PAGE_TYPES)
+_COUNT = Prepared(_count, {"instance_id": chat_summaries.c.instance_id.type})

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    JSON,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.storage.sql.prepared import PREFIX, Prepared
+from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
 from domain.entities import Contact
@@ -46,6 +57,29 @@ def _contact(row: Any) -> Contact:
     return Contact(**dict(zip(_TABLE_ORDER, row, strict=False)))
 
 
+_RAW = raw_columns(contacts)
+
+
+def _many(dialect: str) -> Any:
+    """An instance's contacts among some JIDs: on SQLite the JIDs travel as one JSON array
+    (`json_each`), so one compiled statement serves any number of them."""
+    if dialect == "sqlite":
+        jids: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(PREFIX + "remote_jids"))
+        )
+    else:
+        jids = bindparam(PREFIX + "remote_jids", expanding=True)
+    return select(contacts).where(
+        contacts.c.instance_id == bindparam(PREFIX + "instance_id"),
+        contacts.c.remote_jid.in_(jids),
+    )
+
+
+# Prepared: the conversation list asks for a page's contacts on every call, and building an
+# IN list of 50 values cost more than SQLite finding them.
+_MANY = Prepared(_many, {"instance_id": contacts.c.instance_id.type, "remote_jids": JSON()})
+
+
 class SqlContacts:
     def __init__(self, session: SqlSession) -> None:
         self._s = session
@@ -60,10 +94,8 @@ class SqlContacts:
     async def get_many(self, instance_id: str, remote_jids: Sequence[str]) -> dict[str, Contact]:
         if not remote_jids:
             return {}
-        query = select(contacts).where(
-            contacts.c.instance_id == instance_id, contacts.c.remote_jid.in_(list(remote_jids))
-        )
-        found = [_contact(row) for row in await self._s.execute(query)]
+        values = {"instance_id": instance_id, "remote_jids": list(remote_jids)}
+        found = [Contact(**_RAW(row)) for row in await self._s.fetch(_MANY, values)]
         return {contact.remote_jid: contact for contact in found}
 
     async def find(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Contact]:

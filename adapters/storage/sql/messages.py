@@ -16,7 +16,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     and_,
     bindparam,
     func,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
-from adapters.storage.sql.prepared import PREFIX, Prepared
+from adapters.storage.sql.prepared import PREFIX, Prepared, json_value, shown_moment
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
@@ -96,11 +95,12 @@ _ADVANCE = Prepared(
 _TABLE_ORDER = tuple(c.name for c in messages.columns)
 
 
-def _history() -> Any:
+def _history(_dialect: str) -> Any:
     """A chat's page of history, newest first, each row carrying the chat's message count.
-    Built once: building the select for every page cost more CPU than SQLite reading it."""
-    instance_id = bindparam("h_instance", type_=String)
-    chat = bindparam("h_chat", type_=String)
+    Prepared: building and compiling the select for every page cost more CPU than SQLite
+    reading it."""
+    instance_id: Any = bindparam(PREFIX + "instance_id")
+    chat: Any = bindparam(PREFIX + "remote_jid")
     total = (
         select(chat_summaries.c.message_count)
         .where(chat_summaries.c.instance_id == instance_id, chat_summaries.c.remote_jid == chat)
@@ -110,12 +110,20 @@ def _history() -> Any:
         select(messages, total.label("page_total"))
         .where(messages.c.instance_id == instance_id, messages.c.remote_jid == chat)
         .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(bindparam("h_limit", type_=Integer))
-        .offset(bindparam("h_skip", type_=Integer))
+        .limit(bindparam(PREFIX + "limit"))
+        .offset(bindparam(PREFIX + "skip"))
     )
 
 
-_HISTORY = _history()
+_HISTORY = Prepared(
+    _history,
+    {
+        "instance_id": messages.c.instance_id.type,
+        "remote_jid": messages.c.remote_jid.type,
+        "limit": Integer(),
+        "skip": Integer(),
+    },
+)
 
 
 # SQLite refuses a compound SELECT of more than 500 parts (SQLITE_MAX_COMPOUND_SELECT).
@@ -147,6 +155,48 @@ def _message(row: Any) -> Message:
     values["status"] = MessageStatus(values["status"])
     values["metadata"] = dict(values["metadata"] or {})
     return Message(**values)
+
+
+_STATUSES = {s.value: s for s in MessageStatus}
+_AT = {name: _TABLE_ORDER.index(name) for name in _TABLE_ORDER}
+
+
+def message_from_raw(row: Any, at: dict[str, int] = _AT) -> Message:
+    """From a `fetch` row (raw driver values) that starts with the `messages` columns. Pages
+    of 50 build 50 of these per request: one constructor call, no intermediate dict."""
+    metadata = row[at["metadata"]]
+    # A message's three times are often one stored value (a received message's, until it
+    # is read): one immutable datetime serves them all.
+    created, updated, moved = (
+        row[at["created_at"]],
+        row[at["updated_at"]],
+        row[at["status_updated_at"]],
+    )
+    created_at = shown_moment(created)
+    updated_at = created_at if updated == created else shown_moment(updated)
+    moved_at = updated_at if moved == updated else shown_moment(moved)
+    return Message(
+        id=row[at["id"]],
+        instance_id=row[at["instance_id"]],
+        remote_jid=row[at["remote_jid"]],
+        from_me=bool(row[at["from_me"]]),
+        message_type=row[at["message_type"]],
+        content=row[at["content"]],
+        message_id=row[at["message_id"]],
+        status=_STATUSES[row[at["status"]]],
+        created_at=created_at,  # type: ignore[arg-type]
+        updated_at=updated_at,  # type: ignore[arg-type]
+        has_media=bool(row[at["has_media"]]),
+        media_id=row[at["media_id"]],
+        media_url=row[at["media_url"]],
+        caption=row[at["caption"]],
+        mime_type=row[at["mime_type"]],
+        file_name=row[at["file_name"]],
+        media_size=row[at["media_size"]],
+        quoted_message_id=row[at["quoted_message_id"]],
+        metadata={} if metadata == "{}" else dict(json_value(metadata) or {}),
+        status_updated_at=moved_at,
+    )
 
 
 def _message_values(m: Message) -> dict[str, Any]:
@@ -293,16 +343,16 @@ class SqlMessages:
         limit: int,
         skip: int,
     ) -> tuple[list[Message], int]:
+        if start is None and end is None:  # the common page: one prepared statement
+            values = {"instance_id": instance_id, "remote_jid": remote_jid}
+            found = await self._s.fetch(_HISTORY, {**values, "limit": limit, "skip": skip})
+            if found:
+                return [message_from_raw(r) for r in found], int(found[0][-1])
         where = [messages.c.instance_id == instance_id, messages.c.remote_jid == remote_jid]
         if start is not None:
             where.append(messages.c.created_at >= start)
         if end is not None:
             where.append(messages.c.created_at <= end)
-        if start is None and end is None:  # the common page: one prepared statement
-            values = {"h_instance": instance_id, "h_chat": remote_jid, "h_limit": limit}
-            found = (await self._s.execute(_HISTORY, {**values, "h_skip": skip})).all()
-            if found:
-                return [_message(r) for r in found], int(found[0].page_total)
         condition = and_(*where)
         if start is None and end is None:
             total = self._chats.message_count_of(instance_id, remote_jid)
@@ -328,14 +378,14 @@ class SqlMessages:
         rows, total = await self._chats.page(instance_id, limit=limit, skip=skip)
         found = []
         for row in rows:
-            last = _message(row)  # by position: `row.remote_jid` was a slow lookup by name
+            last = message_from_raw(row)
             found.append(
                 ChatSummary(
                     remote_jid=last.remote_jid,
                     last_message=last,
-                    unread_count=int(row.chat_unread_count),
-                    message_count=int(row.chat_message_count),
-                    marked_unread=bool(row.chat_marked_unread),
+                    message_count=int(row[-4]),
+                    unread_count=int(row[-3]),
+                    marked_unread=bool(row[-2]),
                 )
             )
         return found, total

@@ -10,11 +10,18 @@ stored exactly as SQLAlchemy stores them). Elsewhere it runs as an ordinary Core
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.engine import Dialect
+import orjson
+from sqlalchemy import JSON, Boolean, Table, bindparam, insert, update
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+
+from adapters.storage.sql.tables import UTCDateTime
+from domain.times import StoredMoment
 
 PREFIX = "p_"  # a bind parameter may not share a column's name in VALUES or SET
 
@@ -81,3 +88,69 @@ class Prepared:
         types = {n: table.c[n].type for n in names}
         types["id"] = table.c.id.type
         return cls(lambda _dialect: statement, types)
+
+
+def fetch_on_driver(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
+    """A prepared SELECT straight on the DB-API connection of a SQLite `conn`: the rows as
+    the driver gives them, with no result processing (see `moment`, `flag`, `json_value`)."""
+    compiled = prepared.compiled(conn.dialect)
+    parameters = compiled.parameters(values)
+    try:
+        return conn.connection.driver_connection.execute(compiled.sql, parameters).fetchall()  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(compiled.sql, parameters, exc, sqlite3.Error) from exc
+
+
+# Raw values of `fetch` rows. On SQLite a row holds what the driver stores (text timestamps of
+# naive UTC, 0/1 booleans, JSON text); through SQLAlchemy (a server database) they come
+# processed already. These take either.
+
+
+def moment(value: Any) -> datetime | None:
+    """A UTCDateTime column's value as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # naive UTC: parsed with its zone, a seventh of a replace()
+        return datetime.fromisoformat(value + "+00:00")
+    return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def shown_moment(value: Any) -> datetime | None:
+    """`moment`, for a value every answer shows: on SQLite it keeps the API's text, taken
+    from the stored one (a StoredMoment), so it is not formatted again."""
+    if isinstance(value, str):
+        return StoredMoment.from_stored(value)
+    return moment(value)
+
+
+def flag(value: Any) -> bool:
+    return bool(value)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value (SQLite keeps the text)."""
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def raw_columns(table: Table) -> Callable[[Any], dict[str, Any]]:
+    """Raw row (the table's columns first, in order) -> {column: value}, each value as
+    SQLAlchemy would answer it; only the columns that need it are converted."""
+    names = tuple(c.name for c in table.columns)
+    steps: list[tuple[str, Callable[[Any], Any]]] = []
+    for column in table.columns:
+        if isinstance(column.type, UTCDateTime):
+            steps.append((column.name, moment))
+        elif isinstance(column.type, Boolean):
+            steps.append((column.name, flag))
+        elif isinstance(column.type, JSON):
+            steps.append((column.name, json_value))
+
+    def values(row: Any) -> dict[str, Any]:
+        found = dict(zip(names, row, strict=False))
+        for name, convert in steps:
+            found[name] = convert(found[name])
+        return found
+
+    return values

@@ -1,4 +1,4 @@
-"""Read-only units of work on SQLite: each statement is one trip to a reader thread.
+"""Read-only units of work on SQLite: reader threads, and short prepared reads on the loop.
 
 Through aiosqlite and an AsyncSession, one SELECT is five trips to the connection's thread
 (cursor, execute, fetch, close, and BEGIN or ROLLBACK around the unit) plus greenlet
@@ -7,10 +7,21 @@ connection out at its first statement, and each statement runs with its fetch in
 a small pool of threads (SQLite releases the GIL while it works). The unit's end (ROLLBACK
 of its read transaction, connection back to the pool) is queued without waiting for it.
 
+Prepared statements (`fetch`: the history page, the conversation page, its contacts, the
+stats days) first run on the event loop's own thread, under a budget of SQLite VM steps
+(a progress handler): a page takes SQLite 0.1-0.2 ms, less than a thread trip costs once
+four requests share the process (each trip wakes a thread and the loop, and the threads
+contend for the GIL: that was 40-50 % of these reads' CPU). A statement past its budget (a
+page far down a long history, 1000-row pages) is interrupted and run again on a reader
+thread, in the same read transaction, so the loop is never held for more than the budget.
+What the budget does not bound is disk: a page of the file not yet in the OS cache is read
+while the loop waits (the first reads after a start).
+
 A connection is only ever used by one job at a time: a unit's statements are awaited one
-after another, and its release waits for its last job (which may still run if the caller was
-cancelled). The pool never makes a thread wait for a connection (unbounded overflow): a
-thread blocked on the pool could be the one the holder of a connection needs next.
+after another, its release waits for its last job (which may still run if the caller was
+cancelled), and a statement runs on the loop only when no job of its unit is pending. The
+pool never makes a thread wait for a connection (unbounded overflow): a thread blocked on
+the pool could be the one the holder of a connection needs next.
 """
 
 from __future__ import annotations
@@ -22,9 +33,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.prepared import Prepared, fetch_on_driver
 from adapters.storage.sql.session import AfterCommit, Parameters, Rows
+
+# SQLite calls the progress handler every INLINE_STEP VM steps; a statement on the loop is
+# interrupted at its INLINE_CHECKS-th call (40,000 steps: about 1 ms; a 50-row history
+# page takes ~1,700, a 50-chat page ~4,700).
+INLINE_STEP = 1000
+INLINE_CHECKS = 40
+
+
+class _OverBudget(Exception):
+    pass
 
 
 class SqliteReader:
@@ -78,6 +100,40 @@ class ReadUnit:
             return self._conn.execute(statement).freeze()
         return self._conn.execute(statement, parameters).freeze()
 
+    def _idle(self) -> bool:
+        """No job of this unit is queued or running: its connection is free to use here."""
+        return self._last is None or self._last.done()
+
+    def _fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
+        if self._conn is None:
+            self._conn = self._reader.engine.connect()
+        if not self._conn.in_transaction():
+            self._conn.begin()  # the read transaction (BEGIN, deferred: no lock is taken)
+        return fetch_on_driver(self._conn, prepared, values)
+
+    def _fetch_within_budget(self, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
+        """`_fetch` on the calling thread; _OverBudget once SQLite passes the budget (the
+        statement is abandoned, the read transaction and its snapshot stay)."""
+        checks = 0
+
+        def over_budget() -> int:
+            nonlocal checks
+            checks += 1
+            return checks > INLINE_CHECKS  # true: SQLite interrupts the statement
+
+        if self._conn is None:
+            self._conn = self._reader.engine.connect()
+        driver: Any = self._conn.connection.driver_connection
+        driver.set_progress_handler(over_budget, INLINE_STEP)
+        try:
+            return self._fetch(prepared, values)
+        except DBAPIError as exc:
+            if checks > INLINE_CHECKS:
+                raise _OverBudget from exc
+            raise
+        finally:
+            driver.set_progress_handler(None, 0)
+
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -93,9 +149,15 @@ class ReadUnit:
 
     async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         """A prepared statement that answers rows: on a read-only unit, a SELECT (the
-        connection is `query_only`, so a write fails loudly)."""
-        rows = await self.execute(prepared.statement("sqlite"), prepared.bind(values))
-        return [tuple(row) for row in rows]
+        connection is `query_only`, so a write fails loudly). Run on the DB-API connection:
+        the rows come as the driver gives them, as from the writer's `fetch`."""
+        self._open = True
+        if self._idle():
+            try:
+                return self._fetch_within_budget(prepared, values)
+            except _OverBudget:
+                pass  # a long read: on a reader thread, where the loop does not wait for it
+        return await asyncio.wrap_future(self._submit(self._fetch, prepared, values))
 
     async def hold(self) -> None:
         return None  # only the writer's units answer reads from the caches under its turn
@@ -106,6 +168,9 @@ class ReadUnit:
     def _release(self) -> None:
         if self._open:
             self._open = False
+            if self._idle():
+                self._close()  # a ROLLBACK of a read: microseconds, less than a thread trip
+                return
             self._submit(self._close)  # not awaited: nobody needs to wait for a ROLLBACK
 
     async def commit(self) -> None:

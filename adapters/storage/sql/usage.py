@@ -32,6 +32,23 @@ _ADD = Prepared(
 )
 
 
+def _daily(_dialect: str) -> Any:
+    """An instance's days from one on, the counters by position (reading them by name off
+    each Row cost most of the call); prepared, as stats read it on every call."""
+    t = usage_daily
+    return (
+        select(t.c.day, *(t.c[n] for n in USAGE_COUNTERS))
+        .where(t.c.instance_id == bindparam(PREFIX + "instance_id"))
+        .where(t.c.day >= bindparam(PREFIX + "day"))
+        .order_by(t.c.day)
+    )
+
+
+_DAILY = Prepared(
+    _daily, {"instance_id": usage_daily.c.instance_id.type, "day": usage_daily.c.day.type}
+)
+
+
 class SqlUsage:
     def __init__(
         self, session: SqlSession, cache: SqlCache | None = None, *, writes: bool = True
@@ -116,14 +133,9 @@ class SqlUsage:
     async def daily(
         self, instance_id: str, since: date | None
     ) -> list[tuple[date, dict[str, int]]]:
-        t = usage_daily
-        # The counters by position: reading them by name off each Row cost most of the call.
-        query = select(t.c.day, *(t.c[n] for n in USAGE_COUNTERS)).where(
-            t.c.instance_id == instance_id
-        )
-        if since is not None:
-            query = query.where(t.c.day >= since.isoformat())
-        rows = await self._s.execute(query.order_by(t.c.day))
+        # From the first day, when there is none: '' sorts before every YYYY-MM-DD.
+        values = {"instance_id": instance_id, "day": since.isoformat() if since else ""}
+        rows = await self._s.fetch(_DAILY, values)
         return [
             (date.fromisoformat(r[0]), dict(zip(USAGE_COUNTERS, map(int, r[1:]), strict=True)))
             for r in rows
