@@ -14,7 +14,7 @@ from domain.errors import ValidationFailed
 from domain.wire import GroupInfo
 from graphql_schema.context import Info
 from graphql_schema.enums import ParticipantAction
-from graphql_schema.payloads import UserError
+from graphql_schema.payloads import UserError, attempt
 
 
 @strawberry.type(description="A member of a group.")
@@ -90,10 +90,10 @@ class LeaveGroupPayload:
 
 
 async def _group(work: Awaitable[GroupInfo]) -> GroupPayload:
-    try:
-        return GroupPayload(group=Group.from_entity(await work), user_errors=[])
-    except ValidationFailed as exc:
-        return GroupPayload(group=None, user_errors=[UserError.from_validation(exc)])
+    info, errors = await attempt(work)
+    return GroupPayload(
+        group=Group.from_entity(info) if info is not None else None, user_errors=errors
+    )
 
 
 @strawberry.type

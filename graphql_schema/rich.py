@@ -6,13 +6,12 @@ authorisation, not-found, conflicts and engine failures stay GraphQL errors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import strawberry
 
 from domain.entities import Message as MessageEntity
-from domain.errors import ValidationFailed
 from domain.instances import InstanceChanges, WebhookSettingsInput
 from domain.rich import CardInput
 from graphql_schema.context import Info
@@ -71,18 +70,9 @@ class PollInput:
 
 
 async def _message(work: Awaitable[MessageEntity], root: str = "input") -> RichMessagePayload:
-    try:
-        done = await work
-    except ValidationFailed as exc:
-        return RichMessagePayload(message=None, user_errors=[UserError.from_validation(exc, root)])
-    return RichMessagePayload(message=Message.from_entity(done), user_errors=[])
-
-
-async def _checked(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
-    try:
-        return await work(), []
-    except ValidationFailed as exc:
-        return None, [UserError.from_validation(exc, "input")]
+    done, errors = await attempt(work, root)
+    shown = Message.from_entity(done) if done is not None else None
+    return RichMessagePayload(message=shown, user_errors=errors)
 
 
 @strawberry.type
@@ -175,7 +165,7 @@ class RichMutation:
     ) -> PresencePayload:
         c, p = info.context.container, await info.context.principal()
         presence = c.rich.presence
-        _, errors = await _checked(lambda: presence(p, str(instance_id), state.value, chat_id))
+        _, errors = await attempt(presence(p, str(instance_id), state.value, chat_id))
         return PresencePayload(success=not errors, user_errors=errors)
 
     @strawberry.mutation(
@@ -189,7 +179,7 @@ class RichMutation:
         c, p = info.context.container, await info.context.principal()
         names = [e.value for e in events]
         changes = InstanceChanges(webhook=WebhookSettingsInput(events=names))
-        updated, errors = await _checked(lambda: c.instances.update(p, str(instance_id), changes))
+        updated, errors = await attempt(c.instances.update(p, str(instance_id), changes))
         chosen = updated.webhook.events if updated is not None else None
         kinds = [EventType(e) for e in chosen] if chosen is not None else None
         return WebhookEventsPayload(events=kinds, user_errors=errors)
