@@ -12,6 +12,7 @@ import httpx
 
 from api.app import create_app
 from api.bootstrap import build
+from tests.backends import storage_overrides
 from tests.conftest import Api, make_settings
 from tests.fakes import FakeClock
 
@@ -23,7 +24,8 @@ def clock_at(moment: datetime | None = None) -> FakeClock:
 
 @asynccontextmanager
 async def clocked_api(data_dir: Path, clock: FakeClock, **overrides: Any) -> AsyncIterator[Api]:
-    settings = make_settings(data_dir, **overrides)
+    storage = await storage_overrides(data_dir)
+    settings = make_settings(data_dir, **{**storage, **overrides})
     app = create_app(settings, build(settings, clock=clock))
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()

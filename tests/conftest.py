@@ -13,6 +13,7 @@ import pytest
 from api.app import create_app
 from api.bootstrap import build
 from api.settings import Settings
+from tests.backends import BACKEND, SUBSET, storage_overrides
 from tests.fakes.webhooks import StaticResolver
 
 ADMIN_EMAIL = "admin@example.com"
@@ -114,6 +115,17 @@ class Api:
 AppFactory = Callable[..., Awaitable[Api]]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a backend other than SQLite, only the end-to-end subset runs (tests/backends.py)."""
+    if BACKEND == "sqlite":
+        return
+    root = Path(str(config.rootpath))
+    keep = {root / name for name in SUBSET}
+    chosen = [item for item in items if Path(str(item.path)) in keep]
+    config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+    items[:] = chosen
+
+
 @pytest.fixture
 async def api_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Starts apps (lifespan included) on a SQLite file in tmp_path; closes them at the end."""
@@ -126,7 +138,9 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
         Host names resolve through a StaticResolver (only `localhost`) unless `ports` gives
         a resolver: no test asks a real DNS server or posts beyond 127.0.0.1."""
-        settings = make_settings(data_dir or tmp_path, **overrides)
+        data_dir = data_dir or tmp_path
+        storage = await storage_overrides(data_dir)
+        settings = make_settings(data_dir, **{**storage, **overrides})
         app = create_app(
             settings, build(settings, **{"resolver": StaticResolver(), **(ports or {})})
         )

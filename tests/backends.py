@@ -1,0 +1,47 @@
+"""Which storage backend the app-level tests run on, and the end-to-end subset run on each.
+
+`WAMUX_TEST_BACKEND` is `sqlite` (the default: the whole suite), `postgresql` or `mongodb`.
+On the latter two only the files of `SUBSET` are collected (see tests/conftest.py), and every
+app a test starts gets a fresh, empty database of that backend, kept for its data dir, so a
+test that restarts an app on the same data dir finds its records again. `make test` runs the
+whole suite on SQLite, then the subset once per other backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BACKEND = os.environ.get("WAMUX_TEST_BACKEND", "sqlite")
+BACKENDS = ("sqlite", "postgresql", "mongodb")
+
+# Auth, instances, send and receive, history, webhooks, stats: the same tests, another backend.
+SUBSET = (
+    "tests/api/test_rest_auth_users.py",
+    "tests/api/test_rest_instances.py",
+    "tests/api/test_rest_messaging.py",
+    "tests/api/test_rest_activity_events.py",
+    "tests/api/test_rest_contacts.py",
+    "tests/api/test_webhooks.py",
+    "tests/api/test_stats_limits.py",
+)
+
+_databases: dict[Path, dict[str, Any]] = {}
+
+
+async def storage_overrides(data_dir: Path) -> dict[str, Any]:
+    """The settings that put an app started on `data_dir` on BACKEND (none for SQLite, whose
+    file lives in the data dir already)."""
+    if BACKEND == "sqlite":
+        return {}
+    if BACKEND not in BACKENDS:
+        raise RuntimeError(f"WAMUX_TEST_BACKEND={BACKEND!r}: use one of {', '.join(BACKENDS)}")
+    key = Path(os.path.abspath(data_dir))
+    if key not in _databases:
+        _databases[key] = await _fresh(BACKEND)
+    return _databases[key]
+
+
+async def _fresh(backend: str) -> dict[str, Any]:
+    raise NotImplementedError(f"no test service for {backend} yet")
