@@ -37,7 +37,7 @@ async def storage_overrides(data_dir: Path) -> dict[str, Any]:
         return {}
     if BACKEND not in BACKENDS:
         raise RuntimeError(f"WAMUX_TEST_BACKEND={BACKEND!r}: use one of {', '.join(BACKENDS)}")
-    key = Path(os.path.abspath(data_dir))
+    key = data_dir  # tmp_path and its children: absolute already
     if key not in _databases:
         _databases[key] = await _fresh(BACKEND)
     return _databases[key]
