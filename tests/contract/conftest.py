@@ -12,13 +12,23 @@ from adapters.security import FernetBox
 from adapters.storage.sql.uow import SqlStorage
 from tests.fakes import MemoryStorage
 
-BACKENDS = ["sqlite", "memory"]
+BACKENDS = ["sqlite", "memory", "mongodb"]
 
 
 @pytest.fixture(params=BACKENDS)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield MemoryStorage()
+        return
+    if request.param == "mongodb":
+        from adapters.storage.mongo.uow import MongoStorage
+        from tests.services.mongo import fresh_url
+
+        mongo = MongoStorage(await fresh_url(), FernetBox("contract"))
+        await mongo.migrate()
+        yield mongo
+        await mongo.client.drop_database(mongo.database)
+        await mongo.close()
         return
     sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}", FernetBox("contract"))
     await sql.migrate()

@@ -1,0 +1,164 @@
+"""Every MongoDB collection as plain JSON records (backups, provider switches), in exactly
+the shape the SQL inventory gives its rows: the kinds are the SQL tables, in their
+foreign-key order, and each record has the table's columns (times as ISO text with the
+offset, JSON columns as values). So `wamux export` on one provider and `wamux import` on the
+other lose nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from sqlalchemy import Column, Table
+
+from adapters.storage.mongo.codec import at, key, moment
+from adapters.storage.mongo.uow import SCHEMA_KEY, MongoStorage
+from adapters.storage.sql.tables import UTCDateTime, metadata
+from domain.ports import StorageGauges
+
+# The kinds whose `seq` a counter document hands out (owned.next_seq): set past the records.
+_SEQUENCED = ("events", "webhook_deliveries")
+
+
+def schema_head() -> str:
+    """The schema revision the records' shape is (the SQL migrations' head)."""
+    from alembic.script import ScriptDirectory
+
+    from migrations import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+def _table(kind: str) -> Table:
+    table = metadata.tables.get(kind)
+    if table is None:
+        raise ValueError(f"unknown record kind {kind!r}")
+    return table
+
+
+def _is_time(column: Column[Any]) -> bool:
+    return isinstance(column.type, UTCDateTime)
+
+
+def _doc_id(table: Table, values: dict[str, Any]) -> str:
+    if "id" in table.columns:
+        return str(values["id"])
+    return key(*(str(values[c.name]) for c in table.primary_key.columns))
+
+
+def _sort(table: Table) -> list[tuple[str, int]]:
+    """The SQL inventory's order: by primary key."""
+    return [(c.name, 1) for c in table.primary_key.columns]
+
+
+def _default(column: Column[Any]) -> Any:
+    """A column the backup predates: the value SQL would give it."""
+    if column.default is not None and not callable(getattr(column.default, "arg", None)):
+        return column.default.arg  # type: ignore[attr-defined]
+    server = column.server_default
+    if server is not None:
+        text = str(getattr(server.arg, "text", server.arg))  # type: ignore[attr-defined]
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return None
+
+
+def _record(table: Table, doc: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for column in table.columns:
+        value = doc.get(column.name)
+        if value is not None and _is_time(column):
+            value = moment(value).isoformat()
+        record[column.name] = value
+    return record
+
+
+def _doc(table: Table, record: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(record) - {c.name for c in table.columns}
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)[0]!r}")
+    doc: dict[str, Any] = {}
+    for column in table.columns:
+        value = record[column.name] if column.name in record else _default(column)
+        if value is not None and _is_time(column):
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            value = at(value)
+        doc[column.name] = value
+    return {"_id": _doc_id(table, doc), **doc}
+
+
+class MongoSnapshot:
+    def __init__(self, storage: MongoStorage, session: AsyncClientSession) -> None:
+        self._db = storage.collections
+        self._s = session
+
+    async def count(self, kind: str) -> int:
+        return await self._db.named(_table(kind).name).count_documents({}, session=self._s)
+
+    async def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+        table = _table(kind)
+        cursor = self._db.named(kind).find({}, session=self._s).sort(_sort(table))
+        page: list[dict[str, Any]] = []
+        async for doc in cursor.batch_size(batch):
+            page.append(_record(table, doc))
+            if len(page) >= batch:
+                yield page
+                page = []
+        if page:
+            yield page
+
+
+class MongoInventory:
+    def __init__(self, storage: MongoStorage) -> None:
+        self._storage = storage
+
+    def kinds(self) -> list[str]:
+        return [t.name for t in metadata.sorted_tables]
+
+    def schema_version(self) -> str:
+        return schema_head()
+
+    async def stored_version(self) -> str | None:
+        doc = await self._storage.collections.meta.find_one({"_id": SCHEMA_KEY})
+        return None if doc is None else str(doc["version"])
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MongoSnapshot]:
+        # A read-only transaction: one snapshot of everything (SecantusDB's `snapshot=True`
+        # sessions see later writes, see the README), and it never conflicts with writers.
+        async with self._storage.client.start_session() as session:
+            await session.start_transaction()
+            try:
+                yield MongoSnapshot(self._storage, session)
+            finally:
+                await session.abort_transaction()
+
+    async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        table = _table(kind)
+        docs = [_doc(table, r) for r in records]
+        if not docs:
+            return
+        db = self._storage.collections
+        await db.named(kind).insert_many(docs, ordered=True)
+        if kind in _SEQUENCED:
+            top = max(int(d["seq"]) for d in docs)
+            await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
+
+    async def gauges(self) -> StorageGauges:
+        db = self._storage.collections
+        pipeline = [
+            {"$group": {"_id": {"engine": "$engine", "status": "$status"}, "n": {"$sum": 1}}}
+        ]
+        rows = await (await db.instances.aggregate(pipeline)).to_list()
+        counts = {(str(r["_id"]["engine"]), str(r["_id"]["status"])): int(r["n"]) for r in rows}
+        queue = await db.webhook_deliveries.count_documents({"status": "pending"})
+        return StorageGauges(counts, queue)

@@ -1,0 +1,260 @@
+"""MongoDB repository of messages, keeping the per-chat summaries (chats.py) in the same
+transaction as every message write."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.storage.mongo import chats as summaries
+from adapters.storage.mongo.codec import at as stored_at
+from adapters.storage.mongo.codec import from_doc, through, to_doc
+from adapters.storage.mongo.collections import UNREAD, Collections
+from adapters.storage.mongo.owned import require_instance
+from adapters.storage.mongo.unit import MongoUnit
+from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
+
+_NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
+
+
+def _message(doc: dict[str, Any]) -> Message:
+    return from_doc(Message, doc)
+
+
+def _older_than(before: tuple[datetime, str] | None) -> dict[str, Any]:
+    if before is None:
+        return {}
+    edge = stored_at(before[0])
+    return {"$or": [{"created_at": {"$lt": edge}}, {"created_at": edge, "_id": {"$lt": before[1]}}]}
+
+
+class MongoMessages:
+    def __init__(self, unit: MongoUnit, db: Collections) -> None:
+        self._u = unit
+        self._db = db
+        self._c = db.messages
+
+    async def add(self, message: Message) -> None:
+        async with self._u.op(write=True) as s:
+            await require_instance(self._u, self._db, message.instance_id, s)
+            await self._c.insert_one({"_id": message.id, **to_doc(message)}, session=s)
+            await summaries.added(self._db, message, s)
+
+    async def get(self, instance_id: str, message_id: str) -> Message | None:
+        async with self._u.op() as s:
+            query = {"instance_id": instance_id, "message_id": message_id}
+            doc = await self._c.find_one(query, session=s)
+        return _message(doc) if doc else None
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+        by_instance: dict[str, set[str]] = defaultdict(set)
+        for instance_id, message_id in keys:
+            by_instance[instance_id].add(message_id)
+        if not by_instance:
+            return {}
+        query = {
+            "$or": [
+                {"instance_id": i, "message_id": {"$in": list(ids)}}
+                for i, ids in by_instance.items()
+            ]
+        }
+        async with self._u.op() as s:
+            docs = await self._c.find(query, session=s).to_list()
+        return {(d["instance_id"], d["message_id"]): _message(d) for d in docs}
+
+    async def update(self, message: Message) -> None:
+        async with self._u.op(write=True) as s:
+            before = await self._c.find_one(
+                {"_id": message.id}, {"instance_id": 1, "remote_jid": 1}, session=s
+            )
+            if before is None:
+                return
+            values = to_doc(message, skip=("id",))
+            await self._c.update_one({"_id": message.id}, {"$set": values}, session=s)
+            old_chat = (before["instance_id"], before["remote_jid"])
+            await summaries.recount(self._db, *old_chat, s)
+            if old_chat != (message.instance_id, message.remote_jid):
+                await summaries.recount(self._db, message.instance_id, message.remote_jid, s)
+
+    async def latest(
+        self,
+        chats: Sequence[tuple[str, str]],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[tuple[str, str], list[Message]]:
+        found: dict[tuple[str, str], list[Message]] = {}
+        async with self._u.op() as s:
+            for instance_id, remote_jid in dict.fromkeys(chats):
+                query = {
+                    "instance_id": instance_id,
+                    "remote_jid": remote_jid,
+                    **_older_than(before),
+                }
+                docs = (
+                    await self._c.find(query, session=s).sort(_NEWEST_FIRST).limit(limit).to_list()
+                    if limit > 0
+                    else []
+                )
+                found[(instance_id, remote_jid)] = [_message(d) for d in docs]
+        return found
+
+    async def list_chat(
+        self,
+        instance_id: str,
+        remote_jid: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[list[Message], int]:
+        query: dict[str, Any] = {"instance_id": instance_id, "remote_jid": remote_jid}
+        window: dict[str, str] = {}
+        if start is not None:
+            window["$gte"] = stored_at(start)
+        if end is not None:
+            window.update(through(stored_at(end)))
+        if window:
+            query["created_at"] = window
+        async with self._u.op() as s:
+            total = await self._c.count_documents(query, session=s)
+            if limit <= 0:
+                return [], total
+            cursor = self._c.find(query, session=s).sort(_NEWEST_FIRST).skip(skip).limit(limit)
+            docs = await cursor.to_list()
+        return [_message(d) for d in docs], total
+
+    async def _summaries(self, rows: list[dict[str, Any]], s: Any) -> list[ChatSummary]:
+        ids = [r["last_message_id"] for r in rows]
+        last = {}
+        if ids:
+            docs = await self._c.find({"_id": {"$in": ids}}, session=s).to_list()
+            last = {d["_id"]: _message(d) for d in docs}
+        return [
+            ChatSummary(
+                remote_jid=r["remote_jid"],
+                last_message=last[r["last_message_id"]],
+                unread_count=int(r["unread_count"]),
+                message_count=int(r["message_count"]),
+                marked_unread=bool(r.get("marked_unread")),
+            )
+            for r in rows
+        ]
+
+    async def chats(
+        self, instance_id: str, *, limit: int, skip: int
+    ) -> tuple[list[ChatSummary], int]:
+        query = {"instance_id": instance_id}
+        async with self._u.op() as s:
+            total = await self._db.chat_summaries.count_documents(query, session=s)
+            if limit <= 0:
+                return [], total
+            cursor = (
+                self._db.chat_summaries.find(query, session=s)
+                .sort([("last_at", -1), ("remote_jid", 1)])
+                .skip(skip)
+                .limit(limit)
+            )
+            rows = await cursor.to_list()
+            return await self._summaries(rows, s), total
+
+    async def recent_chats(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, list[ChatSummary]]:
+        after: dict[str, Any] = {}
+        if before is not None:
+            edge = stored_at(before[0])
+            after = {
+                "$or": [
+                    {"last_at": {"$lt": edge}},
+                    {"last_at": edge, "remote_jid": {"$gt": before[1]}},
+                ]
+            }
+        found: dict[str, list[ChatSummary]] = {}
+        async with self._u.op() as s:
+            for instance_id in dict.fromkeys(instance_ids):
+                if limit <= 0:
+                    found[instance_id] = []
+                    continue
+                cursor = (
+                    self._db.chat_summaries.find({"instance_id": instance_id, **after}, session=s)
+                    .sort([("last_at", -1), ("remote_jid", 1)])
+                    .limit(limit)
+                )
+                found[instance_id] = await self._summaries(await cursor.to_list(), s)
+        return found
+
+    async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
+        query = {"instance_id": instance_id, "remote_jid": remote_jid, **UNREAD}
+        async with self._u.op() as s:
+            cursor = self._c.find(query, session=s).sort([("created_at", 1), ("_id", 1)])
+            return [_message(d) for d in await cursor.to_list()]
+
+    async def set_marked_unread(
+        self, instance_id: str, remote_jid: str, marked: bool
+    ) -> bool | None:
+        async with self._u.op(write=True) as s:
+            before = await self._db.chat_summaries.find_one_and_update(
+                {"_id": summaries.chat_key(instance_id, remote_jid)},
+                {"$set": {"marked_unread": marked}},
+                projection={"marked_unread": 1},
+                session=s,
+            )
+        return None if before is None else bool(before.get("marked_unread"))
+
+    async def set_status(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> None:
+        if not message_ids:
+            return
+        query = {"instance_id": instance_id, "message_id": {"$in": list(set(message_ids))}}
+        unread_after = status is MessageStatus.RECEIVED
+        async with self._u.op(write=True) as s:
+            docs = await self._c.find(
+                query, {"remote_jid": 1, "from_me": 1, "status": 1}, session=s
+            ).to_list()
+            deltas: dict[str, int] = defaultdict(int)
+            for d in docs:
+                was = not d["from_me"] and d["status"] == MessageStatus.RECEIVED.value
+                deltas[d["remote_jid"]] += int(unread_after and not d["from_me"]) - int(was)
+            stamp = stored_at(at)
+            await self._c.update_many(
+                query,
+                {"$set": {"status": status.value, "status_updated_at": stamp, "updated_at": stamp}},
+                session=s,
+            )
+            await summaries.unread_moved(self._db, instance_id, deltas, s)
+
+    async def advance_outgoing(
+        self, instance_id: str, message_ids: Sequence[str], status: MessageStatus, at: datetime
+    ) -> list[tuple[str, str]]:
+        wanted = list(dict.fromkeys(message_ids))
+        if not wanted:
+            return []
+        query = {
+            "instance_id": instance_id,
+            "message_id": {"$in": wanted},
+            "from_me": True,
+            "status": {"$in": [b.value for b in behind_outgoing(status)]},
+        }
+        async with self._u.op(write=True) as s:
+            docs = await self._c.find(
+                query, {"message_id": 1, "remote_jid": 1}, session=s
+            ).to_list()
+            if not docs:
+                return []
+            stamp = stored_at(at)
+            await self._c.update_many(
+                {"_id": {"$in": [d["_id"] for d in docs]}},
+                {"$set": {"status": status.value, "status_updated_at": stamp, "updated_at": stamp}},
+                session=s,
+            )
+        jids = {d["message_id"]: d["remote_jid"] for d in docs}
+        return [(m, jids[m]) for m in wanted if m in jids]
