@@ -223,6 +223,39 @@ def workers_of(engines: Mapping[str, WhatsAppEngine]) -> EngineWorkers:
     return found if isinstance(found, WorkerEngine) else NoEngineWorkers()
 
 
+def provider_storage(
+    settings: Settings, box: SecretBox, metrics: Metrics
+) -> tuple[Storage, RecordInventory]:
+    """The storage DATABASE_PROVIDER names, with its inventory (the one place that chooses)."""
+    if settings.database_provider == "mongodb":
+        from adapters.storage.mongo.inventory import MongoInventory
+        from adapters.storage.mongo.uow import MongoStorage
+
+        mongo = MongoStorage(settings.mongo_url(), box)
+        return mongo, MongoInventory(mongo)
+    sql = SqlStorage(
+        settings.sql_url(),
+        box,
+        writer_batch=settings.sqlite_writer_batch,
+        writer_delay_ms=settings.sqlite_writer_delay_ms,
+        telemetry=metrics,
+    )
+    return sql, SqlInventory(sql)
+
+
+def inventory_of(storage: Storage) -> RecordInventory | None:
+    """The inventory of a real storage given by keyword (None: a fake, which has none)."""
+    if isinstance(storage, SqlStorage):
+        return SqlInventory(storage)
+    from adapters.storage.mongo.uow import MongoStorage
+
+    if isinstance(storage, MongoStorage):
+        from adapters.storage.mongo.inventory import MongoInventory
+
+        return MongoInventory(storage)
+    return None
+
+
 def build(
     settings: Settings,
     *,
@@ -260,16 +293,10 @@ def build(
         secret_box = secret_box or FernetBox(secret)
     metrics = metrics or Metrics()
     if storage is None:
-        sql = SqlStorage(
-            settings.sql_url(),
-            secret_box,
-            writer_batch=settings.sqlite_writer_batch,
-            writer_delay_ms=settings.sqlite_writer_delay_ms,
-            telemetry=metrics,
-        )
-        storage, inventory = sql, inventory or SqlInventory(sql)
-    elif inventory is None and isinstance(storage, SqlStorage):
-        inventory = SqlInventory(storage)
+        storage, own_inventory = provider_storage(settings, secret_box, metrics)
+        inventory = inventory or own_inventory
+    elif inventory is None:
+        inventory = inventory_of(storage)
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
     # Every event is published by the recorder once committed: counted on its way out.

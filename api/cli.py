@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
-        settings.sql_url()  # a provider this release cannot use: said before anything starts
+        settings.storage_url()  # a provider this release cannot use: said before anything starts
     except ValidationError as exc:  # a bad setting is a message naming it, not a traceback
         print(f"wamux: invalid configuration: {describe(exc)}", file=sys.stderr)
         return 2

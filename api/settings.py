@@ -58,6 +58,19 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def mask_password(url: str) -> str:
+    """The URL with the password of its user info (`user:password@`) shown as `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hosts}{slash}{path}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -188,9 +201,29 @@ class Settings(BaseSettings):
             "use sqlite"
         )
 
+    def storage_url(self) -> str:
+        """The URL of DATABASE_PROVIDER's database; a ValueError naming the variable when it
+        is missing or invalid (said before anything starts)."""
+        if self.database_provider == "mongodb":
+            return self.mongo_url()
+        return self.sql_url()
+
+    def mongo_url(self) -> str:
+        url = (self.database_url or "").strip()
+        if not url:
+            raise ValueError(
+                "DATABASE_PROVIDER=mongodb needs DATABASE_URL, e.g. mongodb://127.0.0.1:27017/wamux"
+            )
+        from adapters.storage.mongo.uow import database_name
+
+        database_name(url)  # a ValueError that names DATABASE_URL
+        return url
+
     def display_url(self) -> str:
         if self.database_provider == "sqlite":
             return self.sqlite_database_url or f"file:{self.sqlite_path()}"
+        if self.database_provider == "mongodb" and self.database_url:
+            return mask_password(self.database_url)
         return "(hidden)"
 
     def resolve_jwt_secret(self) -> str:

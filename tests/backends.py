@@ -44,4 +44,38 @@ async def storage_overrides(data_dir: Path) -> dict[str, Any]:
 
 
 async def _fresh(backend: str) -> dict[str, Any]:
+    if backend == "mongodb":
+        from tests.services.mongo import fresh_url
+
+        return {"database_provider": "mongodb", "database_url": await fresh_url()}
     raise NotImplementedError(f"no test service for {backend} yet")
+
+
+async def stored_text(data_dir: Path) -> str:
+    """Everything the database of the app started on `data_dir` holds, as text (what a thief
+    of the database would read)."""
+    if BACKEND == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(data_dir / "whatsapp-api.db")
+        try:
+            return "\n".join(conn.iterdump())
+        finally:
+            conn.close()
+    if BACKEND == "mongodb":
+        from bson import json_util
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            (await storage_overrides(data_dir))["database_url"]
+        )
+        try:
+            db = client.get_default_database()
+            lines = []
+            for name in await db.list_collection_names():
+                async for doc in db[name].find({}):
+                    lines.append(json_util.dumps(doc, ensure_ascii=False))
+            return "\n".join(lines)
+        finally:
+            await client.close()
+    raise NotImplementedError(f"no dump of {BACKEND} yet")
