@@ -42,7 +42,11 @@ def _free_port() -> int:
 
 
 class MongoService:
-    def __init__(self) -> None:
+    """`standalone=True`: a server that does not present itself as a replica set (so, to
+    drivers, one without transactions)."""
+
+    def __init__(self, *, standalone: bool = False) -> None:
+        self._standalone = standalone
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
@@ -62,18 +66,12 @@ class MongoService:
         self._dir = Path(tempfile.mkdtemp(prefix="wamux-secantus-"))
         self.port = _free_port()
         log = (self._dir / "server.log").open("wb")
+        command = [_executable(), "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--storage-path", str(self._dir / "data"), "--log-level", "WARNING"]
+        if self._standalone:
+            command.append("--standalone")
         self._process = subprocess.Popen(
-            [
-                _executable(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--storage-path",
-                str(self._dir / "data"),
-                "--log-level",
-                "WARNING",
-            ],  # fmt: skip
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as one
