@@ -29,6 +29,8 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	# The end-to-end subset again on MongoDB (a SecantusDB server the tests start).
+	WAMUX_TEST_BACKEND=mongodb $(BIN)/python -m pytest tests/api
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
