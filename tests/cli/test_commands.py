@@ -95,7 +95,7 @@ def test_an_invalid_setting_is_refused_by_name(
     assert repr(value) in err[0]
 
 
-def test_a_provider_this_release_lacks_is_refused_before_starting(
+def test_mongodb_without_a_valid_url_is_refused_before_starting(
     env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -105,8 +105,14 @@ def test_a_provider_this_release_lacks_is_refused_before_starting(
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "wamux: invalid configuration: DATABASE_PROVIDER=mongodb is not supported by this "
-        "release yet; use sqlite"
+        "wamux: invalid configuration: DATABASE_PROVIDER=mongodb needs DATABASE_URL, e.g. "
+        "mongodb://127.0.0.1:27017/wamux"
+    ]
+    env.setenv("DATABASE_URL", "postgresql://127.0.0.1/wamux")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "wamux: invalid configuration: DATABASE_URL must start with mongodb:// or mongodb+srv://"
     ]
 
 
