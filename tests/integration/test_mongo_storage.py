@@ -129,3 +129,18 @@ def test_settings_refuse_a_missing_url_and_mask_the_password() -> None:
     )
     assert settings.storage_url() == "mongodb://wamux:s3cret@db:27017/wamux"
     assert settings.display_url() == "mongodb://wamux:***@db:27017/wamux"
+
+
+async def test_the_inventory_reports_its_schema_and_the_gauges(mongo: MongoStorage) -> None:
+    from adapters.storage.mongo.inventory import MongoInventory
+    from tests.contract.test_outbox_usage_contract import delivery
+
+    inventory = MongoInventory(mongo)
+    assert await inventory.stored_version() == inventory.schema_version()
+    async with mongo.unit_of_work() as uow:
+        await uow.webhooks.add(delivery(1))
+        await uow.commit()
+    gauges = await inventory.gauges()
+    assert gauges.instances == {("sandbox", "connecting"): 1} and gauges.webhook_queue == 1
+    async with inventory.snapshot() as snap:
+        assert await snap.count("webhook_deliveries") == 1
