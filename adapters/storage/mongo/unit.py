@@ -15,13 +15,17 @@ statement rolls back a SQL one; its next operation starts a new transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateRecord(ValueError):
@@ -114,6 +118,12 @@ class MongoUnit:
         try:
             if session is not None and session.in_transaction:
                 await session.abort_transaction()
+        except PyMongoError:
+            # The server ends an unanswered transaction on its own; this session is done with.
+            log.warning("could not abort a MongoDB transaction", exc_info=True)
+            self._session = None
+            with contextlib.suppress(PyMongoError):
+                await session.end_session()  # type: ignore[union-attr]
         finally:
             self._release()
 
