@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,3 +125,42 @@ class MongoContacts:
             ]
             docs = await (await self._c.aggregate(pipeline, session=s)).to_list()
         return [_contact(d) for d in docs], total
+
+    async def page(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        search: str | None,
+        only_groups: bool,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[Contact]]:
+        found: dict[str, list[Contact]] = {i: [] for i in instance_ids}
+        if limit <= 0:
+            return found
+        async with self._u.op() as s:
+            for instance_id in dict.fromkeys(instance_ids):
+                query: dict[str, Any] = {"instance_id": instance_id}
+                if only_groups:
+                    query["is_group"] = True
+                if search:
+                    term = search.casefold()
+                    docs = await self._c.find(query, session=s).to_list()
+                    keyed = sorted(
+                        ((_sort_name(d), d["_id"]), d) for d in docs if _matches(d, term)
+                    )
+                    page = [d for k, d in keyed if after is None or k > after][:limit]
+                    found[instance_id] = [_contact(d) for d in page]
+                    continue
+                stages: list[dict[str, Any]] = [
+                    {"$match": query},
+                    {"$addFields": {"_sort": _SORT_NAME}},
+                ]
+                if after is not None:
+                    name, last_id = after
+                    later = [{"_sort": {"$gt": name}}, {"_sort": name, "_id": {"$gt": last_id}}]
+                    stages.append({"$match": {"$or": later}})
+                stages += [{"$sort": {"_sort": 1, "_id": 1}}, {"$limit": limit}]
+                docs = await (await self._c.aggregate(stages, session=s)).to_list()
+                found[instance_id] = [_contact(d) for d in docs]
+        return found

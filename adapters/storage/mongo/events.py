@@ -62,3 +62,17 @@ class MongoEvents:
             cursor = self._c.find(query, session=s).sort([("timestamp_ms", 1), ("seq", 1)])
             docs = await cursor.limit(limit + 1).to_list()
         return [from_doc(Event, d) for d in docs[:limit]], len(docs) > limit
+
+    async def since_many(
+        self,
+        reads: Sequence[tuple[str, Sequence[EventType] | None]],
+        *,
+        since_ms: int | None,
+        limit: int,
+    ) -> dict[str, tuple[list[Event], bool]]:
+        return {
+            instance_id: await self.list_since(
+                instance_id, since_ms=since_ms, types=types, limit=limit
+            )
+            for instance_id, types in reads
+        }

@@ -191,6 +191,17 @@ class MongoMessages:
                 found[instance_id] = await self._summaries(await cursor.to_list(), s)
         return found
 
+    async def chats_by_jid(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChatSummary]:
+        ids = [summaries.chat_key(i, j) for i, j in dict.fromkeys(keys)]
+        if not ids:
+            return {}
+        async with self._u.op() as s:
+            rows = await self._db.chat_summaries.find({"_id": {"$in": ids}}, session=s).to_list()
+            found = await self._summaries(rows, s)
+        return {(r["instance_id"], r["remote_jid"]): c for r, c in zip(rows, found, strict=True)}
+
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         query = {"instance_id": instance_id, "remote_jid": remote_jid, **UNREAD}
         async with self._u.op() as s:

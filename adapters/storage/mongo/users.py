@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,19 @@ class MongoUsers:
             cursor = self._c.find({}, session=s).sort([("created_at", 1), ("_id", 1)])
             docs = await cursor.skip(skip).limit(limit).to_list()
         return [_user(d) for d in docs], total
+
+    async def page(self, *, after: tuple[datetime, str] | None, limit: int) -> builtins.list[User]:
+        query: dict[str, Any] = {}
+        if after is not None:
+            edge = stored_at(after[0])
+            later = [{"created_at": {"$gt": edge}}, {"created_at": edge, "_id": {"$gt": after[1]}}]
+            query = {"$or": later}
+        if limit <= 0:
+            return []
+        async with self._u.op() as s:
+            cursor = self._c.find(query, session=s).sort([("created_at", 1), ("_id", 1)])
+            docs = await cursor.limit(limit).to_list()
+        return [_user(d) for d in docs]
 
     async def update(self, user: User) -> None:
         values = to_doc(user, skip=("id",))

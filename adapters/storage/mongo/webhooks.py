@@ -3,6 +3,7 @@ the insertion order that deliveries go out in."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,3 +82,29 @@ class MongoWebhooks:
             cursor = self._c.find(query, session=s).sort("seq", -1).skip(skip).limit(limit)
             docs = await cursor.to_list()
         return [_delivery(d) for d in docs], total
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        status: str | None,
+        event: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> dict[str, builtins.list[WebhookDelivery]]:
+        filters: dict[str, Any] = {}
+        if status is not None:
+            filters["status"] = status
+        if event is not None:
+            filters["event"] = event
+        if before_seq is not None:
+            filters["seq"] = {"$lt": before_seq}
+        found: dict[str, list[WebhookDelivery]] = {i: [] for i in instance_ids}
+        if limit <= 0:
+            return found
+        async with self._u.op() as s:
+            for instance_id in dict.fromkeys(instance_ids):
+                cursor = self._c.find({"instance_id": instance_id, **filters}, session=s)
+                docs = await cursor.sort("seq", -1).limit(limit).to_list()
+                found[instance_id] = [_delivery(d) for d in docs]
+        return found
