@@ -74,9 +74,8 @@ class MongoUnit:
                 raise RuntimeError("a read-only unit of work cannot write")
             yield None
             return
-        session = await self._begin()
         try:
-            yield session
+            yield await self._begin()
         except DuplicateKeyError as exc:
             await self.rollback()
             raise DuplicateRecord(str(exc.details or exc)) from exc
