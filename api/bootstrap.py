@@ -231,7 +231,7 @@ def provider_storage(
         from adapters.storage.mongo.inventory import MongoInventory
         from adapters.storage.mongo.uow import MongoStorage
 
-        mongo = MongoStorage(settings.mongo_url(), box)
+        mongo = MongoStorage(settings.mongo_url(), box, telemetry=metrics)
         return mongo, MongoInventory(mongo)
     sql = SqlStorage(
         settings.sql_url(),

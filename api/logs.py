@@ -94,6 +94,8 @@ def configure(level: str, fmt: str, stream: IO[str] | None = None) -> logging.Ha
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # aiosqlite logs every statement WITH its parameters at DEBUG: search terms, hashes.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # PyMongo logs every command WITH its documents at DEBUG (pymongo.command): bodies, keys.
+    logging.getLogger("pymongo").setLevel(logging.INFO)
     return handler
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from domain.ports import NoStorageTelemetry, StorageTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,15 @@ class WriteTurn:
 
 
 class MongoUnit:
-    def __init__(self, client: AsyncMongoClient[Any], turn: WriteTurn, read_only: bool) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Any],
+        turn: WriteTurn,
+        read_only: bool,
+        telemetry: StorageTelemetry | None = None,
+    ) -> None:
         self._client = client
+        self._telemetry = telemetry or NoStorageTelemetry()
         self._turn = turn
         self.read_only = read_only
         self._session: AsyncClientSession | None = None
@@ -105,7 +115,10 @@ class MongoUnit:
         session = self._session
         try:
             if session is not None and session.in_transaction:
+                started = time.perf_counter()
                 await session.commit_transaction()
+                # One unit per commit: no group commit here (wamux_storage_* in /metrics).
+                self._telemetry.write_batch(1, time.perf_counter() - started)
         except BaseException:
             await self.rollback()
             raise

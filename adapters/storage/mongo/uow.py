@@ -26,7 +26,9 @@ from domain.ports import (
     InstanceRepository,
     MediaRepository,
     MessageRepository,
+    NoStorageTelemetry,
     SecretBox,
+    StorageTelemetry,
     UsageRepository,
     UserRepository,
     WebhookRepository,
@@ -57,7 +59,9 @@ class MongoUnitOfWork:
 
     async def __aenter__(self) -> MongoUnitOfWork:
         storage = self._storage
-        self._unit = unit = MongoUnit(storage.client, storage.turn, self._read_only)
+        self._unit = unit = MongoUnit(
+            storage.client, storage.turn, self._read_only, storage.telemetry
+        )
         db, box = storage.collections, storage.box
         self.users = MongoUsers(unit, db)
         self.instances = MongoInstances(unit, db, box)
@@ -86,9 +90,17 @@ class MongoStorage:
     Needs a server with transactions: a replica set (one node is enough) or a sharded
     cluster; `migrate()` refuses a standalone mongod with a message saying so."""
 
-    def __init__(self, url: str, box: SecretBox, **client_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        box: SecretBox,
+        *,
+        telemetry: StorageTelemetry | None = None,
+        **client_options: Any,
+    ) -> None:
         self.url = url
         self.box = box
+        self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         options: dict[str, Any] = {"tz_aware": True, "serverSelectionTimeoutMS": 5000}
         options.update(client_options)
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, **options)
