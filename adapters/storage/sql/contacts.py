@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.storage.sql.pages import per_key
 from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
@@ -80,6 +82,25 @@ def _many(dialect: str) -> Any:
 _MANY = Prepared(_many, {"instance_id": contacts.c.instance_id.type, "remote_jids": JSON()})
 
 
+_SORT_NAME = func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number)
+
+
+def _filters(instance_id: str, search: str | None, only_groups: bool) -> list[Any]:
+    where: list[Any] = [contacts.c.instance_id == instance_id]
+    if only_groups:
+        where.append(contacts.c.is_group.is_(True))
+    if search:
+        term = search.casefold()
+        where.append(
+            or_(
+                func.lower(contacts.c.name).contains(term, autoescape=True),
+                func.lower(contacts.c.push_name).contains(term, autoescape=True),
+                contacts.c.number.contains(term, autoescape=True),
+            )
+        )
+    return where
+
+
 class SqlContacts:
     def __init__(self, session: SqlSession) -> None:
         self._s = session
@@ -129,30 +150,44 @@ class SqlContacts:
         limit: int,
         skip: int,
     ) -> tuple[list[Contact], int]:
-        where = [contacts.c.instance_id == instance_id]
-        if only_groups:
-            where.append(contacts.c.is_group.is_(True))
-        if search:
-            term = search.casefold()
-            where.append(
-                or_(
-                    func.lower(contacts.c.name).contains(term, autoescape=True),
-                    func.lower(contacts.c.push_name).contains(term, autoescape=True),
-                    contacts.c.number.contains(term, autoescape=True),
-                )
-            )
-        condition = and_(*where)
+        condition = and_(*_filters(instance_id, search, only_groups))
         total = (
             await self._s.execute(select(func.count()).select_from(contacts).where(condition))
         ).scalar_one()
         rows = await self._s.execute(
             select(contacts)
             .where(condition)
-            .order_by(
-                func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number),
-                contacts.c.id,
-            )
+            .order_by(_SORT_NAME, contacts.c.id)
             .limit(limit)
             .offset(skip)
         )
         return [_contact(r) for r in rows], total
+
+    async def page(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        search: str | None,
+        only_groups: bool,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[Contact]]:
+        def page_of(instance_id: str) -> Any:
+            where = _filters(instance_id, search, only_groups)
+            if after is not None:
+                name, last_id = after
+                where.append(
+                    or_(_SORT_NAME > name, and_(_SORT_NAME == name, contacts.c.id > last_id))
+                )
+            return (
+                select(contacts, _SORT_NAME.label("sort_name"))
+                .where(*where)
+                .order_by(_SORT_NAME, contacts.c.id)
+                .limit(limit)
+            )
+
+        found: dict[str, list[Contact]] = {i: [] for i in instance_ids}
+        order = [("sort_name", False), ("id", False)]
+        for row in await per_key(self._s.execute, instance_ids, page_of, order):
+            found[row.instance_id].append(_contact(row))
+        return found
