@@ -142,6 +142,26 @@ class Contacts:
             )
         return found, Page(total, lim, off)
 
+    async def pages(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        limit: int | None = None,
+        after: tuple[str, str] | None = None,
+        search: str | None = None,
+        only_groups: bool = False,
+    ) -> dict[str, builtins.list[Contact]]:
+        """A keyset page of each instance's contacts in `list`'s order (by name), strictly
+        after `after` (sort name, id): contacts saved meanwhile never shift a walk."""
+        lim, _ = v.page(limit, 0, default=100, maximum=1000)
+        term = v.text(search, "search", max_len=200) or None
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            return await uow.contacts.page(
+                ids, search=term, only_groups=only_groups, after=after, limit=lim
+            )
+
     async def _merge(
         self,
         uow: UnitOfWork,

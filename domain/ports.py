@@ -186,6 +186,13 @@ class MessageRepository(Protocol):
         given. One query for many instances."""
         ...
 
+    async def chats_by_jid(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChatSummary]:
+        """The conversations among (instance id, remote JID) that exist, as `chats` shows
+        them (one query for many)."""
+        ...
+
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         """Received messages of a chat not yet marked read, oldest first."""
         ...

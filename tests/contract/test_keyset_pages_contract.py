@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.entities import ActivityLog, Event, EventType
+from domain.entities import ActivityLog, Event, EventType, MessageStatus
 from domain.webhooks import DeliveryStatus
 from tests.contract.test_messaging_contract import (
     ALICE,
@@ -15,8 +15,10 @@ from tests.contract.test_messaging_contract import (
     CAROL,
     GROUP,
     _add_contacts,
+    _add_messages,
     _two_instances,
     contact,
+    message,
 )
 from tests.contract.test_outbox_usage_contract import _add_deliveries, delivery
 from tests.contract.test_storage_contract import T0, user
@@ -164,3 +166,27 @@ async def test_user_pages_by_keyset_while_users_arrive(storage: Any) -> None:
     async with storage.unit_of_work() as uow:
         rest = await uow.users.page(after=(first[-1].created_at, first[-1].id), limit=5)
     assert [u.id for u in rest] == ["u3", "u4"]
+
+
+async def test_chats_by_jid_answer_the_conversations_that_exist(storage: Any) -> None:
+    await _two_instances(storage)
+    await _add_messages(
+        storage,
+        message(1, ALICE, minute=1),
+        message(2, ALICE, minute=2, from_me=True, status=MessageStatus.READ),
+        message(3, BOB, minute=3),
+        message(4, ALICE, minute=4, instance_id="i2"),
+    )
+    async with storage.unit_of_work() as uow:
+        found = await uow.messages.chats_by_jid(
+            [("i1", ALICE), ("i2", ALICE), ("i1", CAROL), ("i9", BOB), ("i1", ALICE)]
+        )
+        assert sorted(found) == [("i1", ALICE), ("i2", ALICE)]
+        alice = found[("i1", ALICE)]
+        assert alice.remote_jid == ALICE and alice.message_count == 2
+        assert alice.unread_count == 1 and alice.marked_unread is False
+        assert alice.last_message == message(
+            2, ALICE, minute=2, from_me=True, status=MessageStatus.READ
+        )
+        assert found[("i2", ALICE)].last_message.id == "i2-m04"
+        assert await uow.messages.chats_by_jid([]) == {}
