@@ -22,6 +22,14 @@ from domain.ports import (
 from domain.wire import EngineContact
 
 
+def sort_name(contact: Contact) -> str:
+    """What contacts are listed by: the saved name, else the push name, else the number
+    (storage's COALESCE(name, push_name, number): an empty string is a value)."""
+    if contact.name is not None:
+        return contact.name
+    return contact.push_name if contact.push_name is not None else contact.number
+
+
 @dataclass(frozen=True)
 class ContactInput:
     number: str

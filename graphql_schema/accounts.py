@@ -9,7 +9,9 @@ from domain.errors import ValidationFailed
 from domain.users import NewUser, UserChanges
 from graphql_schema.context import Info
 from graphql_schema.enums import Role
+from graphql_schema.graph import After, First
 from graphql_schema.payloads import UserError, attempt
+from graphql_schema.relay import Connection, connection, encode_cursor, keyset_position, one_more
 from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
 
 
@@ -44,7 +46,33 @@ class AccountQuery:
     async def me(self, info: Info) -> User:
         return User.from_entity((await info.context.principal()).user)
 
-    @strawberry.field(description="All users (admin).")
+    @strawberry.field(
+        description="All users (admin), oldest first, by keyset cursor: users created between "
+        "two pages are neither repeated nor skipped."
+    )
+    async def all_users(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[User]:
+        asked = 100 if first is None else first
+        c = info.context.container
+        found = await c.accounts.user_page(
+            await info.context.principal(),
+            limit=one_more(first, 100),
+            after=keyset_position(after, "user"),
+        )
+        return connection(
+            found[:asked],
+            User.from_entity,
+            lambda u: encode_cursor("user", u.created_at.isoformat(), u.id),
+            has_next=len(found) > asked,
+            has_previous=after is not None,
+        )
+
+    @strawberry.field(
+        description="All users (admin), by offset: `limit` 1 to 1000 (default 100), `skip` "
+        "the users before the page.",
+        deprecation_reason="Use allUsers (a cursor connection).",
+    )
     async def users(
         self, info: Info, limit: int | None = None, skip: int | None = None
     ) -> UserPage:
