@@ -100,7 +100,10 @@ class AccountMutation:
             token=result.token, user=User.from_entity(result.user), api_key=result.api_key
         )
 
-    @strawberry.mutation(description="Replace the caller's API key; the old one stops working.")
+    @strawberry.mutation(
+        description="Replace the caller's API key; the old one stops working.",
+        deprecation_reason="Use rotateMyApiKey (a payload with userErrors).",
+    )
     async def rotate_api_key(self, info: Info) -> str:
         return await info.context.container.accounts.rotate_api_key(await info.context.principal())
 
@@ -140,7 +143,9 @@ class AccountMutation:
         user, errors = await attempt(update())
         return UserPayload(user=user, user_errors=errors)
 
-    @strawberry.mutation(description="Delete a user and their instances (admin).")
+    @strawberry.mutation(
+        description="Delete a user and their instances (admin); `deletedId` is the user's id."
+    )
     async def delete_user(self, info: Info, id: strawberry.ID) -> Result:
         await info.context.container.accounts.delete_user(await info.context.principal(), str(id))
-        return Result(success=True, message=f"User {id} deleted successfully")
+        return Result(success=True, message=f"User {id} deleted successfully", deleted_id=id)

@@ -75,7 +75,10 @@ class ContactPayload:
 
 @strawberry.type
 class ContactMutation:
-    @strawberry.mutation(description="Add a contact to the WhatsApp account and save it.")
+    @strawberry.mutation(
+        description="Add a contact to the WhatsApp account and save it.",
+        deprecation_reason="Use addWhatsappContact (a payload with userErrors).",
+    )
     async def add_contact(
         self, info: Info, instance_id: strawberry.ID, phone: str, name: str | None = None
     ) -> Contact:
@@ -87,7 +90,8 @@ class ContactMutation:
 
     @strawberry.mutation(
         description="Save every contact of the WhatsApp address book on the instance "
-        "(an upsert: importing twice adds nothing); returns how many were imported."
+        "(an upsert: importing twice adds nothing); returns how many were imported.",
+        deprecation_reason="Use importWhatsappContacts (a payload with userErrors).",
     )
     async def import_contacts(self, info: Info, instance_id: strawberry.ID) -> int:
         c = info.context.container

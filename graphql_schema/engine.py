@@ -70,7 +70,8 @@ class EngineMutation:
     @strawberry.mutation(
         description="A pairing code (XXXX-XXXX) to type on the phone whose number is given "
         "(Linked devices > Link with phone number), for a phone that cannot scan the QR code. "
-        "Only while the instance shows a QR code."
+        "Only while the instance shows a QR code.",
+        deprecation_reason="Use requestPairingCode (a payload with userErrors).",
     )
     async def pairing_code(self, info: Info, instance_id: strawberry.ID, phone: str) -> str:
         c = info.context.container

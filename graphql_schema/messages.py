@@ -169,7 +169,8 @@ class MessageMutation:
 
     @strawberry.mutation(
         description="Mark a chat's received messages read (sends read receipts); "
-        "returns how many were marked."
+        "returns how many were marked.",
+        deprecation_reason="Use markChatAsRead (a payload with userErrors).",
     )
     async def mark_chat_read(self, info: Info, instance_id: strawberry.ID, chat_id: str) -> int:
         c = info.context.container
@@ -178,7 +179,8 @@ class MessageMutation:
 
     @strawberry.mutation(
         description="Sandbox only: a message arrives from an outside contact; "
-        "returns its message id."
+        "returns its message id.",
+        deprecation_reason="Use simulateIncomingMessage (a payload with userErrors).",
     )
     async def sandbox_incoming(
         self,
@@ -200,7 +202,8 @@ class MessageMutation:
         )
 
     @strawberry.mutation(
-        description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'."
+        description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'.",
+        deprecation_reason="Use simulateReceipt (a payload with userErrors).",
     )
     async def sandbox_receipt(
         self, info: Info, instance_id: strawberry.ID, message_id: str, status: ReceiptStatus

@@ -28,6 +28,7 @@ from api.errors import status_of
 from domain.errors import DomainError
 from domain.times import iso, parse_iso
 from graphql_schema.accounts import AccountMutation, AccountQuery
+from graphql_schema.actions import ActionMutation
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
 from graphql_schema.engine import EngineMutation, EngineQuery
@@ -72,6 +73,8 @@ INSTANCE_FIELDS = frozenset(
         "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
         "webhookDeliveries", "retryWebhookDelivery", "testWebhook",
         "pairingCode", "checkNumbers",
+        "markChatAsRead", "importWhatsappContacts", "addWhatsappContact",
+        "requeueWebhookDelivery", "sendTestWebhook", "requestPairingCode",
     }
 )  # fmt: skip
 
@@ -134,6 +137,7 @@ Mutation = merge_types(
     (
         AccountMutation,
         InstanceMutation,
+        ActionMutation,
         MessageMutation,
         ContactMutation,
         WebhookMutation,

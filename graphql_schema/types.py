@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,6 +18,9 @@ from graphql_schema.enums import Role
 from graphql_schema.events import Event
 from graphql_schema.payloads import UserError
 from graphql_schema.relay import Node
+
+if TYPE_CHECKING:
+    from graphql_schema.graph import Instance
 
 
 def to_json(value: Mapping[str, Any]) -> JSON:
@@ -122,10 +125,29 @@ class EventPage:
     has_more: bool
 
 
-@strawberry.type
+@strawberry.type(
+    description="The answer of a mutation that removes an object or acts on one without "
+    "input (delete, reconnect, logout)."
+)
 class Result:
-    success: bool
-    message: str
+    success: bool = strawberry.field(
+        description="True when done; false with `userErrors` when the arguments were wrong "
+        "(nothing changed). Not-found and authorisation stay GraphQL errors."
+    )
+    message: str = strawberry.field(description="What was done, in English, for people.")
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id of the removed object, for a delete; else null."
+    )
+    instance: Annotated[Instance, strawberry.lazy("graphql_schema.graph")] | None = (
+        strawberry.field(
+            default=None,
+            description="The instance acted on, as it is now (reconnect, logout); null for a "
+            "delete and for others.",
+        )
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Arguments to correct; else empty."
+    )
 
 
 @strawberry.type

@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.webhooks import AttemptResult
 from domain.webhooks import WebhookDelivery as DeliveryEntity
 from graphql_schema.context import Info
 from graphql_schema.enums import DeliveryStatus
@@ -107,7 +108,8 @@ class WebhookQuery:
 @strawberry.type
 class WebhookMutation:
     @strawberry.mutation(
-        description="Queue a delivery again (a failed one gets a fresh set of attempts)."
+        description="Queue a delivery again (a failed one gets a fresh set of attempts).",
+        deprecation_reason="Use requeueWebhookDelivery (a payload with userErrors).",
     )
     async def retry_webhook_delivery(
         self, info: Info, instance_id: strawberry.ID, delivery_id: strawberry.ID
@@ -119,16 +121,20 @@ class WebhookMutation:
         return WebhookDelivery.from_entity(delivery)
 
     @strawberry.mutation(
-        description="Send a `webhook_test` event to the instance's webhookUrl now."
+        description="Send a `webhook_test` event to the instance's webhookUrl now.",
+        deprecation_reason="Use sendTestWebhook (a payload with userErrors).",
     )
     async def test_webhook(self, info: Info, instance_id: strawberry.ID) -> WebhookTestResult:
         c = info.context.container
-        delivery, result = await c.webhooks.test(await info.context.principal(), str(instance_id))
-        return WebhookTestResult(
-            success=result.ok,
-            outcome=result.outcome.value,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=result.duration_ms,
-            delivery=WebhookDelivery.from_entity(delivery),
-        )
+        return test_result(*await c.webhooks.test(await info.context.principal(), str(instance_id)))
+
+
+def test_result(delivery: DeliveryEntity, result: AttemptResult) -> WebhookTestResult:
+    return WebhookTestResult(
+        success=result.ok,
+        outcome=result.outcome.value,
+        status_code=result.status_code,
+        error=result.error,
+        duration_ms=result.duration_ms,
+        delivery=WebhookDelivery.from_entity(delivery),
+    )

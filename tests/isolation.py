@@ -206,7 +206,7 @@ ID_ARGUMENT: dict[str, str] = {
         (
             "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
             "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
-            "sandboxScan", "sandboxDisconnect", "node",
+            "sandboxScan", "sandboxDisconnect", "scanSandboxQr", "dropSandboxConnection", "node",
         ),
         "instance",
     ),
