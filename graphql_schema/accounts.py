@@ -15,23 +15,27 @@ from graphql_schema.relay import Connection, connection, encode_cursor, keyset_p
 from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
 
 
-@strawberry.input
+@strawberry.input(description="A new user account (admin).")
 class NewUserInput:
-    email: str
-    password: str
-    first_name: str | None = None
-    last_name: str | None = None
-    role: Role = Role.user
+    email: str = strawberry.field(description="The login email; unique.")
+    password: str = strawberry.field(description="At least 8 characters.")
+    first_name: str | None = strawberry.field(default=None, description="First name.")
+    last_name: str | None = strawberry.field(default=None, description="Last name.")
+    role: Role = strawberry.field(default=Role.user, description="user unless said otherwise.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a user (admin); an omitted field keeps its value.")
 class UserChangesInput:
-    email: str | None = None
-    password: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    role: Role | None = None
-    is_active: bool | None = None
+    email: str | None = strawberry.field(default=None, description="A new login email.")
+    password: str | None = strawberry.field(
+        default=None, description="A new password (at least 8 characters); old JWTs stop working."
+    )
+    first_name: str | None = strawberry.field(default=None, description="First name.")
+    last_name: str | None = strawberry.field(default=None, description="Last name.")
+    role: Role | None = strawberry.field(default=None, description="A new role.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="False disables login and the API key."
+    )
 
 
 @strawberry.type(description="The user a mutation changed, or why it did not.")

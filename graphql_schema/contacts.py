@@ -12,14 +12,23 @@ from graphql_schema.payloads import UserError, attempt
 from graphql_schema.types import Contact, ContactPage, EngineContact, Pagination
 
 
-@strawberry.input
+@strawberry.input(
+    description="A contact to save, keyed by its number; an omitted or null field keeps the "
+    "saved value."
+)
 class ContactInput:
     number: str = strawberry.field(description="A phone number, a JID, or a group id.")
-    name: str | None = None
-    push_name: str | None = None
-    is_group: bool | None = None
-    profile_picture: str | None = None
-    about: str | None = None
+    name: str | None = strawberry.field(default=None, description="Its name (up to 200).")
+    push_name: str | None = strawberry.field(
+        default=None, description="Its WhatsApp display name (up to 200)."
+    )
+    is_group: bool | None = strawberry.field(
+        default=None, description="True: `number` is a group id (also when it ends @g.us)."
+    )
+    profile_picture: str | None = strawberry.field(
+        default=None, description="A URL of its profile picture."
+    )
+    about: str | None = strawberry.field(default=None, description="Its 'about' text (up to 1000).")
 
     def to_domain(self) -> ContactData:
         return ContactData(

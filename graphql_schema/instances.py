@@ -164,7 +164,10 @@ class InstanceQuery:
         c = info.context.container
         return Instance.from_entity(await c.instances.get(await info.context.principal(), str(id)))
 
-    @strawberry.field(deprecation_reason="Use Instance.connectionStatus.")
+    @strawberry.field(
+        description="An instance's connection, as GET /api/instances/{id}/status.",
+        deprecation_reason="Use Instance.connectionStatus.",
+    )
     async def instance_status(self, info: Info, id: strawberry.ID) -> ConnectionStatus:
         c = info.context.container
         return ConnectionStatus.from_entity(
@@ -184,7 +187,11 @@ class InstanceQuery:
             generating=result.generating,
         )
 
-    @strawberry.field(deprecation_reason="Use Instance.activity (a cursor connection).")
+    @strawberry.field(
+        description="An instance's activity log by offset, newest first; `startDate`/"
+        "`endDate` bound `createdAt` (inclusive).",
+        deprecation_reason="Use Instance.activity (a cursor connection).",
+    )
     async def instance_activity(
         self,
         info: Info,

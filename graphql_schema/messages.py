@@ -22,10 +22,16 @@ from graphql_schema.types import Pagination
 
 @strawberry.input(description="Media of a simulated incoming message: `base64` or `url`.")
 class SimulatedMediaInput:
-    base64: str | None = None
-    url: str | None = None
-    mime_type: str | None = None
-    file_name: str | None = None
+    base64: str | None = strawberry.field(
+        default=None, description="The file's bytes, base64-encoded (or give `url`)."
+    )
+    url: str | None = strawberry.field(
+        default=None, description="Where to fetch the file (the same checks as sendMedia)."
+    )
+    mime_type: str | None = strawberry.field(
+        default=None, description="Its MIME type; guessed from the file name when omitted."
+    )
+    file_name: str | None = strawberry.field(default=None, description="Its file name.")
 
     def to_domain(self) -> SimulatedMedia:
         return SimulatedMedia(self.mime_type, self.file_name, self.base64, self.url)

@@ -18,7 +18,6 @@ from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET
 from strawberry.utils.await_maybe import await_maybe
@@ -119,7 +118,12 @@ class WamuxSchema(strawberry.Schema):
                 err.extensions = {"code": "internal_error", "status": 500}
 
 
-Query = merge_types(
+def _merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """`merge_types`, with a description (the per-feature classes are combined as one)."""
+    return strawberry.type(type(name, types, {}), description=description)
+
+
+Query = _merged(
     "Query",
     (
         AccountQuery,
@@ -131,8 +135,10 @@ Query = merge_types(
         EngineQuery,
         GroupQuery,
     ),
+    "Reads: start from `me`, `instances` or `instance(id)` and follow the graph; `node(id)` "
+    "refetches an object by id.",
 )
-Mutation = merge_types(
+Mutation = _merged(
     "Mutation",
     (
         AccountMutation,
@@ -146,6 +152,9 @@ Mutation = merge_types(
         ChatMarkMutation,
         GroupMutation,
     ),
+    "Changes. Those with input answer a payload with `userErrors` for input to correct; "
+    "not-found, authorisation, conflicts and limits are GraphQL errors with "
+    "`extensions { code status }`.",
 )
 
 
