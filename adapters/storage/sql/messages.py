@@ -319,7 +319,9 @@ class SqlMessages:
                     t.c.marked_unread.label("chat_marked_unread"),
                 )
                 .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
-                .where(tuple_(t.c.instance_id, t.c.remote_jid).in_(list(chunk)))
+                # OR of equalities rather than a row-value IN: SQLite searches the primary
+                # key for each pair (for an IN of pairs it walks the table).
+                .where(or_(*(and_(t.c.instance_id == i, t.c.remote_jid == j) for i, j in chunk)))
             )
             for row in await self._s.execute(query):
                 found[(row.instance_id, row.remote_jid)] = ChatSummary(
