@@ -94,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
-        settings.sql_url()  # a provider this release cannot use: said before anything starts
+        from api.databases import ChoiceFile, check_provider, choice_path
+
+        # a provider this release cannot use: said before anything starts
+        chosen = ChoiceFile(choice_path(settings)).load()
+        check_provider(
+            settings.model_copy(update={"database_provider": chosen}) if chosen else settings
+        )
     except ValidationError as exc:  # a bad setting is a message naming it, not a traceback
         print(f"wamux: invalid configuration: {describe(exc)}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ from domain.times import iso, parse_iso
 from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
+from graphql_schema.database import DatabaseMutation, DatabaseQuery
 from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.events import EVENT_TYPES
 from graphql_schema.groups import GroupMutation, GroupQuery
@@ -127,6 +128,7 @@ Query = merge_types(
         StatsQuery,
         EngineQuery,
         GroupQuery,
+        DatabaseQuery,
     ),
 )
 Mutation = merge_types(
@@ -141,6 +143,7 @@ Mutation = merge_types(
         RichMutation,
         ChatMarkMutation,
         GroupMutation,
+        DatabaseMutation,
     ),
 )
 
