@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -181,20 +182,44 @@ class Databases:
         migrate: bool,
         on_total: Progress = _nothing,
         progress: Progress = _nothing,
+        *,
+        move_instances: bool = True,
     ) -> SwitchResult:
-        """The switch itself (the console's `wamux db switch` calls it directly)."""
+        """The switch itself (the console's `wamux db switch` calls it directly, with
+        `move_instances=False`: no instance runs there)."""
         self._check(provider)
         self._running = True
         try:
-            return await self._switch(provider, migrate, on_total, progress)
+            return await self._switch(provider, migrate, on_total, progress, move_instances)
         except _Refused as refused:
             log.warning("database switch to %s refused: %s", provider, refused.message)
             raise Conflict(refused.message, {"reason": refused.reason, **refused.details}) from None
         finally:
             self._running = False
 
+    async def prepared(self, provider: str) -> Backend:
+        """A provider's database, pinged and migrated, not in use (`wamux import --provider`);
+        the caller closes it."""
+        self._check(provider)
+        try:
+            target = self._backends.open(provider)
+        except (ValueError, DomainError) as exc:
+            message = f"The {provider} URL cannot be used: {exc}"
+            raise Conflict(message, {"reason": "bad_url"}) from exc
+        try:
+            await self._prepare(target, migrate=False)
+        except _Refused as refused:
+            await _close_quietly(target)
+            raise Conflict(refused.message, {"reason": refused.reason}) from None
+        return target
+
     async def _switch(
-        self, provider: str, migrate: bool, on_total: Progress, progress: Progress
+        self,
+        provider: str,
+        migrate: bool,
+        on_total: Progress,
+        progress: Progress,
+        move_instances: bool,
     ) -> SwitchResult:
         try:
             target = self._backends.open(provider)
@@ -204,16 +229,23 @@ class Databases:
         try:
             source = self._live.backend
             has_records = await self._prepare(target, migrate)
-            log.info("database switch to %s (%s): writes held", provider, target.url)
+            log.info("database switch to %s (%s): holding writes", provider, target.url)
             try:
                 async with self._live.closed_for_writes(self._gate_timeout_s):
+                    held = time.monotonic()
                     migrated, already = await self._copy(
                         source, target, migrate, has_records, on_total, progress
                     )
-                    before = await _instances(source) if not migrate else []
+                    moving = move_instances and not migrate
+                    before = await _instances(source) if moving else []
                     self._save(provider)
                     self._live.swap(target)
                     swapped = True
+                    log.info(
+                        "database switched to %s: writes were held %.0f ms",
+                        provider,
+                        (time.monotonic() - held) * 1000,
+                    )
             except TimeoutError:
                 raise _Refused(
                     "writes_busy",
@@ -222,10 +254,9 @@ class Databases:
         finally:
             if not swapped:
                 await _close_quietly(target)
-        log.info("database switched to %s: writes go on there", provider)
         for hook in self._on_swap:
             hook(target)
-        if not migrate:
+        if moving:
             await self._move_instances(before, target)
         return SwitchResult(
             provider, f"Database provider switched to {provider}", migrated, already
