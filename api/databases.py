@@ -55,7 +55,9 @@ def check_provider(settings: Settings) -> None:
     """Raises ValueError when the provider in use has no URL (said before anything starts)."""
     provider = settings.database_provider
     if provider == "mongodb":
-        raise ValueError("DATABASE_PROVIDER=mongodb is not available in this build yet")
+        raise ValueError(
+            "DATABASE_PROVIDER=mongodb is not supported by this release yet; use sqlite"
+        )
     if provider_url(settings, provider) is None:
         raise ValueError(f"DATABASE_PROVIDER={provider} needs POSTGRES_DATABASE_URL")
 

@@ -174,3 +174,54 @@ async def test_the_choice_survives_a_restart_and_wins_over_database_provider(
     r = await again.client.get("/api/users", headers=h)
     emails = {u["email"] for u in r.json()["users"]}
     assert {"kept@example.com", "after@example.com"} <= emails
+
+
+async def test_switching_back_onto_an_untouched_previous_copy_copies_nothing(
+    pg_database: NewDatabase,  # noqa: F811
+    api_factory: AppFactory,
+) -> None:
+    api = await api_factory(postgres_database_url=await pg_database())
+    h = await api.admin()  # one login: nothing is written between the two switches
+    there = await api.client.post(
+        "/api/db/switch", json={"provider": "postgresql", "migrate": True}, headers=h
+    )
+    assert there.status_code == 200, there.text
+    back = await api.client.post(
+        "/api/db/switch", json={"provider": "sqlite", "migrate": True}, headers=h
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["migrated"] == there.json()["migrated"]
+    assert (await _status(api, h))["provider"] == "sqlite"
+    assert (await api.client.get("/readyz")).json()["storage"] == "sqlite"
+
+
+async def test_without_migrate_the_target_is_used_as_it_is(
+    pg_database: NewDatabase,  # noqa: F811
+    api_factory: AppFactory,
+    tmp_path: Path,
+) -> None:
+    url = await pg_database()
+    other = await api_factory(
+        data_dir=tmp_path / "other", database_provider="postgresql", postgres_database_url=url
+    )
+    theirs = await other.new_instance(await other.admin(), name="theirs")
+    api = await api_factory(data_dir=tmp_path / "main", postgres_database_url=url)
+    h = await api.admin()
+    ours = await api.paired_instance(h, name="ours")
+    r = await api.client.post("/api/db/switch", json={"provider": "postgresql"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "success": True,
+        "message": "Database provider switched to postgresql",
+        "provider": "postgresql",
+        "migrated": None,
+    }
+    # The same admin (email and password) exists there; its token's user id does not.
+    h = await api.admin()
+    found = (await api.client.get("/api/instances", headers=h)).json()
+    names = {i["name"] for i in found["instances"]}
+    assert names == {"theirs"}
+    r = await api.client.get(f"/api/instances/{ours['id']}", headers=h)
+    assert r.status_code == 404
+    r = await api.client.get(f"/api/instances/{theirs['id']}", headers=h)
+    assert r.status_code == 200

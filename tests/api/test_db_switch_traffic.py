@@ -140,6 +140,7 @@ async def test_switch_with_migrate_under_traffic_loses_nothing(
         assert [a for a in answers if a[0] != 200] == []
         status = (await api.client.get("/api/db/status", headers=h)).json()
         assert status["provider"] == target and status["healthy"] is True
+        assert (await api.client.get("/readyz")).json()["storage"] == target
         # The webhook outbox carries on there: every delivery goes out (at least once).
         await _all_delivered(api, rx)
     finally:
