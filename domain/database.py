@@ -204,7 +204,7 @@ class Databases:
         try:
             target = self._backends.open(provider)
         except (ValueError, DomainError) as exc:
-            message = f"The {provider} URL cannot be used: {exc}"
+            message = f"The {provider} URL cannot be used: {_short(exc)}"
             raise Conflict(message, {"reason": "bad_url"}) from exc
         try:
             await self._prepare(target, migrate=False)
@@ -224,7 +224,7 @@ class Databases:
         try:
             target = self._backends.open(provider)
         except (ValueError, DomainError) as exc:
-            raise _Refused("bad_url", f"The {provider} URL cannot be used: {exc}") from exc
+            raise _Refused("bad_url", f"The {provider} URL cannot be used: {_short(exc)}") from exc
         swapped = False
         try:
             source = self._live.backend
@@ -255,7 +255,10 @@ class Databases:
             if not swapped:
                 await _close_quietly(target)
         for hook in self._on_swap:
-            hook(target)
+            try:
+                hook(target)
+            except Exception:  # the switch is done; a hook's failure must not undo its answer
+                log.exception("after the database switch")
         if moving:
             await self._move_instances(before, target)
         return SwitchResult(
@@ -267,21 +270,20 @@ class Databases:
         try:
             await target.storage.ping()
         except Exception as exc:
-            raise _Refused(
-                "target_unreachable", f"The {target.provider} database is unreachable: {exc}"
-            ) from exc
+            message = f"The {target.provider} database is unreachable: {_short(exc)}"
+            raise _Refused("target_unreachable", message) from exc
         try:
             await target.storage.migrate()
         except Exception as exc:
-            raise _Refused(
-                "migration_failed", f"Migrating the {target.provider} database failed: {exc}"
-            ) from exc
+            message = f"Migrating the {target.provider} database failed: {_short(exc)}"
+            raise _Refused("migration_failed", message) from exc
         if not migrate:
             return False
         try:
             counts = await count_records(target.inventory)
         except Exception as exc:
-            raise _Refused("target_unreachable", f"Reading the target failed: {exc}") from exc
+            message = f"Reading the target failed: {_short(exc)}"
+            raise _Refused("target_unreachable", message) from exc
         return any(counts.values())
 
     async def _copy(
@@ -316,15 +318,15 @@ class Databases:
             log.exception("database switch: the copy failed")
             raise _Refused(
                 "copy_failed",
-                f"Copying the records failed ({exc}); the target is partly filled: empty it "
-                "before trying again",
+                f"Copying the records failed ({_short(exc)}); the target is partly filled: "
+                "empty it before trying again",
             ) from exc
 
     def _save(self, provider: str) -> None:
         try:
             self._choice.save(provider)
         except OSError as exc:
-            raise _Refused("choice_not_saved", f"Saving the choice failed: {exc}") from exc
+            raise _Refused("choice_not_saved", f"Saving the choice failed: {_short(exc)}") from exc
 
     async def _move_instances(self, before: list[Instance], target: Backend) -> None:
         """Without a copy: the old database's instances the target lacks stop here; the
@@ -338,6 +340,12 @@ class Databases:
         for instance in after:
             if instance.id not in running and instance.status is not InstanceStatus.LOGGED_OUT:
                 await _quietly(self._connections.start(instance), instance.id)
+
+
+def _short(exc: BaseException) -> str:
+    """A driver's error on one line, without SQLAlchemy's statement and background link."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= 200 else first[:199] + "…"
 
 
 async def _instances(backend: Backend) -> list[Instance]:

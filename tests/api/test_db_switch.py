@@ -11,6 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
+
+from adapters.security import FernetBox
+from adapters.storage.sql.uow import SqlStorage
+from api.databases import postgres_async_url
 from tests.conftest import Api
 from tests.services.pg_fixture import NewDatabase, pg_database  # noqa: F401
 
@@ -225,3 +231,43 @@ async def test_without_migrate_the_target_is_used_as_it_is(
     assert r.status_code == 404
     r = await api.client.get(f"/api/instances/{theirs['id']}", headers=h)
     assert r.status_code == 200
+
+
+async def _break(url: str, how: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        if how == "migration_failed":  # a revision this release does not know
+            await conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+            await conn.execute("INSERT INTO alembic_version VALUES ('not-a-revision')")
+        else:  # migrated, then a column no record fills: the first insert fails
+            storage = SqlStorage(postgres_async_url(url), FernetBox("k" * 32))
+            try:
+                await storage.migrate()
+            finally:
+                await storage.close()
+            await conn.execute("ALTER TABLE users ADD COLUMN extra text NOT NULL")
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("how", ["migration_failed", "copy_failed"])
+async def test_a_target_that_fails_leaves_the_old_provider_serving(
+    pg_database: NewDatabase,  # noqa: F811
+    api_factory: AppFactory,
+    tmp_path: Path,
+    how: str,
+) -> None:
+    url = await pg_database()
+    await _break(url, how)
+    api = await api_factory(postgres_database_url=url)
+    h = await api.admin()
+    r = await api.client.post(
+        "/api/db/switch", json={"provider": "postgresql", "migrate": True}, headers=h
+    )
+    assert r.status_code == 409, r.text
+    assert r.json()["details"]["reason"] == how
+    assert "Background on this error" not in r.json()["message"]
+    await api.new_user("still@example.com")
+    body = await _status(api, h)
+    assert body["provider"] == "sqlite" and body["counts"]["users"] == 2
+    assert not (tmp_path / "database.json").exists()
