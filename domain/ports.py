@@ -693,3 +693,49 @@ class RecordInventory(Protocol):
 class RecordSnapshot(Protocol):
     async def count(self, kind: str) -> int: ...
     def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+# --- live database switching -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One opened database: its storage and its records, as a switch sees them."""
+
+    provider: str  # sqlite, postgresql, mongodb
+    url: str  # for display: the password masked
+    storage: Storage
+    inventory: RecordInventory
+
+
+class Backends(Protocol):
+    """Opens the database of a provider from the configured URL (not connected yet)."""
+
+    def configured(self, provider: str) -> str | None:
+        """The provider's display URL, or None when its URL is not configured."""
+        ...
+
+    def open(self, provider: str) -> Backend: ...
+
+
+class ProviderChoice(Protocol):
+    """Where the provider chosen by a switch is kept, so that it survives a restart."""
+
+    def save(self, provider: str) -> None: ...
+
+
+class LiveStorage(Protocol):
+    """The storage every use case holds, whose backend can be replaced while serving."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    def closed_for_writes(self, timeout_s: float) -> AbstractAsyncContextManager[None]:
+        """Holds new write units back and waits (at most `timeout_s`, else TimeoutError) for
+        the open ones to finish; they go on, on the backend current then, on leaving."""
+        ...
+
+    def swap(self, backend: Backend) -> Backend:
+        """Makes `backend` current (units opened from now on use it); returns the old one,
+        which is closed by the storage once its last open unit has finished."""
+        ...

@@ -174,6 +174,10 @@ class Accounts:
             return None
         return self._cache.put(key, Principal(user), generation)
 
+    def forget_cached(self) -> None:
+        """Drops every cached principal (after a database switch: read them again there)."""
+        self._cache.clear()
+
     async def _changed(self, user_id: str) -> None:
         """After a committed change that may take rights away: no stale cache, no stale
         live session."""

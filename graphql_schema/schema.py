@@ -30,6 +30,7 @@ from graphql_schema.accounts import AccountMutation, AccountQuery
 from graphql_schema.actions import ActionMutation
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
+from graphql_schema.database import DatabaseMutation, DatabaseQuery
 from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.events import EVENT_TYPES
 from graphql_schema.groups import GroupMutation, GroupQuery
@@ -134,6 +135,7 @@ Query = _merged(
         StatsQuery,
         EngineQuery,
         GroupQuery,
+        DatabaseQuery,
     ),
     "Reads: start from `me`, `instances` or `instance(id)` and follow the graph; `node(id)` "
     "refetches an object by id.",
@@ -151,6 +153,7 @@ Mutation = _merged(
         RichMutation,
         ChatMarkMutation,
         GroupMutation,
+        DatabaseMutation,
     ),
     "Changes. Those with input answer a payload with `userErrors` for input to correct; "
     "not-found, authorisation, conflicts and limits are GraphQL errors with "

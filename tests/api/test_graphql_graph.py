@@ -53,7 +53,7 @@ def counted_selects(api: Api) -> Iterator[list[str]]:
     the tasks it starts: contextvars follow them; SQLAlchemy's greenlets and the SQLite
     reader threads keep them).
     The server's own background work (the webhook outbox poll) runs in other tasks."""
-    storage = api.container.storage
+    storage = api.container.storage.backend.storage
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
