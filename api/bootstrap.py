@@ -265,6 +265,8 @@ def build(
             secret_box,
             writer_batch=settings.sqlite_writer_batch,
             writer_delay_ms=settings.sqlite_writer_delay_ms,
+            pool_size=settings.postgres_pool_size,
+            max_overflow=settings.postgres_max_overflow,
             telemetry=metrics,
         )
         storage, inventory = sql, inventory or SqlInventory(sql)

@@ -48,6 +48,9 @@ from domain.ports import (
 
 log = logging.getLogger(__name__)
 
+# The advisory lock key the PostgreSQL migrations run under ("wamux" in ASCII).
+_MIGRATE = 0x77616D7578
+
 
 class SqlUnitOfWork:
     # Typed as the ports, so mypy checks every SQL repository against its Protocol.
@@ -124,13 +127,15 @@ class SqlStorage:
         *,
         writer_batch: int = 200,
         writer_delay_ms: float = 5,
+        pool_size: int = 10,
+        max_overflow: int = 10,
         telemetry: StorageTelemetry | None = None,
     ) -> None:
         self.url = url
         # Told each group commit's size and COMMIT time (wamux_storage_* in /metrics).
         self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         self._box = box
-        self.engine: AsyncEngine = _make_engine(url)
+        self.engine: AsyncEngine = _make_engine(url, pool_size, max_overflow)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer: SqliteWriter | None = None
         self.reader: SqliteReader | None = None
@@ -170,6 +175,9 @@ class SqlStorage:
             await self.writer.run(upgrade)
             return
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Servers started together on one database migrate one after the other.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE})
             await conn.run_sync(upgrade_connection, self._box)
 
     async def ping(self) -> None:
@@ -306,7 +314,7 @@ def _make_reader_engine(url: str) -> Engine:
     return engine
 
 
-def _make_engine(url: str) -> AsyncEngine:
+def _make_engine(url: str, pool_size: int, max_overflow: int) -> AsyncEngine:
     if url.startswith("sqlite"):
         _sqlite_path(url)
         engine = create_async_engine(url, connect_args={"timeout": 5})
@@ -321,4 +329,12 @@ def _make_engine(url: str) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # A server database: every unit is a transaction on a connection of this pool; a unit
+    # waits for one at most `pool_timeout` seconds when all are in use.
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=30,
+    )
