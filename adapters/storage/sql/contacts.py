@@ -10,12 +10,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     literal_column,
     or_,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -50,6 +48,23 @@ def _touch_statement(dialect: str) -> Any:
 
 
 _TOUCH = Prepared(_touch_statement, {n: contacts.c[n].type for n in _CONTACT_FIELDS})
+
+# Kept by an upsert of an existing (instance, remoteJid): the row's identity.
+_KEPT = ("id", "instance_id", "remote_jid", "created_at")
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """Insert, or replace every field but the row's identity: one statement, so two saves
+    of one number racing on PostgreSQL cannot both insert."""
+    dialect_insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    stmt = dialect_insert(contacts).values({n: bindparam(PREFIX + n) for n in _CONTACT_FIELDS})
+    return stmt.on_conflict_do_update(
+        index_elements=[contacts.c.instance_id, contacts.c.remote_jid],
+        set_={n: stmt.excluded[n] for n in _CONTACT_FIELDS if n not in _KEPT},
+    )
+
+
+_UPSERT = Prepared(_upsert_statement, {n: contacts.c[n].type for n in _CONTACT_FIELDS})
 
 
 def _contact(row: Any) -> Contact:
@@ -108,14 +123,7 @@ class SqlContacts:
         return {(r.instance_id, r.remote_jid): _contact(r) for r in await self._s.execute(query)}
 
     async def upsert(self, contact: Contact) -> None:
-        values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
-        existing = await self.get(contact.instance_id, contact.remote_jid)
-        if existing is None:
-            await self._s.execute(insert(contacts).values(**values))
-            return
-        for key in ("id", "instance_id", "remote_jid", "created_at"):
-            values.pop(key)
-        await self._s.execute(update(contacts).where(contacts.c.id == existing.id).values(**values))
+        await self._s.write(_UPSERT, {name: getattr(contact, name) for name in _CONTACT_FIELDS})
 
     async def touch(self, contact: Contact) -> None:
         await self._s.write(_TOUCH, {name: getattr(contact, name) for name in _CONTACT_FIELDS})
@@ -133,7 +141,10 @@ class SqlContacts:
         if only_groups:
             where.append(contacts.c.is_group.is_(True))
         if search:
-            term = search.casefold()
+            # SQLite's lower() is Python's casefold here (uow.py); PostgreSQL's folds by the
+            # database's LC_CTYPE (any UTF-8 locale folds "Алиса"), as str.lower() does.
+            on_sqlite = self._s.bind is None or self._s.bind.dialect.name == "sqlite"
+            term = search.casefold() if on_sqlite else search.lower()
             where.append(
                 or_(
                     func.lower(contacts.c.name).contains(term, autoescape=True),
