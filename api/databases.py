@@ -18,7 +18,7 @@ from adapters.metrics.prometheus import Metrics
 from adapters.security.files import create_private_file, private_dir
 from adapters.storage.sql.inventory import SqlInventory
 from adapters.storage.sql.uow import SqlStorage
-from api.settings import Settings
+from api.settings import Settings, postgres_url
 from domain.database import PROVIDERS
 from domain.ports import Backend, SecretBox
 
@@ -45,7 +45,12 @@ def provider_url(settings: Settings, provider: str) -> str | None:
         return f"sqlite+aiosqlite:///{settings.sqlite_path().resolve()}"
     if provider == "postgresql":
         url = settings.postgres_database_url
-        return postgres_async_url(url) if url else None
+        if not url:
+            return None
+        try:  # sslmode -> ssl, postgres:// -> asyncpg; a malformed one is refused at start
+            return postgres_url(url).render_as_string(hide_password=False)
+        except ValueError:
+            return postgres_async_url(url)
     if provider == "mongodb":
         return settings.database_url or None
     return None
@@ -56,8 +61,11 @@ def check_provider(settings: Settings) -> None:
     provider = settings.database_provider
     if provider == "mongodb":
         raise ValueError(
-            "DATABASE_PROVIDER=mongodb is not supported by this release yet; use sqlite"
+            "DATABASE_PROVIDER=mongodb is not supported by this release yet; "
+            "use sqlite or postgresql"
         )
+    if provider == "postgresql":
+        postgres_url(settings.postgres_database_url)  # missing or malformed: said by name
     if provider_url(settings, provider) is None:
         raise ValueError(f"DATABASE_PROVIDER={provider} needs POSTGRES_DATABASE_URL")
 
@@ -107,6 +115,8 @@ class ConfiguredBackends:
             self._box,
             writer_batch=s.sqlite_writer_batch,
             writer_delay_ms=s.sqlite_writer_delay_ms,
+            pool_size=s.postgres_pool_size,
+            max_overflow=s.postgres_max_overflow,
             telemetry=self._metrics,
         )
         return Backend(provider, display_url(s, provider) or provider, sql, SqlInventory(sql))

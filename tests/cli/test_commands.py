@@ -106,7 +106,7 @@ def test_a_provider_this_release_lacks_is_refused_before_starting(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "wamux: invalid configuration: DATABASE_PROVIDER=mongodb is not supported by this "
-        "release yet; use sqlite"
+        "release yet; use sqlite or postgresql"
     ]
 
 
