@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean schema
+.PHONY: run test install lint bench clean schema postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,19 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/wamux serve
 
-test: $(STAMP) $(CHROMIUM)
+# The PostgreSQL tests (contract suite, backups, the end-to-end subset) use the local server
+# at 127.0.0.1:5432 (tests/services/postgres.py); it is started when it does not answer.
+postgres:
+	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@pg_isready -h 127.0.0.1
+
+test: $(STAMP) $(CHROMIUM) postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	# the end-to-end subset (tests/backends.py) once more, on PostgreSQL
+	WAMUX_TEST_BACKEND=postgresql $(BIN)/python -m pytest tests/api
 	# The end-to-end subset again on MongoDB (a SecantusDB server the tests start).
 	WAMUX_TEST_BACKEND=mongodb $(BIN)/python -m pytest tests/api
 

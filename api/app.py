@@ -27,6 +27,7 @@ from rest_compat import (
     auth,
     chats,
     contacts,
+    db,
     engine,
     groups,
     health,
@@ -138,7 +139,7 @@ def create_app(
         await c.start()
         log.info(
             "wamux ready: storage=%s engine=%s",
-            settings.database_provider,
+            c.settings.database_provider,
             settings.whatsapp_engine,
         )
         try:
@@ -179,6 +180,7 @@ def create_app(
             metrics,
             rich,
             groups,
+            db,
         )
     ]
     for router in routers:

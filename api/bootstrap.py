@@ -28,6 +28,7 @@ from adapters.security import Argon2Passwords, FernetBox, JwtTokens
 from adapters.security.files import private_dir
 from adapters.storage.sql.inventory import SqlInventory
 from adapters.storage.sql.uow import SqlStorage
+from adapters.storage.switchable import SwitchableInventory, SwitchableStorage
 from adapters.transport.engine_workers import NoEngineWorkers
 from adapters.transport.neonize.process import WorkerTiming
 from adapters.transport.neonize.supervisor import WorkerEngine, WorkerSettings
@@ -35,10 +36,12 @@ from adapters.transport.runtime import LocalConnections, SingleNodeOwnership
 from adapters.transport.sandbox.engine import SandboxEngine, SandboxTiming
 from adapters.webhooks.http import HttpWebhookTransport
 from adapters.webhooks.targets import CheckedTargets
+from api.databases import ChoiceFile, ConfiguredBackends, choice_path, with_persisted_choice
 from api.settings import DEFAULT_ADMIN_PASSWORD, Settings
 from domain.api_calls import ApiCallCounter
 from domain.connection import EngineEvents
 from domain.contacts import Contacts
+from domain.database import Databases
 from domain.groups import Groups
 from domain.instances import Instances
 from domain.login_throttle import ThrottlePolicy
@@ -48,6 +51,8 @@ from domain.numbers import NumberChecks
 from domain.pairing import Pairing
 from domain.ports import (
     AccountNotices,
+    Backend,
+    Backends,
     Clock,
     ConnectionListener,
     Connections,
@@ -126,6 +131,7 @@ class Container:
     inventory: RecordInventory
     rich: RichMessaging
     groups: Groups
+    databases: Databases
     _restoring: asyncio.Task[int] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
@@ -223,26 +229,6 @@ def workers_of(engines: Mapping[str, WhatsAppEngine]) -> EngineWorkers:
     return found if isinstance(found, WorkerEngine) else NoEngineWorkers()
 
 
-def provider_storage(
-    settings: Settings, box: SecretBox, metrics: Metrics
-) -> tuple[Storage, RecordInventory]:
-    """The storage DATABASE_PROVIDER names, with its inventory (the one place that chooses)."""
-    if settings.database_provider == "mongodb":
-        from adapters.storage.mongo.inventory import MongoInventory
-        from adapters.storage.mongo.uow import MongoStorage
-
-        mongo = MongoStorage(settings.mongo_url(), box, telemetry=metrics)
-        return mongo, MongoInventory(mongo)
-    sql = SqlStorage(
-        settings.sql_url(),
-        box,
-        writer_batch=settings.sqlite_writer_batch,
-        writer_delay_ms=settings.sqlite_writer_delay_ms,
-        telemetry=metrics,
-    )
-    return sql, SqlInventory(sql)
-
-
 def inventory_of(storage: Storage) -> RecordInventory | None:
     """The inventory of a real storage given by keyword (None: a fake, which has none)."""
     if isinstance(storage, SqlStorage):
@@ -279,6 +265,7 @@ def build(
     engine_workers: EngineWorkers | None = None,
     metrics: Metrics | None = None,
     inventory: RecordInventory | None = None,
+    backends: Backends | None = None,
 ) -> Container:
     """Wires the use cases. Any port given by keyword replaces the real adapter.
 
@@ -292,11 +279,19 @@ def build(
         token_service = token_service or JwtTokens(secret, settings.token_lifetime, clock)
         secret_box = secret_box or FernetBox(secret)
     metrics = metrics or Metrics()
+    backends = backends or ConfiguredBackends(settings, secret_box, metrics)
     if storage is None:
-        storage, own_inventory = provider_storage(settings, secret_box, metrics)
-        inventory = inventory or own_inventory
-    elif inventory is None:
-        inventory = inventory_of(storage)
+        # A provider chosen by a live switch wins over DATABASE_PROVIDER (api/databases.py).
+        settings = with_persisted_choice(settings)
+        backend = backends.open(settings.database_provider)
+    else:
+        inventory = inventory or inventory_of(storage)
+        backend = Backend(
+            settings.database_provider, "(given)", storage, inventory or NoInventory()
+        )
+    # Every use case holds this facade: a switch swaps the backend behind it while serving.
+    live = SwitchableStorage(backend)
+    storage, inventory = live, SwitchableInventory(live)
     uow = storage.unit_of_work
     bus = bus or InMemoryEventBus()
     # Every event is published by the recorder once committed: counted on its way out.
@@ -381,7 +376,15 @@ def build(
     )
     recorder.on_outbox = dispatcher.handoff
     message_ids = message_ids or whatsapp_message_id
-    return Container(
+    swapped: list[Callable[[Backend], None]] = [lambda _: accounts.forget_cached()]
+    databases = Databases(
+        live=live,
+        backends=backends,
+        choice=ChoiceFile(choice_path(settings)),
+        connections=connections,
+        on_swap=swapped,
+    )
+    container = Container(
         settings=settings,
         storage=storage,
         bus=bus,
@@ -430,7 +433,7 @@ def build(
             uow=uow, connections=connections, bus=bus, concurrency=settings.restore_concurrency
         ),
         metrics=metrics,
-        inventory=inventory or NoInventory(),
+        inventory=inventory,
         rich=RichMessaging(
             uow=uow,
             recorder=recorder,
@@ -451,4 +454,14 @@ def build(
             clock=clock,
             ids=ids,
         ),
+        databases=databases,
     )
+
+    def follow(backend: Backend) -> None:
+        # The settings shown (readyz, logs) name the provider in use.
+        container.settings = container.settings.model_copy(
+            update={"database_provider": backend.provider}
+        )
+
+    swapped.append(follow)
+    return container

@@ -57,11 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the database")
     db_sub = db.add_subparsers(dest="action", required=True)
     db_sub.add_parser("status", help="provider, schema revision and record counts")
+    switch = db_sub.add_parser(
+        "switch", help="use another provider from now on (server stopped); --migrate copies"
+    )
+    switch.add_argument("provider", choices=["sqlite", "postgresql", "mongodb"])
+    switch.add_argument(
+        "--migrate", action="store_true", help="copy every record into the (empty) target first"
+    )
     export = sub.add_parser("export", help="write every record to one file (JSON lines)")
     export.add_argument("file", type=Path, help="the backup to write (.gz: compressed)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
     load = sub.add_parser("import", help="read a backup into an EMPTY database")
     load.add_argument("file", type=Path, help="a file written by `wamux export`")
+    load.add_argument(
+        "--provider",
+        choices=["sqlite", "postgresql", "mongodb"],
+        help="into that provider's configured database (default: the one in use)",
+    )
     worker = sub.add_parser(
         "engine-worker", help="internal: a neonize engine worker (the server starts these)"
     )
@@ -94,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
-        settings.storage_url()  # a provider this release cannot use: said before anything starts
+        from api.databases import ChoiceFile, check_provider, choice_path
+
+        # a provider this release cannot use: said before anything starts
+        chosen = ChoiceFile(choice_path(settings)).load()
+        check_provider(
+            settings.model_copy(update={"database_provider": chosen}) if chosen else settings
+        )
     except ValidationError as exc:  # a bad setting is a message naming it, not a traceback
         print(f"wamux: invalid configuration: {describe(exc)}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from api.bootstrap import Container, build
+from api.databases import display_url
 from api.settings import Settings
 from domain.backup import Summary, export_lines, import_lines
 from domain.errors import DomainError
@@ -34,6 +35,9 @@ async def run(settings: Settings, args: argparse.Namespace, password: Callable[[
         if args.command == "migrate":
             await container.storage.migrate()
             print(f"database at schema {await container.inventory.stored_version()}")
+        elif args.command == "db" and args.action == "switch":
+            await container.storage.migrate()
+            await _db_switch(container, args.provider, args.migrate)
         elif args.command == "db":
             await _db_status(container)
         elif args.command == "instances":
@@ -43,7 +47,7 @@ async def run(settings: Settings, args: argparse.Namespace, password: Callable[[
         else:
             await container.storage.migrate()
             if args.command == "import":
-                await _import(container, args.file)
+                await _import(container, args.file, args.provider)
             elif args.command == "create-user":
                 user, api_key = await container.accounts.register(
                     NewUser(
@@ -88,7 +92,8 @@ async def _db_status(c: Container) -> None:
     inventory = c.inventory
     stored = await inventory.stored_version()
     head = inventory.schema_version()
-    print(f"provider: {c.settings.database_provider} ({c.settings.display_url()})")
+    provider = c.settings.database_provider
+    print(f"provider: {provider} ({display_url(c.settings, provider)})")
     state = "current" if stored == head else "needs `wamux migrate`"
     print(f"schema:   {stored or 'none'} (this release: {head}; {state})")
     if stored is None:
@@ -139,13 +144,41 @@ async def _export(c: Container, path: Path, force: bool) -> None:
     print(f"exported {summary.total} records to {path}: {_counts(summary)}")
 
 
-async def _import(c: Container, path: Path) -> None:
+async def _import(c: Container, path: Path, provider: str | None) -> None:
     summary = Summary()
-    with _bar() as bar, _opened(path, "r", path.suffix == ".gz") as source:
-        await import_lines(
-            c.inventory, source, summary, lambda n: setattr(bar, "total", n), bar.update
+    into = None
+    if provider is not None and provider != c.databases.provider:
+        into = await c.databases.prepared(provider)  # pinged and migrated
+    inventory = into.inventory if into is not None else c.inventory
+    try:
+        with _bar() as bar, _opened(path, "r", path.suffix == ".gz") as source:
+            await import_lines(
+                inventory, source, summary, lambda n: setattr(bar, "total", n), bar.update
+            )
+    finally:
+        if into is not None:
+            await into.storage.close()
+    where = f" into {provider}" if into is not None else ""
+    print(f"imported {summary.total} records from {path}{where}: {_counts(summary)}")
+
+
+async def _db_switch(c: Container, provider: str, migrate: bool) -> None:
+    with _bar() as bar:
+        result = await c.databases.run(
+            provider,
+            migrate,
+            lambda n: setattr(bar, "total", n),
+            bar.update,
+            move_instances=False,  # offline: nothing runs here
         )
-    print(f"imported {summary.total} records from {path}: {_counts(summary)}")
+    if result.migrated is None:
+        print(f"switched to {provider} (nothing copied); the server will use it from its start")
+    else:
+        copied = ", ".join(f"{kind}: {n}" for kind, n in result.migrated.items() if n) or "none"
+        print(
+            f"switched to {provider}, {sum(result.migrated.values())} records copied ({copied});"
+            " the server will use it from its start"
+        )
 
 
 def _counts(summary: Summary) -> str:

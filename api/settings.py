@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from adapters.security.files import create_private_file, private_dir, tighten
 
@@ -71,6 +73,35 @@ def mask_password(url: str) -> str:
     return f"{scheme}://{user}:***@{hosts}{slash}{path}"
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+
+def postgres_url(value: str | None) -> URL:
+    """POSTGRES_DATABASE_URL (`postgresql://` or `postgres://`) as an asyncpg SQLAlchemy URL.
+
+    libpq's `sslmode` is asyncpg's `ssl` (SQLAlchemy's asyncpg dialect passes that one on)."""
+    if not value or not value.strip():
+        raise ValueError(
+            "POSTGRES_DATABASE_URL is required with DATABASE_PROVIDER=postgresql "
+            "(postgresql://user:password@host:5432/database)"
+        )
+    try:
+        url = make_url(value.strip())
+    except ArgumentError:
+        url = None
+    if url is None or url.drivername not in _POSTGRES_SCHEMES or not url.database:
+        raise ValueError(
+            "POSTGRES_DATABASE_URL must look like postgresql://user:password@host:5432/database "
+            "(postgres:// is accepted too)"
+        )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError("POSTGRES_DATABASE_URL has an invalid port")
+    query = dict(url.query)
+    if "sslmode" in query:
+        query["ssl"] = query.pop("sslmode")
+    return url.set(drivername="postgresql+asyncpg", query=query)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -88,6 +119,9 @@ class Settings(BaseSettings):
     sqlite_database_url: str | None = None
     database_url: str | None = None
     postgres_database_url: str | None = None
+    # PostgreSQL: connections kept open, and how many more may be opened at a peak.
+    postgres_pool_size: int = Field(10, ge=1, le=1_000)
+    postgres_max_overflow: int = Field(10, ge=0, le=1_000)
     # SQLite's one writer: a group commit holds at most this many units, waits at most this
     sqlite_writer_batch: int = Field(200, ge=1, le=10_000)
     sqlite_writer_delay_ms: float = Field(5, ge=0, le=1_000)
@@ -194,11 +228,15 @@ class Settings(BaseSettings):
         return Path(url)
 
     def sql_url(self) -> str:
+        """The SQLAlchemy URL of the SQL provider; a provider or URL that cannot work is
+        refused here, naming the variable, before anything starts."""
         if self.database_provider == "sqlite":
             return f"sqlite+aiosqlite:///{self.sqlite_path().resolve()}"
+        if self.database_provider == "postgresql":
+            return postgres_url(self.postgres_database_url).render_as_string(hide_password=False)
         raise ValueError(
             f"DATABASE_PROVIDER={self.database_provider} is not supported by this release yet; "
-            "use sqlite"
+            "use sqlite or postgresql"
         )
 
     def storage_url(self) -> str:
@@ -224,6 +262,13 @@ class Settings(BaseSettings):
             return self.sqlite_database_url or f"file:{self.sqlite_path()}"
         if self.database_provider == "mongodb" and self.database_url:
             return mask_password(self.database_url)
+        if self.database_provider == "postgresql":
+            try:
+                url = postgres_url(self.postgres_database_url)
+            except ValueError:
+                return "(invalid)"
+            shown = url.set(drivername="postgresql")
+            return shown.render_as_string(hide_password=True)
         return "(hidden)"
 
     def resolve_jwt_secret(self) -> str:

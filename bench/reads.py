@@ -1,6 +1,7 @@
 """Reads at scale: chat history, conversation list and instance stats over 1,000,000 messages.
 
     .venv/bin/python bench/reads.py [--messages 1000000] [--chats 1000] [--duration 10] [--json]
+                                    [--provider sqlite|postgresql] [--postgres-url URL]
 
 1. starts the real server (sandbox engine, SQLite in a temporary directory under /tmp),
    logs in, creates one instance, stops the server;
@@ -18,6 +19,10 @@
 5. stops the server and times the same three reads on the repositories alone (in this
    process, one after another, through the SQL unit of work): what the storage costs
    without HTTP, authentication and the per-call usage counting every request also does.
+
+`--provider postgresql` runs all of it on PostgreSQL instead (bench/postgres.py): a fresh
+database on the server of --postgres-url (default: the local one the tests use), seeded
+with COPY and analysed, dropped at the end unless --keep.
 
 The seeded database is deleted afterwards, unless --keep names a directory to seed into and
 keep (a later run with the same figures reuses it, which saves the seeding). Exit status: 1 if
@@ -53,6 +58,9 @@ sys.path.insert(0, str(ROOT))
 from adapters.security import FernetBox  # noqa: E402
 from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import postgres as pg  # noqa: E402
 
 JWT_SECRET = "bench-jwt-secret-" + "x" * 32  # the server's, so seeded rows open there
 
@@ -97,12 +105,12 @@ def sql_time(moment: datetime) -> str:
 # --- server -------------------------------------------------------------------------------------
 
 
-def make_server(tmp: Path) -> RealServer:
+def make_server(tmp: Path, storage_env: dict[str, str]) -> RealServer:
     return RealServer(
         tmp / "data",
         tmp,
         "wamux",
-        {"LOG_LEVEL": "warning"},
+        {"LOG_LEVEL": "warning", **storage_env},
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
         jwt_secret=JWT_SECRET,
@@ -151,42 +159,50 @@ def backfill_sql() -> str:
     return str(module.BACKFILL)
 
 
-def seed(db_path: Path, instance_id: str, total: int, chats: int) -> None:
+def message_rows(instance_id: str, total: int, chats: int) -> Any:
+    """The seeded messages, oldest first, as SQLite stores them (text moments, 0/1 flags)."""
     per_chat = total // chats
     step = SPAN / total
+    for k in range(per_chat):
+        from_me = k % 2 == 0
+        unread = not from_me and k >= per_chat - 2 * UNREAD_PER_CHAT
+        for chat in range(chats):
+            g = k * chats + chat
+            at = sql_time(T0 + step * g)
+            yield (
+                f"{g:08x}-0000-4000-8000-{chat:012x}",
+                instance_id,
+                f"{phone(chat)}@s.whatsapp.net",
+                int(from_me),
+                "text",
+                f"bench message {g} 你好",
+                f"BENCH{g:010d}",
+                "read" if not unread else "received",
+                0,
+                "{}",
+                at,
+                at,
+                at,
+            )
+
+
+def contact_rows(instance_id: str, chats: int) -> Any:
+    now = sql_time(T0)
+    for chat in range(chats):
+        jid = f"{phone(chat)}@s.whatsapp.net"
+        yield (f"c-{chat}", instance_id, phone(chat), jid, f"Contact {chat}", now, now)
+
+
+def seed(db_path: Path, instance_id: str, total: int, chats: int) -> None:
     db = sqlite3.connect(db_path, isolation_level=None)
     try:
         db.execute("PRAGMA synchronous=OFF")
         db.execute("BEGIN")
-
-        def rows() -> Any:
-            for k in range(per_chat):
-                from_me = k % 2 == 0
-                unread = not from_me and k >= per_chat - 2 * UNREAD_PER_CHAT
-                for chat in range(chats):
-                    g = k * chats + chat
-                    at = sql_time(T0 + step * g)
-                    yield (
-                        f"{g:08x}-0000-4000-8000-{chat:012x}",
-                        instance_id,
-                        f"{phone(chat)}@s.whatsapp.net",
-                        int(from_me),
-                        "text",
-                        f"bench message {g} 你好",
-                        f"BENCH{g:010d}",
-                        "read" if not unread else "received",
-                        0,
-                        "{}",
-                        at,
-                        at,
-                        at,
-                    )
-
         db.executemany(
             "INSERT INTO messages (id, instance_id, remote_jid, from_me, message_type, content,"
             " message_id, status, has_media, metadata, created_at, updated_at, status_updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows(),
+            message_rows(instance_id, total, chats),
         )
         db.execute(backfill_sql())
         # The per-day counters the server keeps for the same messages.
@@ -197,16 +213,11 @@ def seed(db_path: Path, instance_id: str, total: int, chats: int) -> None:
             " 0, 0, 0, 0, 0 FROM messages WHERE instance_id = ? GROUP BY 1, 2",
             (instance_id,),
         )
-        now = sql_time(T0)
         db.executemany(
-            "INSERT INTO contacts (id, instance_id, number, remote_jid, is_group, name,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-            (
-                (f"c-{chat}", instance_id, phone(chat), f"{phone(chat)}@s.whatsapp.net",
-                 f"Contact {chat}", now, now)
-                for chat in range(chats)
-            ),
-        )  # fmt: skip
+            "INSERT INTO contacts (id, instance_id, number, remote_jid, name, is_group,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            contact_rows(instance_id, chats),
+        )
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -290,9 +301,9 @@ def check_answers(client: httpx.Client, paths: dict[str, str], total: int, chats
         raise BenchError(f"stats: {str(stats)[:300]}")
 
 
-async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[str, Any]:
+async def repository_reads(url: str, instance_id: str, chats: int) -> dict[str, Any]:
     """p50/p99 of each read on the repositories alone, one unit of work per call."""
-    storage = SqlStorage(f"sqlite+aiosqlite:///{db_path}", FernetBox(JWT_SECRET))
+    storage = SqlStorage(url, FernetBox(JWT_SECRET))
     rng = random.Random(1)
 
     async def history(uow: Any) -> None:
@@ -324,33 +335,56 @@ async def repository_reads(db_path: Path, instance_id: str, chats: int) -> dict[
     return found
 
 
-def seeded(server: RealServer, total: int, chats: int) -> tuple[str, str, float | None]:
+def seeded(
+    server: RealServer, total: int, chats: int, pg_url: str | None
+) -> tuple[str, str, float | None]:
     """(API key, instance id, seconds it took to seed, None when reused): a directory kept
     by an earlier run with the same figures is used as it is."""
     marker = server.data_dir.parent / "seeded.json"
-    wanted = {"messages": total, "chats": chats}
+    wanted = {"messages": total, "chats": chats, "postgres": pg_url}
     if marker.exists():
         kept = json.loads(marker.read_text())
-        if {k: kept[k] for k in wanted} == wanted:
+        if {k: kept.get(k) for k in wanted} == wanted:
             return kept["key"], kept["instance_id"], None
         raise BenchError(f"{marker} was seeded with {kept}, not {wanted}")
     start(server)
     key, instance_id = create_instance(server)
     server.stop()
     started = time.monotonic()
-    seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
+    if pg_url is None:
+        seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
+    else:
+        pg.seed(
+            pg_url,
+            instance_id,
+            message_rows(instance_id, total, chats),
+            contact_rows(instance_id, chats),
+            backfill_sql(),
+        )
     marker.write_text(json.dumps({**wanted, "key": key, "instance_id": instance_id}))
     return key, instance_id, round(time.monotonic() - started, 1)
 
 
-def run(total: int, chats: int, seconds: int, keep: Path | None) -> dict[str, Any]:
+def postgres_database(tmp: Path, keep: bool, admin_url: str) -> str:
+    """The run's PostgreSQL database: the one a kept directory names, else a fresh one."""
+    marker = tmp / "seeded.json"
+    if keep and marker.exists() and json.loads(marker.read_text()).get("postgres"):
+        return str(json.loads(marker.read_text())["postgres"])
+    return pg.create(admin_url)
+
+
+def run(
+    total: int, chats: int, seconds: int, keep: Path | None, provider: str, admin_url: str
+) -> dict[str, Any]:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
     tmp = keep or Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
-    server = make_server(tmp)
+    pg_url = postgres_database(tmp, keep is not None, admin_url) if provider != "sqlite" else None
+    server = make_server(tmp, pg.server_env(pg_url) if pg_url else {})
+    db_path = server.data_dir / "whatsapp-api.db"
     try:
-        key, instance_id, seed_s = seeded(server, total, chats)
-        db_mb = round((server.data_dir / "whatsapp-api.db").stat().st_size / 2**20)
+        key, instance_id, seed_s = seeded(server, total, chats, pg_url)
+        db_mb = pg.size_mb(pg_url) if pg_url else round(db_path.stat().st_size / 2**20)
         start(server)
         base = f"/api/instances/{instance_id}"
         paths = {
@@ -369,9 +403,10 @@ def run(total: int, chats: int, seconds: int, keep: Path | None) -> dict[str, An
         if bad:
             raise BenchError(f"non-2xx answers or no requests: {bad}")
         server.stop()
-        db_path = server.data_dir / "whatsapp-api.db"
-        storage = asyncio.run(repository_reads(db_path, instance_id, chats))
+        url = pg.sqlalchemy_url(pg_url) if pg_url else f"sqlite+aiosqlite:///{db_path}"
+        storage = asyncio.run(repository_reads(url, instance_id, chats))
         return {
+            "provider": provider,
             "messages": total,
             "chats": chats,
             "seed_s": seed_s,
@@ -385,6 +420,8 @@ def run(total: int, chats: int, seconds: int, keep: Path | None) -> dict[str, An
         server.stop()
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
+            if pg_url is not None:
+                pg.drop(pg_url)
 
 
 def main() -> int:
@@ -397,13 +434,21 @@ def main() -> int:
         type=Path,
         help="seed into this directory and keep it; a later run with the same figures reuses it",
     )
+    parser.add_argument("--provider", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=pg.ADMIN_URL,
+        help="PostgreSQL server (its maintenance database) to create the bench's database on",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/reads.py needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
     try:
-        result = run(args.messages, args.chats, args.duration, args.keep)
+        result = run(
+            args.messages, args.chats, args.duration, args.keep, args.provider, args.postgres_url
+        )
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -412,7 +457,8 @@ def main() -> int:
         return 0
     took = "reused" if result["seed_s"] is None else f"in {result['seed_s']} s"
     print(
-        f"seeded {result['messages']:,} messages over {result['chats']:,} chats {took} "
+        f"{result['provider']}: seeded {result['messages']:,} messages over "
+        f"{result['chats']:,} chats {took} "
         f"({result['db_mb']} MB); load average {result['load']}"
     )
     print(

@@ -12,6 +12,10 @@ with the ratio to the baseline.
 
     .venv/bin/python bench/send_text.py [--messages 10000] [--connections 32] [--threads 2]
                                         [--no-webhooks] [--paced-messages 2000]
+                                        [--provider sqlite|postgresql] [--postgres-url URL]
+
+`--provider postgresql` runs wamux on a fresh PostgreSQL database instead (bench/postgres.py;
+--postgres-url names the server, default the local one the tests use), dropped at the end.
 
 Needs wrk (Debian/Ubuntu: apt-get install wrk). Everything listens on 127.0.0.1 only.
 """
@@ -39,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
 
 sys.path.insert(0, str(HERE))
+import postgres as pg  # noqa: E402
 from wrk_run import RECIPIENT, BenchError, WrkResult, run_wrk  # noqa: E402
 
 BASELINE = HERE / "baseline_app.py"
@@ -250,7 +255,10 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
             print("  ".join("-" * w for w in widths))
     print()
     cfg = report["config"]
-    print(f"wrk -t{cfg['threads']} -c{cfg['connections']}, {cfg['messages']} POSTs per target")
+    print(
+        f"wamux on {cfg['provider']}; wrk -t{cfg['threads']} -c{cfg['connections']}, "
+        f"{cfg['messages']} POSTs per target"
+    )
     for r in results:
         print(
             f"  {r.target}: {r.sent} POSTs sent, {r.requests} answered in {r.seconds:.2f}s, "
@@ -316,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-seconds", type=int, default=300, help="give up on a wrk run after this long"
     )
+    parser.add_argument("--provider", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=pg.ADMIN_URL,
+        help="PostgreSQL server (its maintenance database) to create the bench's database on",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--wrk-output", action="store_true", help="also print wrk's own output")
     args = parser.parse_args(argv)
@@ -337,11 +351,12 @@ def main(argv: list[str] | None = None) -> int:
 
     paced: WrkResult | None = None
     pace = (0, 0)
+    pg_url = pg.create(args.postgres_url) if args.provider == "postgresql" else None
     with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmpdir:
         tmp = Path(tmpdir)
         try:
-            log("starting wamux, the baseline and the webhook receiver ...")
-            wamux = start_wamux(tmp)
+            log(f"starting wamux on {args.provider}, the baseline and the webhook receiver ...")
+            wamux = start_wamux(tmp, pg.server_env(pg_url) if pg_url else None)
             servers.append(wamux)
             baseline = start_baseline(tmp)
             servers.append(baseline)
@@ -400,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for s in reversed(servers):
                 stop(s)
+            if pg_url is not None:
+                pg.drop(pg_url)
 
     runs = [w] + ([paced] if paced else [])
     verification = {
@@ -429,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "config": {
+            "provider": args.provider,
             "messages": args.messages,
             "connections": args.connections,
             "threads": args.threads,

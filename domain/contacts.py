@@ -22,6 +22,14 @@ from domain.ports import (
 from domain.wire import EngineContact
 
 
+def sort_name(contact: Contact) -> str:
+    """What contacts are listed by: the saved name, else the push name, else the number
+    (storage's COALESCE(name, push_name, number): an empty string is a value)."""
+    if contact.name is not None:
+        return contact.name
+    return contact.push_name if contact.push_name is not None else contact.number
+
+
 @dataclass(frozen=True)
 class ContactInput:
     number: str
@@ -141,6 +149,26 @@ class Contacts:
                 instance_id, search=term, only_groups=only_groups, limit=lim, skip=off
             )
         return found, Page(total, lim, off)
+
+    async def pages(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        limit: int | None = None,
+        after: tuple[str, str] | None = None,
+        search: str | None = None,
+        only_groups: bool = False,
+    ) -> dict[str, builtins.list[Contact]]:
+        """A keyset page of each instance's contacts in `list`'s order (by name), strictly
+        after `after` (sort name, id): contacts saved meanwhile never shift a walk."""
+        lim, _ = v.page(limit, 0, default=100, maximum=1000)
+        term = v.text(search, "search", max_len=200) or None
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            return await uow.contacts.page(
+                ids, search=term, only_groups=only_groups, after=after, limit=lim
+            )
 
     async def _merge(
         self,

@@ -342,6 +342,49 @@ class Instances:
             )
         return logs, Page(total, lim, off)
 
+    async def activity_pages(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        actions: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> dict[str, builtins.list[ActivityLog]]:
+        """A newest-first keyset page of each instance's activity, strictly older than
+        `before` (created_at, id): entries logged meanwhile never shift a walk. One query."""
+        lim, _ = v.page(limit, 0, default=100, maximum=1000)
+        if start and end and start > end:
+            raise ValidationFailed(
+                "'startDate' must not be after 'endDate'", {"field": "startDate"}
+            )
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            return await uow.activity.latest(
+                ids, actions=actions, start=start, end=end, before=before, limit=lim
+            )
+
+    async def event_pages(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        types: Sequence[str] | None = None,
+    ) -> dict[str, tuple[builtins.list[Event], bool]]:
+        """`events` of each instance (each with its default types when `types` is None),
+        strictly after `since_ms`, in one query; the bool says whether more remain."""
+        query = EventQuery.parse(since=None, limit=limit, types=types)
+        reads = [
+            (i.id, query.types if query.types is not None else default_event_types(i))
+            for i in visible(principal, instances)
+        ]
+        async with self._uow(read_only=True) as uow:
+            return await uow.events.since_many(reads, since_ms=since_ms, limit=query.limit)
+
     async def events(
         self,
         principal: Principal,

@@ -367,6 +367,23 @@ class Messaging:
                     chat.name = contact.name or contact.push_name
         return found
 
+    async def chats_by_id(
+        self, principal: Principal, keys: Sequence[tuple[Instance, str]]
+    ) -> builtins.list[ChatSummary | None]:
+        """The conversation of each (instance, chat id: a phone or a JID), in the order
+        given, named from saved contacts; None where the instance has no such chat. Two
+        queries, however many keys."""
+        visible(principal, [instance for instance, _ in keys])
+        wanted = [(instance.id, to_jid(chat_id, "chatId")) for instance, chat_id in keys]
+        async with self._uow(read_only=True) as uow:
+            found = await uow.messages.chats_by_jid(wanted)
+            known = await uow.contacts.find(builtins.list(found))
+        for key, chat in found.items():
+            contact = known.get(key)
+            if contact is not None:
+                chat.name = contact.name or contact.push_name
+        return [found.get(key) for key in wanted]
+
     async def latest(
         self,
         principal: Principal,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -46,6 +47,11 @@ class UserRepository(Protocol):
     async def get_by_email(self, email: str) -> User | None: ...
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None: ...
     async def list(self, *, limit: int, skip: int) -> tuple[list[User], int]: ...
+    async def page(self, *, after: tuple[datetime, str] | None, limit: int) -> builtins.list[User]:
+        """Up to `limit` users, oldest first by (created_at, id), strictly after `after` when
+        given: a keyset page, which users added meanwhile neither shift nor repeat."""
+        ...
+
     async def update(self, user: User) -> None: ...
     async def record_login(self, user_id: str, at: datetime) -> None:
         """Sets only last_login_at: a login must not write back a password or token version
@@ -81,6 +87,21 @@ class ActivityRepository(Protocol):
         skip: int,
     ) -> tuple[list[ActivityLog], int]: ...
 
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        actions: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[ActivityLog]]:
+        """Up to `limit` entries of each instance (every id is a key), newest first by
+        (created_at, id), strictly older than `before` when given: keyset pages. One query
+        for many instances."""
+        ...
+
 
 class EventRepository(Protocol):
     async def add(self, event: Event) -> None: ...
@@ -98,6 +119,16 @@ class EventRepository(Protocol):
         limit: int,
     ) -> tuple[list[Event], bool]:
         """Oldest first, strictly after `since_ms`; the bool says whether more remain."""
+        ...
+
+    async def since_many(
+        self,
+        reads: Sequence[tuple[str, Sequence[EventType] | None]],
+        *,
+        since_ms: int | None,
+        limit: int,
+    ) -> dict[str, tuple[list[Event], bool]]:
+        """`list_since` of each (instance id, types) in one query, keyed by instance id."""
         ...
 
 
@@ -153,6 +184,13 @@ class MessageRepository(Protocol):
         """Up to `limit` conversations of each instance, the most recently active first (the
         order of `chats`), after `before` (last activity, remote JID) in that order when
         given. One query for many instances."""
+        ...
+
+    async def chats_by_jid(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChatSummary]:
+        """The conversations among (instance id, remote JID) that exist, as `chats` shows
+        them (one query for many)."""
         ...
 
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
@@ -211,6 +249,20 @@ class ContactRepository(Protocol):
         skip: int,
     ) -> tuple[list[Contact], int]: ...
 
+    async def page(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        search: str | None,
+        only_groups: bool,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[Contact]]:
+        """Up to `limit` contacts of each instance (every id is a key) in the order of `list`
+        (COALESCE(name, push_name, number), then id), strictly after `after` (that name,
+        id) when given: keyset pages. One query for many instances."""
+        ...
+
 
 class MediaRepository(Protocol):
     async def add(self, media: Media) -> None: ...
@@ -240,6 +292,19 @@ class WebhookRepository(Protocol):
         skip: int,
     ) -> tuple[list[WebhookDelivery], int]:
         """Newest first."""
+        ...
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        status: str | None,
+        event: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> dict[str, builtins.list[WebhookDelivery]]:
+        """Up to `limit` deliveries of each instance (every id is a key), newest first by
+        `seq`, strictly below `before_seq` when given: keyset pages. One query."""
         ...
 
 
@@ -628,3 +693,49 @@ class RecordInventory(Protocol):
 class RecordSnapshot(Protocol):
     async def count(self, kind: str) -> int: ...
     def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+# --- live database switching -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One opened database: its storage and its records, as a switch sees them."""
+
+    provider: str  # sqlite, postgresql, mongodb
+    url: str  # for display: the password masked
+    storage: Storage
+    inventory: RecordInventory
+
+
+class Backends(Protocol):
+    """Opens the database of a provider from the configured URL (not connected yet)."""
+
+    def configured(self, provider: str) -> str | None:
+        """The provider's display URL, or None when its URL is not configured."""
+        ...
+
+    def open(self, provider: str) -> Backend: ...
+
+
+class ProviderChoice(Protocol):
+    """Where the provider chosen by a switch is kept, so that it survives a restart."""
+
+    def save(self, provider: str) -> None: ...
+
+
+class LiveStorage(Protocol):
+    """The storage every use case holds, whose backend can be replaced while serving."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    def closed_for_writes(self, timeout_s: float) -> AbstractAsyncContextManager[None]:
+        """Holds new write units back and waits (at most `timeout_s`, else TimeoutError) for
+        the open ones to finish; they go on, on the backend current then, on leaving."""
+        ...
+
+    def swap(self, backend: Backend) -> Backend:
+        """Makes `backend` current (units opened from now on use it); returns the old one,
+        which is closed by the storage once its last open unit has finished."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain import validation as v
 from domain.entities import Page, Principal, Role, User
@@ -173,6 +174,10 @@ class Accounts:
             return None
         return self._cache.put(key, Principal(user), generation)
 
+    def forget_cached(self) -> None:
+        """Drops every cached principal (after a database switch: read them again there)."""
+        self._cache.clear()
+
     async def _changed(self, user_id: str) -> None:
         """After a committed change that may take rights away: no stale cache, no stale
         live session."""
@@ -248,6 +253,20 @@ class Accounts:
         async with self._uow(read_only=True) as uow:
             users, total = await uow.users.list(limit=lim, skip=off)
         return users, Page(total, lim, off)
+
+    async def user_page(
+        self,
+        principal: Principal,
+        *,
+        limit: int | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[User]:
+        """Users oldest first (admin), strictly after `after` (created_at, id): a keyset
+        page, which users created meanwhile neither shift nor repeat."""
+        _require_admin(principal)
+        lim, _ = v.page(limit, 0, default=100, maximum=1000)
+        async with self._uow(read_only=True) as uow:
+            return await uow.users.page(after=after, limit=lim)
 
     async def users_by_ids(self, principal: Principal, user_ids: Sequence[str]) -> dict[str, User]:
         """Many users at once (admin), e.g. the owners of a page of instances."""

@@ -4,13 +4,14 @@ The outbox itself is sent by `domain/webhook_dispatcher.py`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from domain import validation as v
 from domain.entities import Instance, Page, Principal
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.event_log import parse_event_types
-from domain.instances import Instances
+from domain.instances import Instances, visible
 from domain.ports import Clock, IdFactory, UnitOfWorkFactory
 from domain.times import iso, to_ms
 from domain.webhook_dispatcher import WebhookDispatcher
@@ -53,21 +54,33 @@ class Webhooks:
         skip: int | None = None,
     ) -> tuple[list[WebhookDelivery], Page]:
         lim, off = v.page(limit, skip, default=50, maximum=1000)
-        if status is not None and status not in {s.value for s in DeliveryStatus}:
-            raise ValidationFailed(
-                "'status' must be pending, succeeded or failed", {"field": "status"}
-            )
-        if event is not None and event != TEST_EVENT:
-            try:
-                parse_event_types([event])
-            except ValidationFailed as exc:
-                raise ValidationFailed(exc.message, {"field": "event"}) from None
+        _check_filters(status, event)
         await self._instances.get(principal, instance_id)
         async with self._uow(read_only=True) as uow:
             found, total = await uow.webhooks.list(
                 instance_id, status=status, event=event, limit=lim, skip=off
             )
         return found, Page(total, lim, off)
+
+    async def delivery_pages(
+        self,
+        principal: Principal,
+        instances: Sequence[Instance],
+        *,
+        status: str | None = None,
+        event: str | None = None,
+        limit: int | None = None,
+        before_seq: int | None = None,
+    ) -> dict[str, list[WebhookDelivery]]:
+        """A newest-first keyset page of each instance's deliveries, strictly older than
+        `before_seq` (the outbox order): deliveries queued meanwhile never shift a walk."""
+        lim, _ = v.page(limit, 0, default=50, maximum=1000)
+        _check_filters(status, event)
+        ids = [i.id for i in visible(principal, instances)]
+        async with self._uow(read_only=True) as uow:
+            return await uow.webhooks.latest(
+                ids, status=status, event=event, before_seq=before_seq, limit=lim
+            )
 
     async def retry(
         self, principal: Principal, instance_id: str, delivery_id: str
@@ -141,3 +154,13 @@ class Webhooks:
         enabled = replace(instance, webhook_enabled=True)
         result = await self._dispatcher.attempt(delivery, enabled, owner)
         return delivery, result
+
+
+def _check_filters(status: str | None, event: str | None) -> None:
+    if status is not None and status not in {s.value for s in DeliveryStatus}:
+        raise ValidationFailed("'status' must be pending, succeeded or failed", {"field": "status"})
+    if event is not None and event != TEST_EVENT:
+        try:
+            parse_event_types([event])
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, {"field": "event"}) from None

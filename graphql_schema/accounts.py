@@ -9,27 +9,33 @@ from domain.errors import ValidationFailed
 from domain.users import NewUser, UserChanges
 from graphql_schema.context import Info
 from graphql_schema.enums import Role
+from graphql_schema.graph import After, First
 from graphql_schema.payloads import UserError, attempt
+from graphql_schema.relay import Connection, connection, encode_cursor, keyset_position, one_more
 from graphql_schema.types import LoginPayload, Pagination, Result, User, UserPage, UserWithApiKey
 
 
-@strawberry.input
+@strawberry.input(description="A new user account (admin).")
 class NewUserInput:
-    email: str
-    password: str
-    first_name: str | None = None
-    last_name: str | None = None
-    role: Role = Role.user
+    email: str = strawberry.field(description="The login email; unique.")
+    password: str = strawberry.field(description="At least 8 characters.")
+    first_name: str | None = strawberry.field(default=None, description="First name.")
+    last_name: str | None = strawberry.field(default=None, description="Last name.")
+    role: Role = strawberry.field(default=Role.user, description="user unless said otherwise.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a user (admin); an omitted field keeps its value.")
 class UserChangesInput:
-    email: str | None = None
-    password: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    role: Role | None = None
-    is_active: bool | None = None
+    email: str | None = strawberry.field(default=None, description="A new login email.")
+    password: str | None = strawberry.field(
+        default=None, description="A new password (at least 8 characters); old JWTs stop working."
+    )
+    first_name: str | None = strawberry.field(default=None, description="First name.")
+    last_name: str | None = strawberry.field(default=None, description="Last name.")
+    role: Role | None = strawberry.field(default=None, description="A new role.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="False disables login and the API key."
+    )
 
 
 @strawberry.type(description="The user a mutation changed, or why it did not.")
@@ -44,7 +50,33 @@ class AccountQuery:
     async def me(self, info: Info) -> User:
         return User.from_entity((await info.context.principal()).user)
 
-    @strawberry.field(description="All users (admin).")
+    @strawberry.field(
+        description="All users (admin), oldest first, by keyset cursor: users created between "
+        "two pages are neither repeated nor skipped."
+    )
+    async def all_users(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[User]:
+        asked = 100 if first is None else first
+        c = info.context.container
+        found = await c.accounts.user_page(
+            await info.context.principal(),
+            limit=one_more(first, 100),
+            after=keyset_position(after, "user"),
+        )
+        return connection(
+            found[:asked],
+            User.from_entity,
+            lambda u: encode_cursor("user", u.created_at.isoformat(), u.id),
+            has_next=len(found) > asked,
+            has_previous=after is not None,
+        )
+
+    @strawberry.field(
+        description="All users (admin), by offset: `limit` 1 to 1000 (default 100), `skip` "
+        "the users before the page.",
+        deprecation_reason="Use allUsers (a cursor connection).",
+    )
     async def users(
         self, info: Info, limit: int | None = None, skip: int | None = None
     ) -> UserPage:
@@ -72,7 +104,10 @@ class AccountMutation:
             token=result.token, user=User.from_entity(result.user), api_key=result.api_key
         )
 
-    @strawberry.mutation(description="Replace the caller's API key; the old one stops working.")
+    @strawberry.mutation(
+        description="Replace the caller's API key; the old one stops working.",
+        deprecation_reason="Use rotateMyApiKey (a payload with userErrors).",
+    )
     async def rotate_api_key(self, info: Info) -> str:
         return await info.context.container.accounts.rotate_api_key(await info.context.principal())
 
@@ -112,7 +147,9 @@ class AccountMutation:
         user, errors = await attempt(update())
         return UserPayload(user=user, user_errors=errors)
 
-    @strawberry.mutation(description="Delete a user and their instances (admin).")
+    @strawberry.mutation(
+        description="Delete a user and their instances (admin); `deletedId` is the user's id."
+    )
     async def delete_user(self, info: Info, id: strawberry.ID) -> Result:
         await info.context.container.accounts.delete_user(await info.context.principal(), str(id))
-        return Result(success=True, message=f"User {id} deleted successfully")
+        return Result(success=True, message=f"User {id} deleted successfully", deleted_id=id)

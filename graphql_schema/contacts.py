@@ -12,14 +12,23 @@ from graphql_schema.payloads import UserError, attempt
 from graphql_schema.types import Contact, ContactPage, EngineContact, Pagination
 
 
-@strawberry.input
+@strawberry.input(
+    description="A contact to save, keyed by its number; an omitted or null field keeps the "
+    "saved value."
+)
 class ContactInput:
     number: str = strawberry.field(description="A phone number, a JID, or a group id.")
-    name: str | None = None
-    push_name: str | None = None
-    is_group: bool | None = None
-    profile_picture: str | None = None
-    about: str | None = None
+    name: str | None = strawberry.field(default=None, description="Its name (up to 200).")
+    push_name: str | None = strawberry.field(
+        default=None, description="Its WhatsApp display name (up to 200)."
+    )
+    is_group: bool | None = strawberry.field(
+        default=None, description="True: `number` is a group id (also when it ends @g.us)."
+    )
+    profile_picture: str | None = strawberry.field(
+        default=None, description="A URL of its profile picture."
+    )
+    about: str | None = strawberry.field(default=None, description="Its 'about' text (up to 1000).")
 
     def to_domain(self) -> ContactData:
         return ContactData(
@@ -75,7 +84,10 @@ class ContactPayload:
 
 @strawberry.type
 class ContactMutation:
-    @strawberry.mutation(description="Add a contact to the WhatsApp account and save it.")
+    @strawberry.mutation(
+        description="Add a contact to the WhatsApp account and save it.",
+        deprecation_reason="Use addWhatsappContact (a payload with userErrors).",
+    )
     async def add_contact(
         self, info: Info, instance_id: strawberry.ID, phone: str, name: str | None = None
     ) -> Contact:
@@ -87,7 +99,8 @@ class ContactMutation:
 
     @strawberry.mutation(
         description="Save every contact of the WhatsApp address book on the instance "
-        "(an upsert: importing twice adds nothing); returns how many were imported."
+        "(an upsert: importing twice adds nothing); returns how many were imported.",
+        deprecation_reason="Use importWhatsappContacts (a payload with userErrors).",
     )
     async def import_contacts(self, info: Info, instance_id: strawberry.ID) -> int:
         c = info.context.container

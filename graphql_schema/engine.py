@@ -15,7 +15,7 @@ from graphql_schema.stats import Long
 class NumberCheck:
     phone: str = strawberry.field(description="The number as checked: digits only.")
     jid: str | None = strawberry.field(description="Where to reach it; null without WhatsApp.")
-    exists: bool
+    exists: bool = strawberry.field(description="Whether the number has a WhatsApp account.")
 
     @classmethod
     def from_domain(cls, check: wire.NumberCheck) -> NumberCheck:
@@ -24,13 +24,15 @@ class NumberCheck:
 
 @strawberry.type(description="One engine worker process (the neonize engine's clients run there).")
 class EngineWorker:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The worker's id (stable across restarts).")
     pid: int | None = strawberry.field(description="null while the process is (re)starting.")
     status: str = strawberry.field(description="starting, running, restarting or stopped.")
     instances: list[strawberry.ID] = strawberry.field(description="The instances it hosts.")
     rss_bytes: Long | None = strawberry.field(description="Resident memory of the process.")
     restarts: int = strawberry.field(description="How often it was replaced after dying.")
-    started_at: datetime | None
+    started_at: datetime | None = strawberry.field(
+        description="When the current process started; null while none runs."
+    )
 
     @classmethod
     def from_domain(cls, worker: wire.WorkerInfo) -> EngineWorker:
@@ -70,7 +72,8 @@ class EngineMutation:
     @strawberry.mutation(
         description="A pairing code (XXXX-XXXX) to type on the phone whose number is given "
         "(Linked devices > Link with phone number), for a phone that cannot scan the QR code. "
-        "Only while the instance shows a QR code."
+        "Only while the instance shows a QR code.",
+        deprecation_reason="Use requestPairingCode (a payload with userErrors).",
     )
     async def pairing_code(self, info: Info, instance_id: strawberry.ID, phone: str) -> str:
         c = info.context.container

@@ -11,12 +11,12 @@ from typing import Annotated
 
 import strawberry
 
+from domain.contacts import sort_name
 from domain.entities import ChatSummary as ChatEntity
 from domain.entities import Instance as InstanceEntity
 from domain.entities import InstanceStatus
 from domain.entities import Message as MessageEntity
 from domain.errors import ValidationFailed
-from domain.times import iso_ms
 from graphql_schema.context import Info
 from graphql_schema.enums import (
     DeliveryStatus,
@@ -33,8 +33,8 @@ from graphql_schema.relay import (
     connection,
     decode_cursor,
     encode_cursor,
-    offset_connection,
-    offset_of,
+    keyset_position,
+    one_more,
 )
 from graphql_schema.rich_data import (
     ContactCard,
@@ -144,22 +144,6 @@ class MessageMedia:
 
 def _message_cursor(m: MessageEntity) -> str:
     return encode_cursor("message", m.created_at.isoformat(), m.id)
-
-
-def _before(after: str | None, kind: str) -> tuple[datetime, str] | None:
-    position = decode_cursor(after, kind, 2)
-    if position is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(position[0])), str(position[1])
-    except ValueError:
-        raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"}) from None
-
-
-def _plus_one(first: int | None, default: int) -> int:
-    """One more than asked, to know whether a next page exists (validated by the use case)."""
-    size = default if first is None else first
-    return size + 1 if 0 < size < 1000 else size
 
 
 @strawberry.type(description="A WhatsApp message, sent or received.")
@@ -332,7 +316,7 @@ class Chat:
     ) -> Connection[Message]:
         instance = await self._instance(info)
         asked = 50 if first is None else first
-        key = (instance, self.remote_jid, _plus_one(first, 50), _before(after, "message"))
+        key = (instance, self.remote_jid, one_more(first, 50), keyset_position(after, "message"))
         found = await info.context.loaders.latest_messages.load(key)
         return message_connection(found, asked, instance, after)
 
@@ -401,7 +385,7 @@ class Instance(Node):
     @strawberry.field(description="Conversations, the most recently active first.")
     async def chats(self, info: Info, first: First = None, after: After = None) -> Connection[Chat]:
         asked = 50 if first is None else first
-        key = (self.entity, _plus_one(first, 50), _before(after, "chat"))
+        key = (self.entity, one_more(first, 50), keyset_position(after, "chat"))
         found = await info.context.loaders.recent_chats.load(key)
         return connection(
             found[:asked],
@@ -416,11 +400,23 @@ class Instance(Node):
         self, info: Info, chat_id: str, first: First = None, after: After = None
     ) -> Connection[Message]:
         asked = 50 if first is None else first
-        key = (self.entity, chat_id, _plus_one(first, 50), _before(after, "message"))
+        key = (self.entity, chat_id, one_more(first, 50), keyset_position(after, "message"))
         found = await info.context.loaders.latest_messages.load(key)
         return message_connection(found, asked, self.entity, after)
 
-    @strawberry.field(description="Events, oldest first, after the cursor (the /events stream).")
+    @strawberry.field(
+        description="One conversation by its chat id (a phone number or a JID, as REST's "
+        "`chatId`); null when the instance has no message in such a chat."
+    )
+    async def chat(self, info: Info, id: str) -> Chat | None:
+        found = await info.context.loaders.chat.load((self.entity, id))
+        return Chat.from_entity(found, self.entity) if found is not None else None
+
+    @strawberry.field(
+        description="Events, oldest first, after the cursor (the /events stream): keyset "
+        "cursors, so events arriving between two pages are neither repeated nor skipped. "
+        "`types` null: the kinds the instance's webhook sends."
+    )
     async def events(
         self,
         info: Info,
@@ -429,17 +425,11 @@ class Instance(Node):
         types: list[EventType] | None = None,
     ) -> Connection[Event]:
         position = decode_cursor(after, "event", 1)
-        since = iso_ms(int(position[0])) if position and isinstance(position[0], int) else None
-        if position is not None and since is None:
+        since = position[0] if position is not None else None
+        if position is not None and (not isinstance(since, int) or isinstance(since, bool)):
             raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"})
-        c = info.context.container
-        found, more = await c.instances.events(
-            await info.context.principal(),
-            self.entity.id,
-            since=since,
-            limit=first,
-            types=[t.value for t in types] if types is not None else None,
-        )
+        names = tuple(t.value for t in types) if types is not None else None
+        found, more = await info.context.loaders.events.load((self.entity, first, since, names))
         return connection(
             found,
             event_from_entity,
@@ -448,7 +438,11 @@ class Instance(Node):
             has_previous=after is not None,
         )
 
-    @strawberry.field(description="The activity log, newest first (offset cursors).")
+    @strawberry.field(
+        description="The activity log, newest first, by keyset cursor (entries logged between "
+        "two pages are neither repeated nor skipped). `actions` keeps only those actions; "
+        "`startDate`/`endDate` bound `createdAt` (inclusive)."
+    )
     async def activity(
         self,
         info: Info,
@@ -458,22 +452,30 @@ class Instance(Node):
         start_date: datetime | None = None,
         end_date: datetime | None = None,
     ) -> Connection[ActivityLog]:
-        skip = offset_of(after, "activity")
-        c = info.context.container
-        logs, page = await c.instances.activity(
-            await info.context.principal(),
-            self.entity.id,
-            actions=actions,
-            start=start_date,
-            end=end_date,
-            limit=first,
-            skip=skip,
+        asked = 100 if first is None else first
+        wanted = tuple(actions) if actions else None
+        key = (
+            self.entity,
+            one_more(first, 100),
+            keyset_position(after, "activity"),
+            wanted,
+            start_date,
+            end_date,
         )
-        return offset_connection(
-            logs, ActivityLog.from_entity, "activity", skip=skip, total=page.total
+        found = await info.context.loaders.activity.load(key)
+        return connection(
+            found[:asked],
+            ActivityLog.from_entity,
+            lambda a: encode_cursor("activity", a.created_at.isoformat(), a.id),
+            has_next=len(found) > asked,
+            has_previous=after is not None,
         )
 
-    @strawberry.field(description="Contacts saved on the instance, by name (offset cursors).")
+    @strawberry.field(
+        description="Contacts saved on the instance, by name (the saved name, else the push "
+        "name, else the number), by keyset cursor. `search` matches name, push name or "
+        "number (case-insensitive); `onlyGroups` keeps groups."
+    )
     async def contacts(
         self,
         info: Info,
@@ -482,19 +484,26 @@ class Instance(Node):
         search: str | None = None,
         only_groups: bool = False,
     ) -> Connection[Contact]:
-        skip = offset_of(after, "contact")
-        c = info.context.container
-        found, page = await c.contacts.list(
-            await info.context.principal(),
-            self.entity.id,
-            limit=first,
-            skip=skip,
-            search=search,
-            only_groups=only_groups,
+        asked = 100 if first is None else first
+        position = decode_cursor(after, "contact", 2)
+        if position is not None and not all(isinstance(p, str) for p in position):
+            raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"})
+        start = (str(position[0]), str(position[1])) if position is not None else None
+        key = (self.entity, one_more(first, 100), start, search, only_groups)
+        found = await info.context.loaders.contacts.load(key)
+        return connection(
+            found[:asked],
+            Contact.from_entity,
+            lambda c: encode_cursor("contact", sort_name(c), c.id),
+            has_next=len(found) > asked,
+            has_previous=after is not None,
         )
-        return offset_connection(found, Contact.from_entity, "contact", skip=skip, total=page.total)
 
-    @strawberry.field(description="Webhook deliveries, newest first (offset cursors).")
+    @strawberry.field(
+        description="Webhook deliveries, newest first, by keyset cursor (deliveries queued "
+        "between two pages are neither repeated nor skipped); `event` is an event type or "
+        "`webhook_test`."
+    )
     async def webhook_deliveries(
         self,
         info: Info,
@@ -503,18 +512,20 @@ class Instance(Node):
         status: DeliveryStatus | None = None,
         event: str | None = None,
     ) -> Connection[WebhookDelivery]:
-        skip = offset_of(after, "delivery")
-        c = info.context.container
-        found, page = await c.webhooks.deliveries(
-            await info.context.principal(),
-            self.entity.id,
-            status=status.value if status is not None else None,
-            event=event,
-            limit=first,
-            skip=skip,
-        )
-        return offset_connection(
-            found, WebhookDelivery.from_entity, "delivery", skip=skip, total=page.total
+        asked = 50 if first is None else first
+        position = decode_cursor(after, "delivery", 1)
+        seq = position[0] if position is not None else None
+        if position is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+            raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"})
+        state = status.value if status is not None else None
+        key = (self.entity, one_more(first, 50), seq, state, event)
+        found = await info.context.loaders.deliveries.load(key)
+        return connection(
+            found[:asked],
+            WebhookDelivery.from_entity,
+            lambda d: encode_cursor("delivery", d.seq),
+            has_next=len(found) > asked,
+            has_previous=after is not None,
         )
 
     @strawberry.field(description="Usage with a row per day; period today|week|month|all.")

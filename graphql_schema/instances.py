@@ -164,7 +164,10 @@ class InstanceQuery:
         c = info.context.container
         return Instance.from_entity(await c.instances.get(await info.context.principal(), str(id)))
 
-    @strawberry.field(deprecation_reason="Use Instance.connectionStatus.")
+    @strawberry.field(
+        description="An instance's connection, as GET /api/instances/{id}/status.",
+        deprecation_reason="Use Instance.connectionStatus.",
+    )
     async def instance_status(self, info: Info, id: strawberry.ID) -> ConnectionStatus:
         c = info.context.container
         return ConnectionStatus.from_entity(
@@ -184,7 +187,11 @@ class InstanceQuery:
             generating=result.generating,
         )
 
-    @strawberry.field(deprecation_reason="Use Instance.activity (a cursor connection).")
+    @strawberry.field(
+        description="An instance's activity log by offset, newest first; `startDate`/"
+        "`endDate` bound `createdAt` (inclusive).",
+        deprecation_reason="Use Instance.activity (a cursor connection).",
+    )
     async def instance_activity(
         self,
         info: Info,
@@ -285,23 +292,45 @@ class InstanceMutation:
         instance, errors = await attempt(update())
         return InstancePayload(instance=instance, user_errors=errors)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Delete an instance with its messages, contacts, events, deliveries and "
+        "media; its WhatsApp session is logged out. `deletedId` is its id."
+    )
     async def delete_instance(self, info: Info, id: strawberry.ID) -> Result:
         await info.context.container.instances.delete(await info.context.principal(), str(id))
-        return Result(success=True, message=f"Instance {id} deleted successfully")
-
-    @strawberry.mutation
-    async def reconnect_instance(self, info: Info, id: strawberry.ID) -> Result:
-        await info.context.container.instances.reconnect(await info.context.principal(), str(id))
-        return Result(success=True, message=f"Instance {id} reconnected")
-
-    @strawberry.mutation
-    async def logout_instance(self, info: Info, id: strawberry.ID) -> Result:
-        await info.context.container.instances.logout(await info.context.principal(), str(id))
-        return Result(success=True, message=f"Instance {id} logged out")
+        return Result(success=True, message=f"Instance {id} deleted successfully", deleted_id=id)
 
     @strawberry.mutation(
-        description="Sandbox only: pair the instance as if its QR code was scanned."
+        description="Drop and reopen the instance's WhatsApp connection; `instance` is the "
+        "instance as it is now (usually `connecting`)."
+    )
+    async def reconnect_instance(self, info: Info, id: strawberry.ID) -> Result:
+        c = info.context.container
+        instance = await c.instances.reconnect(await info.context.principal(), str(id))
+        return Result(
+            success=True,
+            message=f"Instance {id} reconnected",
+            instance=Instance.from_entity(instance),
+        )
+
+    @strawberry.mutation(
+        description="Unlink the instance from its WhatsApp account (a new QR code follows); "
+        "`instance` is the instance as it is now."
+    )
+    async def logout_instance(self, info: Info, id: strawberry.ID) -> Result:
+        c = info.context.container
+        principal = await info.context.principal()
+        await c.instances.logout(principal, str(id))
+        instance = await c.instances.get(principal, str(id))
+        return Result(
+            success=True,
+            message=f"Instance {id} logged out",
+            instance=Instance.from_entity(instance),
+        )
+
+    @strawberry.mutation(
+        description="Sandbox only: pair the instance as if its QR code was scanned.",
+        deprecation_reason="Use scanSandboxQr (a payload with userErrors).",
     )
     async def sandbox_scan(
         self, info: Info, id: strawberry.ID, phone: str | None = None, push_name: str | None = None
@@ -311,7 +340,10 @@ class InstanceMutation:
         await c.sandbox.scan(principal, str(id), phone, push_name)
         return Instance.from_entity(await c.instances.get(principal, str(id)))
 
-    @strawberry.mutation(description="Sandbox only: drop the connection (reason 'logout' unlinks).")
+    @strawberry.mutation(
+        description="Sandbox only: drop the connection (reason 'logout' unlinks).",
+        deprecation_reason="Use dropSandboxConnection (a payload with userErrors).",
+    )
     async def sandbox_disconnect(
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> Instance:

@@ -1,6 +1,7 @@
-"""DataLoaders: the nested fields of a query (each instance's chats, each chat's messages,
-quoted messages, contacts, today's usage, owners) are gathered per level and read with one
-use-case call (one storage query) per level, however many parents there are.
+"""DataLoaders: the nested fields of a query (each instance's chats, chat, events, activity,
+contacts and webhook deliveries, each chat's messages, quoted messages, a chat's contact,
+today's usage, owners) are gathered per level and read with one use-case call (one storage
+query) per level and set of arguments, however many parents there are.
 
 They do not cache: a websocket keeps its context for hours, and a subscription's answers
 must not come from an earlier operation. Batching is what they are for."""
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from domain.entities import ChatSummary, Contact, Message, Principal, User
+from domain.entities import ActivityLog, ChatSummary, Contact, Event, Message, Principal, User
 from domain.entities import Instance as InstanceEntity
+from domain.webhooks import WebhookDelivery
 
 if TYPE_CHECKING:
     from graphql_schema.context import Context
@@ -22,6 +24,13 @@ if TYPE_CHECKING:
 K = TypeVar("K")
 V = TypeVar("V")
 Before = tuple[datetime, str] | None
+# (instance, page size, position, filters...): the keys of one batch share all but the first.
+ActivityKey = tuple[
+    InstanceEntity, int, Before, tuple[str, ...] | None, datetime | None, datetime | None
+]
+EventKey = tuple[InstanceEntity, int | None, int | None, tuple[str, ...] | None]
+ContactKey = tuple[InstanceEntity, int, tuple[str, str] | None, str | None, bool]
+DeliveryKey = tuple[InstanceEntity, int, int | None, str | None, str | None]
 
 
 def _grouped(
@@ -63,6 +72,21 @@ class Loaders:
             self._usage_today, cache=False
         )
         self.user = DataLoader[str, User | None](self._users, cache=False)
+        self.chat = DataLoader[tuple[InstanceEntity, str], ChatSummary | None](
+            self._chats, cache=False
+        )
+        self.activity = DataLoader[ActivityKey, list[ActivityLog]](
+            _grouped(lambda k: k[1:], self._activity), cache=False
+        )
+        self.events = DataLoader[EventKey, tuple[list[Event], bool]](
+            _grouped(lambda k: k[1:], self._events), cache=False
+        )
+        self.contacts = DataLoader[ContactKey, list[Contact]](
+            _grouped(lambda k: k[1:], self._contact_pages), cache=False
+        )
+        self.deliveries = DataLoader[DeliveryKey, list[WebhookDelivery]](
+            _grouped(lambda k: k[1:], self._deliveries), cache=False
+        )
 
     async def _principal(self) -> Principal:
         return await self._context.principal()
@@ -105,3 +129,57 @@ class Loaders:
     async def _users(self, keys: Sequence[str]) -> list[User | None]:
         found = await self._c.accounts.users_by_ids(await self._principal(), list(keys))
         return [found.get(k) for k in keys]
+
+    async def _chats(self, keys: list[tuple[InstanceEntity, str]]) -> list[ChatSummary | None]:
+        found: list[ChatSummary | None] = await self._c.messaging.chats_by_id(
+            await self._principal(), keys
+        )
+        return found
+
+    async def _activity(self, keys: list[ActivityKey]) -> list[list[ActivityLog]]:
+        _, limit, before, actions, start, end = keys[0]
+        found = await self._c.instances.activity_pages(
+            await self._principal(),
+            [k[0] for k in keys],
+            actions=actions,
+            start=start,
+            end=end,
+            limit=limit,
+            before=before,
+        )
+        return [found[k[0].id] for k in keys]
+
+    async def _events(self, keys: list[EventKey]) -> list[tuple[list[Event], bool]]:
+        _, limit, since_ms, types = keys[0]
+        found = await self._c.instances.event_pages(
+            await self._principal(),
+            [k[0] for k in keys],
+            since_ms=since_ms,
+            limit=limit,
+            types=types,
+        )
+        return [found[k[0].id] for k in keys]
+
+    async def _contact_pages(self, keys: list[ContactKey]) -> list[list[Contact]]:
+        _, limit, after, search, only_groups = keys[0]
+        found = await self._c.contacts.pages(
+            await self._principal(),
+            [k[0] for k in keys],
+            limit=limit,
+            after=after,
+            search=search,
+            only_groups=only_groups,
+        )
+        return [found[k[0].id] for k in keys]
+
+    async def _deliveries(self, keys: list[DeliveryKey]) -> list[list[WebhookDelivery]]:
+        _, limit, before_seq, status, event = keys[0]
+        found = await self._c.webhooks.delivery_pages(
+            await self._principal(),
+            [k[0] for k in keys],
+            status=status,
+            event=event,
+            limit=limit,
+            before_seq=before_seq,
+        )
+        return [found[k[0].id] for k in keys]

@@ -22,10 +22,16 @@ from graphql_schema.types import Pagination
 
 @strawberry.input(description="Media of a simulated incoming message: `base64` or `url`.")
 class SimulatedMediaInput:
-    base64: str | None = None
-    url: str | None = None
-    mime_type: str | None = None
-    file_name: str | None = None
+    base64: str | None = strawberry.field(
+        default=None, description="The file's bytes, base64-encoded (or give `url`)."
+    )
+    url: str | None = strawberry.field(
+        default=None, description="Where to fetch the file (the same checks as sendMedia)."
+    )
+    mime_type: str | None = strawberry.field(
+        default=None, description="Its MIME type; guessed from the file name when omitted."
+    )
+    file_name: str | None = strawberry.field(default=None, description="Its file name.")
 
     def to_domain(self) -> SimulatedMedia:
         return SimulatedMedia(self.mime_type, self.file_name, self.base64, self.url)
@@ -169,7 +175,8 @@ class MessageMutation:
 
     @strawberry.mutation(
         description="Mark a chat's received messages read (sends read receipts); "
-        "returns how many were marked."
+        "returns how many were marked.",
+        deprecation_reason="Use markChatAsRead (a payload with userErrors).",
     )
     async def mark_chat_read(self, info: Info, instance_id: strawberry.ID, chat_id: str) -> int:
         c = info.context.container
@@ -178,7 +185,8 @@ class MessageMutation:
 
     @strawberry.mutation(
         description="Sandbox only: a message arrives from an outside contact; "
-        "returns its message id."
+        "returns its message id.",
+        deprecation_reason="Use simulateIncomingMessage (a payload with userErrors).",
     )
     async def sandbox_incoming(
         self,
@@ -200,7 +208,8 @@ class MessageMutation:
         )
 
     @strawberry.mutation(
-        description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'."
+        description="Sandbox only: the recipient reports a sent message 'delivered' or 'read'.",
+        deprecation_reason="Use simulateReceipt (a payload with userErrors).",
     )
     async def sandbox_receipt(
         self, info: Info, instance_id: strawberry.ID, message_id: str, status: ReceiptStatus

@@ -1,9 +1,8 @@
 """Relay-style cursor connections: `edges { node cursor }` and `pageInfo`.
 
-A cursor is opaque to clients (base64 of a small JSON array). Messages and events page by
-keyset (the position of the last item seen, not an offset), so items that arrive between two
-pages are neither repeated nor skipped; lists the API orders newest-first without such a key
-(activity, contacts, deliveries, users) page by offset and say so in their descriptions."""
+A cursor is opaque to clients (base64 of a small JSON array). Every list pages by keyset (the
+position of the last item seen, not an offset), so items that arrive between two pages are
+neither repeated nor skipped."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -97,24 +97,19 @@ def connection(
     )
 
 
-def offset_of(after: str | None, kind: str) -> int:
-    position = decode_cursor(after, kind, 1)
+def keyset_position(after: str | None, kind: str) -> tuple[datetime, str] | None:
+    """The (timestamp, id) position in a keyset cursor of this kind; a clear 400 for
+    anything else."""
+    position = decode_cursor(after, kind, 2)
     if position is None:
-        return 0
-    if not isinstance(position[0], int) or position[0] < 0:
-        raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"})
-    return position[0] + 1
+        return None
+    try:
+        return datetime.fromisoformat(str(position[0])), str(position[1])
+    except ValueError:
+        raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"}) from None
 
 
-def offset_connection(
-    items: Sequence[E], build: Callable[[E], T], kind: str, *, skip: int, total: int
-) -> Connection[T]:
-    """A page read by offset: each cursor is its item's position."""
-    positions = {id(item): skip + n for n, item in enumerate(items)}
-    return connection(
-        items,
-        build,
-        lambda item: encode_cursor(kind, positions[id(item)]),
-        has_next=skip + len(items) < total,
-        has_previous=skip > 0,
-    )
+def one_more(first: int | None, default: int) -> int:
+    """One more than asked, to know whether a next page exists (validated by the use case)."""
+    size = default if first is None else first
+    return size + 1 if 0 < size < 1000 else size

@@ -18,7 +18,6 @@ from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET
 from strawberry.utils.await_maybe import await_maybe
@@ -28,8 +27,10 @@ from api.errors import status_of
 from domain.errors import DomainError
 from domain.times import iso, parse_iso
 from graphql_schema.accounts import AccountMutation, AccountQuery
+from graphql_schema.actions import ActionMutation
 from graphql_schema.contacts import ContactMutation, ContactQuery
 from graphql_schema.context import Context, get_context
+from graphql_schema.database import DatabaseMutation, DatabaseQuery
 from graphql_schema.engine import EngineMutation, EngineQuery
 from graphql_schema.events import EVENT_TYPES
 from graphql_schema.groups import GroupMutation, GroupQuery
@@ -72,6 +73,8 @@ INSTANCE_FIELDS = frozenset(
         "contacts", "whatsappContacts", "addContact", "importContacts", "saveContact",
         "webhookDeliveries", "retryWebhookDelivery", "testWebhook",
         "pairingCode", "checkNumbers",
+        "markChatAsRead", "importWhatsappContacts", "addWhatsappContact",
+        "requeueWebhookDelivery", "sendTestWebhook", "requestPairingCode",
     }
 )  # fmt: skip
 
@@ -116,7 +119,12 @@ class WamuxSchema(strawberry.Schema):
                 err.extensions = {"code": "internal_error", "status": 500}
 
 
-Query = merge_types(
+def _merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """`merge_types`, with a description (the per-feature classes are combined as one)."""
+    return strawberry.type(type(name, types, {}), description=description)
+
+
+Query = _merged(
     "Query",
     (
         AccountQuery,
@@ -127,13 +135,17 @@ Query = merge_types(
         StatsQuery,
         EngineQuery,
         GroupQuery,
+        DatabaseQuery,
     ),
+    "Reads: start from `me`, `instances` or `instance(id)` and follow the graph; `node(id)` "
+    "refetches an object by id.",
 )
-Mutation = merge_types(
+Mutation = _merged(
     "Mutation",
     (
         AccountMutation,
         InstanceMutation,
+        ActionMutation,
         MessageMutation,
         ContactMutation,
         WebhookMutation,
@@ -141,7 +153,11 @@ Mutation = merge_types(
         RichMutation,
         ChatMarkMutation,
         GroupMutation,
+        DatabaseMutation,
     ),
+    "Changes. Those with input answer a payload with `userErrors` for input to correct; "
+    "not-found, authorisation, conflicts and limits are GraphQL errors with "
+    "`extensions { code status }`.",
 )
 
 

@@ -31,64 +31,84 @@ def _snake(name: str) -> str:
     return re.sub(r"([A-Z])", r"_\1", name).lower()
 
 
+SENT = "Messages sent (text and media), as counted against maxMessagesSent."
+RECEIVED = "Messages received."
+MEDIA_SENT = (
+    "Media messages sent (images, video, audio, documents), as counted against maxMediaSent."
+)
+MEDIA_RECEIVED = "Media messages received."
+
+
 @strawberry.type(description="Usage counters, summed over the period asked for.")
 class UsageCounters:
-    messages_sent: Long
-    messages_received: Long
-    media_sent: Long
-    media_received: Long
+    messages_sent: Long = strawberry.field(description=SENT)
+    messages_received: Long = strawberry.field(description=RECEIVED)
+    media_sent: Long = strawberry.field(description=MEDIA_SENT)
+    media_received: Long = strawberry.field(description=MEDIA_RECEIVED)
     total_media_size: Long = strawberry.field(description="bytes, sent and received")
-    api_calls: Long
-    webhook_sent: Long
+    api_calls: Long = strawberry.field(
+        description="Calls to the instance's own endpoints (REST and GraphQL), as counted "
+        "against maxApiCalls."
+    )
+    webhook_sent: Long = strawberry.field(
+        description="Webhook deliveries the receiver accepted (a 2xx answer)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A user's usage over the period: the sum, and per instance.")
 class UserStatsTotal(UsageCounters):
-    instance_count: int
+    instance_count: int = strawberry.field(description="The user's instances now.")
 
 
-@strawberry.type
+@strawberry.type(description="One instance's usage over the period.")
 class InstanceUsageRow(UsageCounters):
-    instance_id: strawberry.ID
-    name: str
+    instance_id: strawberry.ID = strawberry.field(description="The instance.")
+    name: str = strawberry.field(description="The instance's name.")
 
 
-@strawberry.type
+@strawberry.type(description="The caller's usage, as GET /api/stats/user.")
 class UserStats:
-    total: UserStatsTotal
-    instances: list[InstanceUsageRow]
+    total: UserStatsTotal = strawberry.field(description="Summed over the caller's instances.")
+    instances: list[InstanceUsageRow] = strawberry.field(
+        description="One row per instance of the caller, oldest instance first."
+    )
 
 
 @strawberry.type(description="One UTC day; days without any usage are left out.")
 class DailyUsage:
     date: datetime = strawberry.field(description="the day's 00:00:00.000Z")
-    messages_sent: Long
-    messages_received: Long
-    media_sent: Long
-    media_received: Long
+    messages_sent: Long = strawberry.field(description=SENT)
+    messages_received: Long = strawberry.field(description=RECEIVED)
+    media_sent: Long = strawberry.field(description=MEDIA_SENT)
+    media_received: Long = strawberry.field(description=MEDIA_RECEIVED)
 
 
-@strawberry.type
+@strawberry.type(description="An instance's usage over the period, with a row per day.")
 class InstanceUsage(UsageCounters):
-    daily_stats: list[DailyUsage]
+    daily_stats: list[DailyUsage] = strawberry.field(
+        description="The days of the period with any usage, oldest first."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An instance's statistics, as GET /api/stats/instance/{id}.")
 class InstanceStats:
-    usage: InstanceUsage
+    usage: InstanceUsage = strawberry.field(description="Its usage over the period.")
 
 
-@strawberry.type
+@strawberry.type(description="How many there are, and how many are active.")
 class TotalAndActive:
-    total: int
-    active: int
+    total: int = strawberry.field(description="All of them.")
+    active: int = strawberry.field(
+        description="Instances: connected now; users: active accounts with a connected "
+        "instance or a login in the last 30 days."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The whole server's figures (admin), as GET /api/stats/system.")
 class SystemStats:
-    instances: TotalAndActive
-    users: TotalAndActive
-    usage: UsageCounters
+    instances: TotalAndActive = strawberry.field(description="Instances, and connected ones.")
+    users: TotalAndActive = strawberry.field(description="Users, and active ones.")
+    usage: UsageCounters = strawberry.field(description="Every instance's usage, summed.")
 
 
 @strawberry.type

@@ -41,7 +41,10 @@ def _names(types: list[EventType] | None) -> list[str] | None:
     return [t.value for t in types] if types is not None else None
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over graphql-transport-ws; authenticate in connectionParams "
+    "(Authorization or x-api-key)."
+)
 class Subscription:
     @strawberry.subscription(description="Live events of one instance, the same as /events.")
     async def instance_events(

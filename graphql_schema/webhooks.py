@@ -8,30 +8,47 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.webhooks import AttemptResult
 from domain.webhooks import WebhookDelivery as DeliveryEntity
 from graphql_schema.context import Info
 from graphql_schema.enums import DeliveryStatus
 from graphql_schema.types import Pagination
 
 
-@strawberry.type
+@strawberry.type(
+    description="One webhook POST of an event to the instance's webhookUrl, with its "
+    "attempts (the outbox: kept across restarts)."
+)
 class WebhookDelivery:
-    id: strawberry.ID
-    instance_id: str
-    event: str
-    event_id: str | None
-    url: str
-    status: DeliveryStatus
-    attempts: int
-    max_attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    last_duration_ms: int | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    payload: JSON
+    id: strawberry.ID = strawberry.field(description="Also sent as the X-Webhook-Id header.")
+    instance_id: str = strawberry.field(description="The instance whose event it carries.")
+    event: str = strawberry.field(description="The event type, or webhook_test.")
+    event_id: str | None = strawberry.field(description="The event's id; null for a test delivery.")
+    url: str = strawberry.field(description="Where it is sent (the webhookUrl at the time).")
+    status: DeliveryStatus = strawberry.field(description="Where it stands.")
+    attempts: int = strawberry.field(description="Attempts made so far.")
+    max_attempts: int = strawberry.field(description="Attempts allowed: 1 + maxRetries.")
+    last_status_code: int | None = strawberry.field(
+        description="The HTTP status of the last attempt; null if none answered."
+    )
+    last_error: str | None = strawberry.field(
+        description="Why the last attempt failed; null when it did not."
+    )
+    last_duration_ms: int | None = strawberry.field(
+        description="How long the last attempt took, in milliseconds."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When the next attempt is due; null unless pending."
+    )
+    delivered_at: datetime | None = strawberry.field(
+        description="When the receiver accepted it (2xx); null until then."
+    )
+    created_at: datetime = strawberry.field(description="When it was queued.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    payload: JSON = strawberry.field(
+        description="The exact JSON body sent ({event, data, timestamp}), signed in "
+        "X-Webhook-Signature."
+    )
 
     @classmethod
     def from_entity(cls, d: DeliveryEntity) -> WebhookDelivery:
@@ -55,23 +72,27 @@ class WebhookDelivery:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="An offset page of deliveries (deprecated; see Instance.webhookDeliveries)."
+)
 class WebhookDeliveryPage:
-    deliveries: list[WebhookDelivery]
-    pagination: Pagination
+    deliveries: list[WebhookDelivery] = strawberry.field(description="The page, newest first.")
+    pagination: Pagination = strawberry.field(description="Where the page stands.")
 
 
-@strawberry.type
+@strawberry.type(description="How a test delivery to the webhookUrl went.")
 class WebhookTestResult:
-    success: bool
+    success: bool = strawberry.field(description="Whether the receiver answered 2xx.")
     outcome: str = strawberry.field(
         description="delivered, http_status, timeout, connection_refused, connection_failed, "
         "host_not_found, target_refused or invalid_request."
     )
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    delivery: WebhookDelivery
+    status_code: int | None = strawberry.field(
+        description="The receiver's HTTP status; null when it did not answer."
+    )
+    error: str | None = strawberry.field(description="Why it failed; null on success.")
+    duration_ms: int = strawberry.field(description="How long it took, in milliseconds.")
+    delivery: WebhookDelivery = strawberry.field(description="The delivery it was logged as.")
 
 
 @strawberry.type
@@ -107,7 +128,8 @@ class WebhookQuery:
 @strawberry.type
 class WebhookMutation:
     @strawberry.mutation(
-        description="Queue a delivery again (a failed one gets a fresh set of attempts)."
+        description="Queue a delivery again (a failed one gets a fresh set of attempts).",
+        deprecation_reason="Use requeueWebhookDelivery (a payload with userErrors).",
     )
     async def retry_webhook_delivery(
         self, info: Info, instance_id: strawberry.ID, delivery_id: strawberry.ID
@@ -119,16 +141,20 @@ class WebhookMutation:
         return WebhookDelivery.from_entity(delivery)
 
     @strawberry.mutation(
-        description="Send a `webhook_test` event to the instance's webhookUrl now."
+        description="Send a `webhook_test` event to the instance's webhookUrl now.",
+        deprecation_reason="Use sendTestWebhook (a payload with userErrors).",
     )
     async def test_webhook(self, info: Info, instance_id: strawberry.ID) -> WebhookTestResult:
         c = info.context.container
-        delivery, result = await c.webhooks.test(await info.context.principal(), str(instance_id))
-        return WebhookTestResult(
-            success=result.ok,
-            outcome=result.outcome.value,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=result.duration_ms,
-            delivery=WebhookDelivery.from_entity(delivery),
-        )
+        return test_result(*await c.webhooks.test(await info.context.principal(), str(instance_id)))
+
+
+def test_result(delivery: DeliveryEntity, result: AttemptResult) -> WebhookTestResult:
+    return WebhookTestResult(
+        success=result.ok,
+        outcome=result.outcome.value,
+        status_code=result.status_code,
+        error=result.error,
+        duration_ms=result.duration_ms,
+        delivery=WebhookDelivery.from_entity(delivery),
+    )

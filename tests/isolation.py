@@ -143,6 +143,8 @@ REST_BODIES: dict[tuple[str, str], Sample] = {
         "json": {"action": "add", "participants": [OUTSIDE]}
     },
     ("POST", "/api/whatsapp/{instance_id}/groups/{group_id}/invite"): lambda a: {"json": {}},
+    # A closed local port: even a regressed admin check would reach no database.
+    ("POST", "/api/db/switch"): lambda a: {"json": {"provider": "postgresql", "migrate": True}},
 }
 
 
@@ -206,7 +208,7 @@ ID_ARGUMENT: dict[str, str] = {
         (
             "instance", "instanceStatus", "instanceQr", "instanceActivity", "instanceEvents",
             "updateInstance", "deleteInstance", "reconnectInstance", "logoutInstance",
-            "sandboxScan", "sandboxDisconnect", "node",
+            "sandboxScan", "sandboxDisconnect", "scanSandboxQr", "dropSandboxConnection", "node",
         ),
         "instance",
     ),
@@ -243,6 +245,8 @@ ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "description": lambda a: "stolen",
     "link": lambda a: "https://chat.whatsapp.com/AAAAAAAAAAAAAAAAAAAAAA",
     "revoke": lambda a: False,
+    "provider": lambda a: "postgresql",
+    "migrate": lambda a: True,
 }
 
 INPUTS: dict[str, Callable[[Tenant], dict[str, Any]]] = {

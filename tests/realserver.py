@@ -31,7 +31,13 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # Settings a developer's shell may carry that must not leak into a server under test.
-_FOREIGN = ("DATABASE_URL", "SQLITE_DATABASE_URL", "DATABASE_PROVIDER", "UPLOADS_DIR")
+_FOREIGN = (
+    "DATABASE_URL",
+    "SQLITE_DATABASE_URL",
+    "DATABASE_PROVIDER",
+    "POSTGRES_DATABASE_URL",
+    "UPLOADS_DIR",
+)
 
 
 class ServerFailed(Exception):

@@ -24,6 +24,10 @@ DASHBOARD = """
       edges { cursor node { remoteJid name unreadCount lastMessage { content status } } }
       pageInfo { hasNextPage endCursor }
     }
+    events(first: 3) { nodes { type timestamp } pageInfo { hasNextPage } }
+    activity(first: 2) { nodes { action } pageInfo { hasNextPage } }
+    contacts(first: 2) { nodes { name } }
+    webhookDeliveries(first: 2) { nodes { event } }
   }
 }
 """
@@ -49,7 +53,7 @@ def counted_selects(api: Api) -> Iterator[list[str]]:
     the tasks it starts: contextvars follow them; SQLAlchemy's greenlets and the SQLite
     reader threads keep them).
     The server's own background work (the webhook outbox poll) runs in other tasks."""
-    storage = api.container.storage
+    storage = api.container.storage.backend.storage
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -125,9 +129,13 @@ async def test_dashboard_query_costs_the_same_round_trips_for_3_or_50_instances(
     assert shown[waiting[0]]["qr"]["qrCode"].startswith("2@")
     assert shown[waiting[0]]["chats"]["edges"] == []
     assert shown[paired[2]]["chats"]["edges"][0]["node"]["unreadCount"] == 1
-    # Instances, chats (+ their contacts' names) and today's usage: one read each.
+    assert shown[waiting[0]]["events"]["nodes"][0]["type"] == "qr_received"
+    assert shown[waiting[0]]["activity"]["nodes"][0]["action"] == "qr_received"
+    assert shown[paired[0]]["activity"]["pageInfo"]["hasNextPage"] is True
+    # Instances, chats (+ their contacts' names), today's usage, events, activity, contacts
+    # and deliveries: one read each.
     assert many_selects == few_selects, (few_selects, many_selects)
-    assert 4 <= few_selects <= 5  # (the caller, if its cached lookup expired meanwhile)
+    assert 8 <= few_selects <= 9  # (the caller, if its cached lookup expired meanwhile)
 
 
 async def test_paging_messages_while_new_ones_arrive_neither_repeats_nor_skips(api: Api) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.backends import stored_text
+from tests.backends import database_dump
 from tests.clocked_app import clock_at, clocked_api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Api
 
@@ -191,7 +191,7 @@ async def test_disabled_user_cannot_log_in_or_use_key(api: Api) -> None:
 async def test_database_file_holds_no_usable_secret(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
     login = await api.login()
     api_key = login["user"]["apiKey"]
-    dump = await stored_text(tmp_path)
+    dump = await database_dump(tmp_path)
     assert ADMIN_EMAIL in dump  # we are looking at the right file
     assert api_key not in dump
     assert ADMIN_PASSWORD not in dump

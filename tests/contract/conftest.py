@@ -11,8 +11,9 @@ import pytest
 from adapters.security import FernetBox
 from adapters.storage.sql.uow import SqlStorage
 from tests.fakes import MemoryStorage
+from tests.services import postgres
 
-BACKENDS = ["sqlite", "memory", "mongodb"]
+BACKENDS = ["sqlite", "memory", "postgresql", "mongodb"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -29,6 +30,10 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield mongo
         await mongo.client.drop_database(mongo.database)
         await mongo.close()
+        return
+    if request.param == "postgresql":
+        async with postgres.fresh_storage(FernetBox("contract")) as pg:
+            yield pg
         return
     sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}", FernetBox("contract"))
     await sql.migrate()

@@ -214,3 +214,33 @@ async def test_the_list_s_contacts_and_the_stats_days_are_index_searches(
     plans = await _plans(sql, days)
     _no_scan(plans)
     assert all("usage_daily" in p for p in plans), plans
+
+
+async def test_the_graph_s_batched_keyset_pages_search_each_instance_s_index(
+    sql: SqlStorage,
+) -> None:
+    """One statement for many instances (a UNION ALL of one LIMITed page each): every page
+    is an index range of its instance, never a walk of the table."""
+    from tests.contract.test_storage_contract import T0
+
+    two = ["i1", "i9"]
+
+    async def reads(uow: Any) -> None:
+        await uow.activity.latest(
+            two, actions=None, start=None, end=None, before=(T0, "a9"), limit=3
+        )
+        await uow.webhooks.latest(two, status=None, event=None, before_seq=10, limit=3)
+        await uow.events.since_many([("i1", None), ("i9", None)], since_ms=5, limit=3)
+        await uow.messages.chats_by_jid([("i1", ALICE), ("i9", BOB)])
+        await uow.contacts.page(two, search=None, only_groups=False, after=None, limit=3)
+
+    plans = await _plans(sql, reads)
+    joined = " || ".join(plans)
+    for index in (
+        "ix_activity_logs_instance_created",
+        "ix_webhook_deliveries_instance",
+        "ix_events_instance_ts",
+    ):
+        assert index in joined, plans
+    for table in ("activity_logs", "webhook_deliveries", "events", "chat_summaries", "contacts"):
+        assert f"SCAN {table}" not in joined, plans

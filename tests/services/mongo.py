@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -116,3 +117,20 @@ SERVICE = MongoService()
 async def fresh_url() -> str:
     """A URL naming a new, empty database on the session's server (started on first use)."""
     return await asyncio.to_thread(SERVICE.fresh_url)
+
+
+async def dump(url: str) -> str:
+    """Every document of the URL's database, one JSON line each (what a thief would read)."""
+    from bson import json_util
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        db = client.get_default_database()
+        lines = []
+        for name in await db.list_collection_names():
+            async for doc in db[name].find({}):
+                lines.append(json_util.dumps(doc, ensure_ascii=False))
+        return "\n".join(lines)
+    finally:
+        await client.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
+from adapters.storage.sql.pages import per_key
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import activity_logs
@@ -57,13 +60,46 @@ class SqlActivity:
             .limit(limit)
             .offset(skip)
         )
-        return [
-            ActivityLog(
-                id=r.id,
-                instance_id=r.instance_id,
-                action=r.action,
-                details=r.details or {},
-                created_at=r.created_at,
-            )
-            for r in rows
-        ], total
+        return [_log(r) for r in rows], total
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        actions: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[ActivityLog]]:
+        t = activity_logs
+
+        def page_of(instance_id: str) -> Any:
+            where = [t.c.instance_id == instance_id]
+            if actions:
+                where.append(t.c.action.in_(list(actions)))
+            if start is not None:
+                where.append(t.c.created_at >= start)
+            if end is not None:
+                where.append(t.c.created_at <= end)
+            if before is not None:
+                at, last_id = before
+                where.append(or_(t.c.created_at < at, and_(t.c.created_at == at, t.c.id < last_id)))
+            order = (t.c.created_at.desc(), t.c.id.desc())
+            return select(t).where(*where).order_by(*order).limit(limit)
+
+        found: dict[str, list[ActivityLog]] = {i: [] for i in instance_ids}
+        order = [("created_at", True), ("id", True)]
+        for row in await per_key(self._s.execute, instance_ids, page_of, order):
+            found[row.instance_id].append(_log(row))
+        return found
+
+
+def _log(r: Any) -> ActivityLog:
+    return ActivityLog(
+        id=r.id,
+        instance_id=r.instance_id,
+        action=r.action,
+        details=r.details or {},
+        created_at=r.created_at,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,15 +11,14 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     literal_column,
     or_,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.storage.sql.pages import per_key
 from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
@@ -51,6 +51,23 @@ def _touch_statement(dialect: str) -> Any:
 
 _TOUCH = Prepared(_touch_statement, {n: contacts.c[n].type for n in _CONTACT_FIELDS})
 
+# Kept by an upsert of an existing (instance, remoteJid): the row's identity.
+_KEPT = ("id", "instance_id", "remote_jid", "created_at")
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """Insert, or replace every field but the row's identity: one statement, so two saves
+    of one number racing on PostgreSQL cannot both insert."""
+    dialect_insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    stmt = dialect_insert(contacts).values({n: bindparam(PREFIX + n) for n in _CONTACT_FIELDS})
+    return stmt.on_conflict_do_update(
+        index_elements=[contacts.c.instance_id, contacts.c.remote_jid],
+        set_={n: stmt.excluded[n] for n in _CONTACT_FIELDS if n not in _KEPT},
+    )
+
+
+_UPSERT = Prepared(_upsert_statement, {n: contacts.c[n].type for n in _CONTACT_FIELDS})
+
 
 def _contact(row: Any) -> Contact:
     """From a row that starts with the `contacts` columns, by position (see messages.py)."""
@@ -80,9 +97,36 @@ def _many(dialect: str) -> Any:
 _MANY = Prepared(_many, {"instance_id": contacts.c.instance_id.type, "remote_jids": JSON()})
 
 
+_SORT_NAME = func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number)
+
+
+def _filters(
+    instance_id: str, search: str | None, only_groups: bool, dialect: str = "sqlite"
+) -> list[Any]:
+    where: list[Any] = [contacts.c.instance_id == instance_id]
+    if only_groups:
+        where.append(contacts.c.is_group.is_(True))
+    if search:
+        # SQLite's lower() is Python's casefold here (uow.py); PostgreSQL's folds by the
+        # database's LC_CTYPE (any UTF-8 locale folds "Алиса"), as str.lower() does.
+        term = search.casefold() if dialect == "sqlite" else search.lower()
+        where.append(
+            or_(
+                func.lower(contacts.c.name).contains(term, autoescape=True),
+                func.lower(contacts.c.push_name).contains(term, autoescape=True),
+                contacts.c.number.contains(term, autoescape=True),
+            )
+        )
+    return where
+
+
 class SqlContacts:
     def __init__(self, session: SqlSession) -> None:
         self._s = session
+
+    def _dialect(self) -> str:
+        bind = self._s.bind
+        return bind.dialect.name if bind is not None else "sqlite"
 
     async def get(self, instance_id: str, remote_jid: str) -> Contact | None:
         query = select(contacts).where(
@@ -108,14 +152,7 @@ class SqlContacts:
         return {(r.instance_id, r.remote_jid): _contact(r) for r in await self._s.execute(query)}
 
     async def upsert(self, contact: Contact) -> None:
-        values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
-        existing = await self.get(contact.instance_id, contact.remote_jid)
-        if existing is None:
-            await self._s.execute(insert(contacts).values(**values))
-            return
-        for key in ("id", "instance_id", "remote_jid", "created_at"):
-            values.pop(key)
-        await self._s.execute(update(contacts).where(contacts.c.id == existing.id).values(**values))
+        await self._s.write(_UPSERT, {name: getattr(contact, name) for name in _CONTACT_FIELDS})
 
     async def touch(self, contact: Contact) -> None:
         await self._s.write(_TOUCH, {name: getattr(contact, name) for name in _CONTACT_FIELDS})
@@ -129,30 +166,44 @@ class SqlContacts:
         limit: int,
         skip: int,
     ) -> tuple[list[Contact], int]:
-        where = [contacts.c.instance_id == instance_id]
-        if only_groups:
-            where.append(contacts.c.is_group.is_(True))
-        if search:
-            term = search.casefold()
-            where.append(
-                or_(
-                    func.lower(contacts.c.name).contains(term, autoescape=True),
-                    func.lower(contacts.c.push_name).contains(term, autoescape=True),
-                    contacts.c.number.contains(term, autoescape=True),
-                )
-            )
-        condition = and_(*where)
+        condition = and_(*_filters(instance_id, search, only_groups, self._dialect()))
         total = (
             await self._s.execute(select(func.count()).select_from(contacts).where(condition))
         ).scalar_one()
         rows = await self._s.execute(
             select(contacts)
             .where(condition)
-            .order_by(
-                func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number),
-                contacts.c.id,
-            )
+            .order_by(_SORT_NAME, contacts.c.id)
             .limit(limit)
             .offset(skip)
         )
         return [_contact(r) for r in rows], total
+
+    async def page(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        search: str | None,
+        only_groups: bool,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[Contact]]:
+        def page_of(instance_id: str) -> Any:
+            where = _filters(instance_id, search, only_groups, self._dialect())
+            if after is not None:
+                name, last_id = after
+                where.append(
+                    or_(_SORT_NAME > name, and_(_SORT_NAME == name, contacts.c.id > last_id))
+                )
+            return (
+                select(contacts, _SORT_NAME.label("sort_name"))
+                .where(*where)
+                .order_by(_SORT_NAME, contacts.c.id)
+                .limit(limit)
+            )
+
+        found: dict[str, list[Contact]] = {i: [] for i in instance_ids}
+        order = [("sort_name", False), ("id", False)]
+        for row in await per_key(self._s.execute, instance_ids, page_of, order):
+            found[row.instance_id].append(_contact(row))
+        return found

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 
+from adapters.storage.sql.pages import per_key
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import events
@@ -65,15 +67,40 @@ class SqlEvents:
                 query.order_by(events.c.timestamp_ms, events.c.seq).limit(limit + 1)
             )
         )
-        found = [
-            Event(
-                id=r.id,
-                instance_id=r.instance_id,
-                type=EventType(r.type),
-                data=r.data,
-                timestamp_ms=r.timestamp_ms,
-                seq=r.seq,
-            )
-            for r in rows[:limit]
-        ]
+        found = [_event(r) for r in rows[:limit]]
         return found, len(rows) > limit
+
+    async def since_many(
+        self,
+        reads: Sequence[tuple[str, Sequence[EventType] | None]],
+        *,
+        since_ms: int | None,
+        limit: int,
+    ) -> dict[str, tuple[list[Event], bool]]:
+        wanted = {instance_id: types for instance_id, types in reads}
+
+        def page_of(instance_id: str) -> Any:
+            query = select(events).where(events.c.instance_id == instance_id)
+            if since_ms is not None:
+                query = query.where(events.c.timestamp_ms > since_ms)
+            types = wanted[instance_id]
+            if types:
+                query = query.where(events.c.type.in_([t.value for t in types]))
+            return query.order_by(events.c.timestamp_ms, events.c.seq).limit(limit + 1)
+
+        rows: dict[str, list[Event]] = {instance_id: [] for instance_id in wanted}
+        order = [("timestamp_ms", False), ("seq", False)]
+        for row in await per_key(self._s.execute, list(wanted), page_of, order):
+            rows[row.instance_id].append(_event(row))
+        return {i: (page[:limit], len(page) > limit) for i, page in rows.items()}
+
+
+def _event(r: Any) -> Event:
+    return Event(
+        id=r.id,
+        instance_id=r.instance_id,
+        type=EventType(r.type),
+        data=r.data,
+        timestamp_ms=r.timestamp_ms,
+        seq=r.seq,
+    )

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +37,19 @@ def _from_json(table: Table, record: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{table.name} has no column {sorted(unknown)[0]!r}")
     return values
+
+
+async def _advance_sequences(conn: AsyncConnection, table: Table) -> None:
+    """Rows written with their own `seq` leave PostgreSQL's sequence behind: move it past
+    them, or the next row the server writes would take a number already used."""
+    for column in table.primary_key.columns:
+        if column.autoincrement is True:
+            await conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                    f"GREATEST((SELECT MAX({column.name}) FROM {table.name}), 1))"
+                )
+            )
 
 
 class SqlSnapshot:
@@ -97,6 +110,8 @@ class SqlInventory:
         if writer is None:
             async with self._storage.engine.begin() as conn:
                 await conn.execute(insert(table), rows)
+                if conn.dialect.name == "postgresql":
+                    await _advance_sequences(conn, table)
             return
 
         def insert_rows(conn: Connection) -> None:

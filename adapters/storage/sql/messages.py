@@ -305,6 +305,34 @@ class SqlMessages:
             result[instance_id] = [summary for _, summary in rows]
         return result
 
+    async def chats_by_jid(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChatSummary]:
+        t = chat_summaries
+        found: dict[tuple[str, str], ChatSummary] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            query = (
+                select(
+                    messages,
+                    t.c.message_count.label("chat_message_count"),
+                    t.c.unread_count.label("chat_unread_count"),
+                    t.c.marked_unread.label("chat_marked_unread"),
+                )
+                .select_from(t.join(messages, messages.c.id == t.c.last_message_id))
+                # OR of equalities rather than a row-value IN: SQLite searches the primary
+                # key for each pair (for an IN of pairs it walks the table).
+                .where(or_(*(and_(t.c.instance_id == i, t.c.remote_jid == j) for i, j in chunk)))
+            )
+            for row in await self._s.execute(query):
+                found[(row.instance_id, row.remote_jid)] = ChatSummary(
+                    remote_jid=row.remote_jid,
+                    last_message=_message(row),
+                    unread_count=int(row.chat_unread_count),
+                    message_count=int(row.chat_message_count),
+                    marked_unread=bool(row.chat_marked_unread),
+                )
+        return found
+
     async def update(self, message: Message) -> None:
         before = (
             await self._s.execute(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import users
@@ -82,6 +83,15 @@ class SqlUsers:
             select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(skip)
         )
         return [_user(r) for r in rows], total
+
+    async def page(self, *, after: tuple[datetime, str] | None, limit: int) -> builtins.list[User]:
+        query = select(users).order_by(users.c.created_at, users.c.id).limit(limit)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(users.c.created_at > at, and_(users.c.created_at == at, users.c.id > last_id))
+            )
+        return [_user(r) for r in await self._s.execute(query)]
 
     async def update(self, user: User) -> None:
         values = _user_values(user)

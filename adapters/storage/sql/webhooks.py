@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
 
+from adapters.storage.sql.pages import per_key
 from adapters.storage.sql.prepared import Prepared
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import webhook_deliveries
@@ -107,3 +109,29 @@ class SqlWebhooks:
             select(t).where(condition).order_by(t.c.seq.desc()).limit(limit).offset(skip)
         )
         return [_delivery(r) for r in rows], total
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        status: str | None,
+        event: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> dict[str, builtins.list[WebhookDelivery]]:
+        t = webhook_deliveries
+
+        def page_of(instance_id: str) -> Any:
+            where = [t.c.instance_id == instance_id]
+            if status:
+                where.append(t.c.status == status)
+            if event:
+                where.append(t.c.event == event)
+            if before_seq is not None:
+                where.append(t.c.seq < before_seq)
+            return select(t).where(*where).order_by(t.c.seq.desc()).limit(limit)
+
+        found: dict[str, list[WebhookDelivery]] = {i: [] for i in instance_ids}
+        for row in await per_key(self._s.execute, instance_ids, page_of, [("seq", True)]):
+            found[row.instance_id].append(_delivery(row))
+        return found

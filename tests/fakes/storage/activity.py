@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,3 +38,23 @@ class MemoryActivity:
         ]
         found.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return copy.deepcopy(found[skip : skip + limit]), len(found)
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        actions: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[ActivityLog]]:
+        found: dict[str, list[ActivityLog]] = {}
+        for instance_id in instance_ids:
+            page, _ = await self.list(
+                instance_id, actions=actions, start=start, end=end, limit=10**9, skip=0
+            )
+            if before is not None:
+                page = [a for a in page if (a.created_at, a.id) < before]
+            found[instance_id] = page[:limit]
+        return found

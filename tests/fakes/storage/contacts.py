@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Sequence
 from typing import Any
@@ -86,3 +87,22 @@ class MemoryContacts:
         ]
         found.sort(key=lambda c: (_sort_name(c), c.id))
         return copy.deepcopy(found[skip : skip + limit]), len(found)
+
+    async def page(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        search: str | None,
+        only_groups: bool,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> dict[str, builtins.list[Contact]]:
+        found: dict[str, list[Contact]] = {}
+        for instance_id in instance_ids:
+            page, _ = await self.list(
+                instance_id, search=search, only_groups=only_groups, limit=10**9, skip=0
+            )
+            if after is not None:
+                page = [c for c in page if (_sort_name(c), c.id) > after]
+            found[instance_id] = page[:limit]
+        return found

@@ -46,3 +46,17 @@ class MemoryEvents:
         ]
         found.sort(key=lambda e: (e.timestamp_ms, e.seq))
         return copy.deepcopy(found[:limit]), len(found) > limit
+
+    async def since_many(
+        self,
+        reads: Sequence[tuple[str, Sequence[EventType] | None]],
+        *,
+        since_ms: int | None,
+        limit: int,
+    ) -> dict[str, tuple[list[Event], bool]]:
+        return {
+            instance_id: await self.list_since(
+                instance_id, since_ms=since_ms, types=types, limit=limit
+            )
+            for instance_id, types in reads
+        }

@@ -158,6 +158,22 @@ class MemoryMessages:
             for r in rows[skip : skip + limit]
         ], len(rows)
 
+    async def chats_by_jid(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChatSummary]:
+        wanted = set(keys)
+        return {
+            (r.instance_id, r.remote_jid): ChatSummary(
+                remote_jid=r.remote_jid,
+                last_message=copy.deepcopy(self.t["messages"][r.last_message_id]),
+                unread_count=r.unread_count,
+                message_count=r.message_count,
+                marked_unread=r.marked_unread,
+            )
+            for r in self.t["chats"].values()
+            if (r.instance_id, r.remote_jid) in wanted
+        }
+
     async def unread(self, instance_id: str, remote_jid: str) -> list[Message]:
         found = [
             m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,6 +37,11 @@ class MemoryUsers:
     async def list(self, *, limit: int, skip: int) -> tuple[list[User], int]:
         ordered = sorted(self.t["users"].values(), key=lambda u: (u.created_at, u.id))
         return copy.deepcopy(ordered[skip : skip + limit]), len(ordered)
+
+    async def page(self, *, after: tuple[datetime, str] | None, limit: int) -> builtins.list[User]:
+        ordered = sorted(self.t["users"].values(), key=lambda u: (u.created_at, u.id))
+        found = [u for u in ordered if after is None or (u.created_at, u.id) > after]
+        return copy.deepcopy(found[:limit])
 
     async def update(self, user: User) -> None:
         if user.id in self.t["users"]:

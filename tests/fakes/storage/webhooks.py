@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Sequence
 from typing import Any
@@ -60,3 +61,20 @@ class MemoryWebhooks:
         ]
         found.sort(key=lambda d: d.seq, reverse=True)
         return copy.deepcopy(found[skip : skip + limit]), len(found)
+
+    async def latest(
+        self,
+        instance_ids: Sequence[str],
+        *,
+        status: str | None,
+        event: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> dict[str, builtins.list[WebhookDelivery]]:
+        found: dict[str, list[WebhookDelivery]] = {}
+        for instance_id in instance_ids:
+            page, _ = await self.list(instance_id, status=status, event=event, limit=10**9, skip=0)
+            found[instance_id] = [d for d in page if before_seq is None or d.seq < before_seq][
+                :limit
+            ]
+        return found

@@ -1,0 +1,367 @@
+"""Database status and the live switch to another provider (`/api/db/*`, `wamux db switch`).
+
+A switch opens the target, pings it and migrates it to this release's schema while the
+server keeps serving. With `migrate`, a target must be empty or already hold exactly the
+records of the current database (a previous copy with nothing written since: then nothing is
+copied, so running the same switch twice leaves the same target); anything else is refused.
+Then writes are held at the gate (open write units finish first, on the old database), the
+records are copied kind by kind, the choice is saved and the backend swapped; the held
+writes go on, on the target. Reads are never held. A failure anywhere before the swap
+leaves the old provider in place and closes the target (a copy cut short leaves the target
+partly filled: it must be emptied before the next try).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from domain.entities import Instance, InstanceStatus, Principal
+from domain.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from domain.ports import (
+    Backend,
+    Backends,
+    Connections,
+    LiveStorage,
+    ProviderChoice,
+    RecordInventory,
+)
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("sqlite", "postgresql", "mongodb")
+BATCH = 500
+
+Progress = Callable[[int], None]
+
+
+def _nothing(_: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    provider: str
+    url: str
+    healthy: bool
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    provider: str
+    message: str
+    migrated: dict[str, int] | None = None  # None: switched without copying
+    already_copied: bool = False
+
+
+@dataclass
+class _Refused(Exception):
+    reason: str
+    message: str
+    details: dict[str, object] = field(default_factory=dict)
+
+
+async def count_records(inventory: RecordInventory) -> dict[str, int]:
+    async with inventory.snapshot() as snap:
+        return {kind: await snap.count(kind) for kind in inventory.kinds()}
+
+
+def _key(record: dict[str, object]) -> str:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+
+
+async def same_records(source: RecordInventory, target: RecordInventory) -> bool:
+    """Whether the target holds exactly the source's records (order aside)."""
+    async with source.snapshot() as a, target.snapshot() as b:
+        for kind in source.kinds():
+            if await a.count(kind) != await b.count(kind):
+                return False
+            theirs: set[str] = set()
+            async for records in b.records(kind, BATCH):
+                theirs.update(_key(r) for r in records)
+            async for records in a.records(kind, BATCH):
+                if any(_key(r) not in theirs for r in records):
+                    return False
+    return True
+
+
+async def copy_records(
+    source: RecordInventory,
+    target: RecordInventory,
+    on_total: Progress = _nothing,
+    progress: Progress = _nothing,
+) -> dict[str, int]:
+    """Every record of the source into the target, parents first; counts per kind."""
+    copied: dict[str, int] = {}
+    async with source.snapshot() as snap:
+        kinds = source.kinds()
+        counts = {kind: await snap.count(kind) for kind in kinds}
+        on_total(sum(counts.values()))
+        for kind in kinds:
+            copied[kind] = 0
+            async for records in snap.records(kind, BATCH):
+                await target.write(kind, records)
+                copied[kind] += len(records)
+                progress(len(records))
+            log.info("database switch: copied %d %s", copied[kind], kind)
+    return copied
+
+
+class Databases:
+    def __init__(
+        self,
+        *,
+        live: LiveStorage,
+        backends: Backends,
+        choice: ProviderChoice,
+        connections: Connections,
+        on_swap: list[Callable[[Backend], None]],
+        gate_timeout_s: float = 30.0,
+    ) -> None:
+        self._live = live
+        self._backends = backends
+        self._choice = choice
+        self._connections = connections
+        self._on_swap = on_swap
+        self._gate_timeout_s = gate_timeout_s
+        self._running = False
+
+    @property
+    def provider(self) -> str:
+        return self._live.backend.provider
+
+    @staticmethod
+    def _admin(principal: Principal) -> None:
+        if not principal.is_admin:
+            raise Forbidden("This action requires the admin role")
+
+    async def status(self, principal: Principal) -> DatabaseStatus:
+        self._admin(principal)
+        backend = self._live.backend
+        try:
+            await backend.storage.ping()
+            counts = await count_records(backend.inventory)
+        except Exception as exc:  # an unreachable database is the answer here
+            log.warning("database status: %s is unreachable: %s", backend.provider, exc)
+            return DatabaseStatus(backend.provider, backend.url, False, {})
+        return DatabaseStatus(backend.provider, backend.url, True, counts)
+
+    async def switch(
+        self, principal: Principal, provider: str, migrate: bool = False
+    ) -> SwitchResult:
+        self._admin(principal)
+        return await self.run(provider, migrate)
+
+    def _check(self, provider: str) -> None:
+        if provider not in PROVIDERS:
+            raise ValidationFailed(
+                f"provider must be one of {', '.join(PROVIDERS)}",
+                {"field": "provider", "reason": "unknown_provider"},
+            )
+        if self._backends.configured(provider) is None:
+            variable = {"sqlite": "SQLITE_DATABASE_URL", "postgresql": "POSTGRES_DATABASE_URL"}
+            name = variable.get(provider, "DATABASE_URL")
+            raise ValidationFailed(
+                f"{name} is not set: configure the {provider} database before switching to it",
+                {"field": "provider", "reason": "not_configured"},
+            )
+        if provider == self._live.backend.provider:
+            raise Conflict(
+                f"The database provider is {provider} already", {"reason": "current_provider"}
+            )
+        if self._running:
+            raise Conflict("A database switch is running already", {"reason": "switch_running"})
+
+    async def run(
+        self,
+        provider: str,
+        migrate: bool,
+        on_total: Progress = _nothing,
+        progress: Progress = _nothing,
+        *,
+        move_instances: bool = True,
+    ) -> SwitchResult:
+        """The switch itself (the console's `wamux db switch` calls it directly, with
+        `move_instances=False`: no instance runs there)."""
+        self._check(provider)
+        self._running = True
+        try:
+            return await self._switch(provider, migrate, on_total, progress, move_instances)
+        except _Refused as refused:
+            log.warning("database switch to %s refused: %s", provider, refused.message)
+            raise Conflict(refused.message, {"reason": refused.reason, **refused.details}) from None
+        finally:
+            self._running = False
+
+    async def prepared(self, provider: str) -> Backend:
+        """A provider's database, pinged and migrated, not in use (`wamux import --provider`);
+        the caller closes it."""
+        self._check(provider)
+        try:
+            target = self._backends.open(provider)
+        except (ValueError, DomainError) as exc:
+            message = f"The {provider} URL cannot be used: {_short(exc)}"
+            raise Conflict(message, {"reason": "bad_url"}) from exc
+        try:
+            await self._prepare(target, migrate=False)
+        except _Refused as refused:
+            await _close_quietly(target)
+            raise Conflict(refused.message, {"reason": refused.reason}) from None
+        return target
+
+    async def _switch(
+        self,
+        provider: str,
+        migrate: bool,
+        on_total: Progress,
+        progress: Progress,
+        move_instances: bool,
+    ) -> SwitchResult:
+        try:
+            target = self._backends.open(provider)
+        except (ValueError, DomainError) as exc:
+            raise _Refused("bad_url", f"The {provider} URL cannot be used: {_short(exc)}") from exc
+        swapped = False
+        try:
+            source = self._live.backend
+            has_records = await self._prepare(target, migrate)
+            log.info("database switch to %s (%s): holding writes", provider, target.url)
+            try:
+                async with self._live.closed_for_writes(self._gate_timeout_s):
+                    held = time.monotonic()
+                    migrated, already = await self._copy(
+                        source, target, migrate, has_records, on_total, progress
+                    )
+                    moving = move_instances and not migrate
+                    before = await _instances(source) if moving else []
+                    self._save(provider)
+                    self._live.swap(target)
+                    swapped = True
+                    log.info(
+                        "database switched to %s: writes were held %.0f ms",
+                        provider,
+                        (time.monotonic() - held) * 1000,
+                    )
+            except TimeoutError:
+                raise _Refused(
+                    "writes_busy",
+                    f"Write units still open after {self._gate_timeout_s:.0f} s; try again",
+                ) from None
+        finally:
+            if not swapped:
+                await _close_quietly(target)
+        for hook in self._on_swap:
+            try:
+                hook(target)
+            except Exception:  # the switch is done; a hook's failure must not undo its answer
+                log.exception("after the database switch")
+        if moving:
+            await self._move_instances(before, target)
+        return SwitchResult(
+            provider, f"Database provider switched to {provider}", migrated, already
+        )
+
+    async def _prepare(self, target: Backend, migrate: bool) -> bool:
+        """Ping and migrate the target; whether it holds records already."""
+        try:
+            await target.storage.ping()
+        except Exception as exc:
+            message = f"The {target.provider} database is unreachable: {_short(exc)}"
+            raise _Refused("target_unreachable", message) from exc
+        try:
+            await target.storage.migrate()
+        except Exception as exc:
+            message = f"Migrating the {target.provider} database failed: {_short(exc)}"
+            raise _Refused("migration_failed", message) from exc
+        if not migrate:
+            return False
+        try:
+            counts = await count_records(target.inventory)
+        except Exception as exc:
+            message = f"Reading the target failed: {_short(exc)}"
+            raise _Refused("target_unreachable", message) from exc
+        return any(counts.values())
+
+    async def _copy(
+        self,
+        source: Backend,
+        target: Backend,
+        migrate: bool,
+        has_records: bool,
+        on_total: Progress,
+        progress: Progress,
+    ) -> tuple[dict[str, int] | None, bool]:
+        if not migrate:
+            return None, False
+        missing = set(source.inventory.kinds()) - set(target.inventory.kinds())
+        if missing:
+            raise _Refused("schema_mismatch", f"The target has no {sorted(missing)[0]}")
+        try:
+            if has_records:
+                if not await same_records(source.inventory, target.inventory):
+                    raise _Refused(
+                        "target_not_empty",
+                        f"The {target.provider} database holds other records; switch with "
+                        "migrate to an empty database (or without migrate to use it as it is)",
+                        {"counts": await count_records(target.inventory)},
+                    )
+                log.info("database switch: the target holds these records already")
+                return await count_records(target.inventory), True
+            return await copy_records(source.inventory, target.inventory, on_total, progress), False
+        except _Refused:
+            raise
+        except Exception as exc:
+            log.exception("database switch: the copy failed")
+            raise _Refused(
+                "copy_failed",
+                f"Copying the records failed ({_short(exc)}); the target is partly filled: "
+                "empty it before trying again",
+            ) from exc
+
+    def _save(self, provider: str) -> None:
+        try:
+            self._choice.save(provider)
+        except OSError as exc:
+            raise _Refused("choice_not_saved", f"Saving the choice failed: {_short(exc)}") from exc
+
+    async def _move_instances(self, before: list[Instance], target: Backend) -> None:
+        """Without a copy: the old database's instances the target lacks stop here; the
+        target's own instances start (unless logged out)."""
+        after = await _instances(target)
+        held = {i.id for i in after}
+        running = {i.id for i in before}
+        for instance in before:
+            if instance.id not in held:
+                await _quietly(self._connections.stop(instance), instance.id)
+        for instance in after:
+            if instance.id not in running and instance.status is not InstanceStatus.LOGGED_OUT:
+                await _quietly(self._connections.start(instance), instance.id)
+
+
+def _short(exc: BaseException) -> str:
+    """A driver's error on one line, without SQLAlchemy's statement and background link."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= 200 else first[:199] + "…"
+
+
+async def _instances(backend: Backend) -> list[Instance]:
+    async with backend.storage.unit_of_work(read_only=True) as uow:
+        return await uow.instances.list()
+
+
+async def _quietly(action: Awaitable[None], instance_id: str) -> None:
+    try:
+        await action
+    except Exception as exc:
+        log.warning("instance %s after the database switch: %s", instance_id, exc)
+
+
+async def _close_quietly(backend: Backend) -> None:
+    try:
+        await backend.storage.close()
+    except Exception as exc:
+        log.warning("closing the %s database failed: %s", backend.provider, exc)
