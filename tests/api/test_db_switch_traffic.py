@@ -15,11 +15,17 @@ from adapters.metrics.prometheus import Metrics
 from adapters.security import FernetBox
 from api.databases import ConfiguredBackends
 from tests.conftest import Api, make_settings
+from tests.services.mongo import fresh_url
 from tests.services.pg_fixture import NewDatabase, pg_database  # noqa: F401
 from tests.webhook_receiver import WebhookReceiver
 
 AppFactory = Callable[..., Any]
-LEGS = [("sqlite", "postgresql"), ("postgresql", "sqlite")]
+LEGS = [
+    ("sqlite", "postgresql"),
+    ("postgresql", "sqlite"),
+    ("sqlite", "mongodb"),
+    ("mongodb", "postgresql"),
+]
 ALICE, BOB = "15550001111", "15550002222"
 OUTSIDE = "79001234567"
 # The fields that name a record, per kind (every other kind: "id").
@@ -34,6 +40,7 @@ async def _urls(tmp_path: Path, pg_database: NewDatabase) -> dict[str, Any]:  # 
     return {
         "sqlite_database_url": f"file:{tmp_path / 'fresh.db'}",
         "postgres_database_url": await pg_database(),
+        "database_url": await fresh_url(),
     }
 
 
