@@ -1,0 +1,62 @@
+// Webhook settings (the secret hidden until asked for), "send test event", recent deliveries.
+
+import { gql } from "./api.js";
+import { WEBHOOK_DETAIL, WEBHOOK_SECRET, TEST_WEBHOOK, RETRY_DELIVERY } from "./queries.js";
+import { h, fill, flash, busy, badge, when, secretField } from "./ui.js";
+
+export async function renderWebhook(body, instance) {
+  const settings = h("div.card");
+  const deliveries = h("tbody");
+  const result = h("p", { role: "status" });
+
+  const load = async () => {
+    const data = await busy(null, () => gql(WEBHOOK_DETAIL, { id: instance.id }));
+    if (!data) return;
+    const w = data.instance;
+    const s = w.webhookSettings;
+    const test = h("button", { type: "button", disabled: !w.webhookUrl }, "Send test event");
+    test.addEventListener("click", () => busy(test, async () => {
+      const t = (await gql(TEST_WEBHOOK, { id: instance.id })).testWebhook;
+      result.className = t.success ? "" : "error-text";
+      result.textContent = t.success
+        ? `Delivered: HTTP ${t.statusCode} in ${t.durationMs} ms.`
+        : `Not delivered (${t.outcome.replace(/_/g, " ")}${t.statusCode ? `, HTTP ${t.statusCode}` : ""})${t.error ? `: ${t.error}` : ""}.`;
+      await load();
+    }, result));
+    const on = (flag) => (flag ? "yes" : "no");
+    fill(settings,
+      h("div.row.spread", {}, h("h2", {}, "Webhook"), h("a.button.secondary", { href: `#/instances/${instance.id}/edit` }, "Edit settings")),
+      h("dl.form-grid", {}, [
+        ["URL", w.webhookUrl || "— (none set)"], ["Enabled", on(w.webhookEnabled)],
+        ["Messages received", on(s.notifyReceived)], ["Messages sent", on(s.notifySent)],
+        ["Delivered", on(s.notifyDelivery)], ["Read", on(s.notifyRead)],
+        ["Retries", `${s.maxRetries}, every ${s.retryInterval} ms`],
+        ["Events", (s.events || ["the document's eight"]).join(", ")],
+      ].map(([term, value]) => h("div", {}, h("dt.muted", {}, term), h("dd", {}, value)))),
+      h("p", {}, h("strong", {}, "Signing secret: "),
+        secretField("secret", async () => (await gql(WEBHOOK_SECRET, { id: instance.id })).instance.webhookSettings.secret)),
+      h("div.row", {}, test), result);
+    const rows = w.webhookDeliveries.nodes;
+    fill(deliveries, rows.length ? rows.map((d) => {
+      const retry = h("button.secondary", { type: "button", "aria-label": `Retry delivery ${d.id}` }, "Retry");
+      retry.addEventListener("click", () => busy(retry, async () => {
+        await gql(RETRY_DELIVERY, { id: instance.id, delivery: d.id });
+        flash("The delivery was queued again.", "info");
+        await load();
+      }));
+      return h("tr", {},
+        h("td", {}, d.event, h("div.muted", {}, when(d.createdAt))),
+        h("td", {}, badge(d.status), d.lastError ? h("div.muted", {}, d.lastError) : null),
+        h("td", {}, `${d.attempts}/${d.maxAttempts}`),
+        h("td.hide-narrow", {}, d.lastStatusCode ?? "—"),
+        h("td", {}, d.status === "succeeded" ? "" : retry));
+    }) : h("tr", {}, h("td", { colSpan: 5 }, h("span.muted", {}, "No deliveries yet."))));
+  };
+
+  fill(body, settings, h("div.card", {}, h("h2", {}, "Recent deliveries"),
+    h("div.table-wrap", {}, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Event"), h("th", {}, "Status"), h("th", {}, "Attempts"),
+        h("th.hide-narrow", {}, "Response"), h("th", {}, ""))), deliveries))));
+  await load();
+  return null;
+}
