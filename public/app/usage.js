@@ -54,7 +54,8 @@ function chart(days, limit, width) {
       g.append(rect);
     });
     if ((days.length - 1 - i) % (width < 500 ? 10 : 5) === 0) {
-      g.append(svg("text", { x: left + i * slot + slot / 2, y: height - 6, "text-anchor": "middle", "font-size": 11, fill: "currentColor" }, d.key.slice(5)));
+      const last = i === days.length - 1; // the right edge: anchored so it is not cut off
+      g.append(svg("text", { x: last ? width : left + i * slot + slot / 2, y: height - 6, "text-anchor": last ? "end" : "middle", "font-size": 11, fill: "currentColor" }, d.key.slice(5)));
     }
   });
   if (limit) {
