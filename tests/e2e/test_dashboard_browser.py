@@ -22,6 +22,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess
+from tests.webhook_receiver import WebhookReceiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAS_CHROMIUM = CHROMIUM.exists()
@@ -239,6 +240,73 @@ async def test_admin_screens_show_users_and_system(dash: Dashboard) -> None:
     await expect(page.get_by_role("heading", name="Engine workers")).to_be_visible(timeout=WAIT_MS)
     await shot(page, "system-desktop")
     await page.context.close()
+    quiet(dash)
+
+
+async def test_webhook_test_event_retry_contacts_and_delete(dash: Dashboard) -> None:
+    receiver = await WebhookReceiver(status=503).start()
+    headers = {"Authorization": f"Bearer {await dash.token()}"}
+    r = await dash.http.post(
+        "/api/instances",
+        json={"name": "Hooked", "engine": "sandbox", "webhookUrl": receiver.url,
+              "webhookEnabled": True, "webhookSecret": "hook-secret-1", "maxRetries": 0},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    instance_id = r.json()["id"]
+    page = await dash.page(DESKTOP, await dash.token())
+    try:
+        await page.goto(f"{dash.server.base_url}/#/instances/{instance_id}/webhook")
+        secret = page.locator(".secret")
+        await expect(secret).to_have_text("••••••••", timeout=WAIT_MS)  # hidden until asked
+        await page.get_by_role("button", name="Show secret").click()
+        await expect(secret).to_have_text("hook-secret-1", timeout=WAIT_MS)
+        await page.get_by_role("button", name="Hide secret").click()
+
+        await page.get_by_role("button", name="Send test event").click()
+        await expect(page.get_by_role("status")).to_contain_text("HTTP 503", timeout=WAIT_MS)
+        failed = page.locator("tbody tr").filter(has=page.locator(".badge.failed"))
+        await expect(failed.first).to_be_visible(timeout=WAIT_MS)
+        await shot(page, "webhook-desktop")
+        receiver.status = 200
+        await failed.first.get_by_role("button", name=re.compile("^Retry")).click()
+        succeeded = page.locator("tbody .badge.succeeded")
+        await expect(succeeded.first).to_be_visible(timeout=WAIT_MS)
+        assert receiver.requests and receiver.requests[-1].answered == 200
+
+        await page.get_by_role("link", name="Contacts").click()
+        rows = page.locator("tbody tr")
+        for name, number in (
+            ("Bruno Baker", "+49 151 0000 0003"),
+            ("Carla Cook", "+49 151 0000 0004"),
+        ):
+            await page.get_by_label("Name", exact=True).fill(name)
+            await page.get_by_label("Number").fill(number)
+            await page.get_by_role("button", name="Save contact").click()
+            await expect(rows.filter(has_text=name)).to_have_count(1, timeout=WAIT_MS)
+        await expect(rows).to_have_count(2)
+        await page.get_by_label("Search").fill("carla")
+        await expect(rows.filter(has_text="Bruno Baker")).to_have_count(0, timeout=WAIT_MS)
+        await expect(rows).to_have_count(1)
+        await expect(rows).to_contain_text("Carla Cook")
+        await shot(page, "contacts-desktop")
+
+        # Deleting asks first; Cancel keeps the instance, Delete removes it.
+        await page.get_by_role("link", name="Overview").click()
+        await page.get_by_role("button", name="Delete").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text('Delete "Hooked"?', timeout=WAIT_MS)
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_have_count(0)
+        await page.get_by_role("button", name="Delete").click()
+        await dialog.get_by_role("button", name="Delete").click()
+        await expect(page.get_by_role("heading", name="Instances")).to_be_visible(timeout=WAIT_MS)
+        await expect(page.locator(f"tr[data-instance='{instance_id}']")).to_have_count(0)
+        gone = await dash.http.get(f"/api/instances/{instance_id}", headers=headers)
+        assert gone.status_code == 404
+    finally:
+        await page.context.close()
+        await receiver.stop()
     quiet(dash)
 
 
