@@ -4,7 +4,7 @@ import { gql, gqlUpload, mutate } from "./api.js";
 import { CHATS, MESSAGES, MARK_READ, SEND_TEXT, SEND_FILE, CONTACTS, SAVE_CONTACT, IMPORT_CONTACTS } from "./queries.js";
 import { h, fill, flash, busy, errorLine, time, when, jidNumber } from "./ui.js";
 
-const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
+const TICKS = { pending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
 const MESSAGE_EVENTS = new Set(["message_received", "message_sent", "message_status"]);
 
 function tick(status) {
@@ -16,12 +16,16 @@ const shown = new WeakMap(); // bubble element -> its message
 
 function bubble(message) {
   const text = message.content ?? message.caption ?? "";
-  const media = message.hasMedia ? h("div.muted", {}, `📎 ${message.fileName || message.mimeType || message.messageType}`) : null;
+  const media = message.hasMedia ? h("div.muted", {}, `File: ${message.fileName || message.mimeType || message.messageType}`) : null;
   const el = h(`li.bubble${message.fromMe ? ".mine" : ""}`, { dataset: { messageId: message.messageId, status: message.status } },
     media, text ? h("div", {}, text) : null,
     h("div.meta", {}, time(message.createdAt), message.fromMe ? tick(message.status) : null));
   shown.set(el, message);
   return el;
+}
+
+function lastText(m) {
+  return m.content || m.caption || (m.fileName ? `File: ${m.fileName}` : `[${m.messageType}]`);
 }
 
 /** Calls `run` at most once per `ms`, the last call winning (bursts of events → one fetch). */
@@ -54,7 +58,7 @@ export async function renderChats(body, instance, listeners) {
       h("button", { type: "button", "aria-current": chat.remoteJid === current ? "true" : null,
         dataset: { chat: chat.remoteJid }, onclick: () => openChat(chat.remoteJid, chat.name) },
         h("span", {}, h("strong", {}, chat.name || jidNumber(chat.remoteJid)),
-          h("div.muted", {}, (chat.lastMessage.fromMe ? "You: " : "") + (chat.lastMessage.content || `[${chat.lastMessage.messageType}]`))),
+          h("div.muted", {}, (chat.lastMessage.fromMe ? "You: " : "") + lastText(chat.lastMessage))),
         chat.unreadCount ? h("span.unread", { "aria-label": `${chat.unreadCount} unread` }, chat.unreadCount) : null)))
       : h("li.muted", {}, "No chats yet."));
   };

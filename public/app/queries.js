@@ -47,7 +47,7 @@ export const INSTANCE_EVENTS = `subscription Events($id: ID!) {
 
 export const CHATS = `query Chats($id: ID!) { instance(id: $id) {
   chats(first: 100) { nodes { remoteJid name isGroup unreadCount messageCount
-    lastMessage { content messageType fromMe createdAt } } } } }`;
+    lastMessage { content caption fileName messageType fromMe createdAt } } } } }`;
 
 export const MESSAGES = `query Messages($id: ID!, $chat: String!) { instance(id: $id) {
   messages(chatId: $chat, first: 50) { nodes { ${MESSAGE} } } } }`;

@@ -127,7 +127,7 @@ async def test_a_failed_login_shows_its_message(dash: Dashboard) -> None:
     await expect(heading).to_be_visible(timeout=WAIT_MS)
     await page.get_by_label("Email").fill(ADMIN_EMAIL)
     await page.get_by_label("Password").fill("not-the-password")
-    await page.get_by_role("button", name="Sign in").click()
+    await page.keyboard.press("Enter")  # the keyboard is enough
     problem = page.locator("form.login [role=alert]")
     await expect(problem).to_have_text(re.compile(r"\w+.*\w+"), timeout=WAIT_MS)
     assert "password" in (await problem.inner_text()).lower()
@@ -171,8 +171,15 @@ async def test_login_pair_send_receive_and_usage(dash: Dashboard) -> None:
     await expect(page.locator("h1 .badge")).to_have_text("connected", timeout=WAIT_MS)
     await shot(page, "instance-connected-desktop")
 
-    # Send a text; its ticks move sent -> delivered -> read as the receipts come in.
+    # An input the server refuses is explained in the form.
     await page.get_by_role("link", name="Chats").click()
+    await page.get_by_label("To (phone number or JID)").fill("not a phone")
+    await page.get_by_label("Message (the caption, with a file)").fill("hello")
+    await page.get_by_role("button", name="Send").click()
+    refused = page.locator("#send-form [role=alert]")
+    await expect(refused).to_contain_text("phone", timeout=WAIT_MS)
+
+    # Send a text; its ticks move sent -> delivered -> read as the receipts come in.
     await page.get_by_label("To (phone number or JID)").fill("+49 151 0000 0001")
     await page.get_by_label("Message (the caption, with a file)").fill("Your order is ready")
     await page.get_by_role("button", name="Send").click()
@@ -185,6 +192,15 @@ async def test_login_pair_send_receive_and_usage(dash: Dashboard) -> None:
         await expect(mine.locator(".tick")).to_have_attribute(
             "data-status", status, timeout=WAIT_MS
         )
+
+    # A file goes out the same way.
+    await page.get_by_label("File (optional)").set_input_files(
+        files=[{"name": "price-list.txt", "mimeType": "text/plain", "buffer": b"tea 2.50\n"}]
+    )
+    await page.get_by_label("Message (the caption, with a file)").fill("Our prices")
+    await page.get_by_role("button", name="Send").click()
+    sent_file = page.locator("#history .bubble.mine").filter(has_text="price-list.txt")
+    await expect(sent_file).to_contain_text("Our prices", timeout=WAIT_MS)
 
     # A message from outside shows up live, with its unread count.
     await dash.sandbox(
@@ -315,7 +331,14 @@ async def test_phone_width_screens_fit_without_sideways_scrolling(dash: Dashboar
     assert instance_id, "runs after test_login_pair_send_receive_and_usage"
     page = await dash.page(PHONE, await dash.token())
     base = dash.server.base_url
+    r = await dash.http.post(
+        "/api/instances",
+        json={"name": "Second phone", "engine": "sandbox"},
+        headers={"Authorization": f"Bearer {await dash.token()}"},
+    )
+    assert r.status_code == 201, r.text
     for name, address, ready in (
+        ("pairing-qr", f"#/instances/{r.json()['id']}", "#pairing img"),
         ("instances", "#/instances", "tr[data-instance]"),
         ("instance-connected", f"#/instances/{instance_id}", "[data-state=connected]"),
         ("chats", f"#/instances/{instance_id}/chats", "#chat-list button"),
