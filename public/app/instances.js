@@ -5,7 +5,7 @@ import {
   INSTANCES, INSTANCE_DETAIL, INSTANCE_STATUS, CREATE_INSTANCE, UPDATE_INSTANCE,
   DELETE_INSTANCE, RECONNECT, LOGOUT_INSTANCE,
 } from "./queries.js";
-import { h, fill, flash, busy, errorLine, confirmDialog, badge, when } from "./ui.js";
+import { h, fill, flash, flashAcross, busy, errorLine, confirmDialog, badge, when } from "./ui.js";
 
 /** Delete (after confirmation), reconnect and logout buttons for one instance. */
 export function instanceActions(instance, afterDelete) {
@@ -27,7 +27,7 @@ export function instanceActions(instance, afterDelete) {
     if (!(await confirmDialog(`Delete "${instance.name}"? Its chats, messages and events go with it.`))) return;
     await busy(remove, async () => {
       await gql(DELETE_INSTANCE, { id: instance.id });
-      flash(`"${instance.name}" was deleted.`, "info");
+      flashAcross(`"${instance.name}" was deleted.`);
       afterDelete();
     });
   });
@@ -157,7 +157,7 @@ export async function renderInstanceForm(main, state, id) {
       return mutate(CREATE_INSTANCE, { input }, "createInstance");
     }, problem);
     if (!payload) return;
-    flash(instance ? "Saved." : `"${payload.instance.name}" was created.`, "info");
+    flashAcross(instance ? "Saved." : `"${payload.instance.name}" was created.`);
     location.hash = `#/instances/${payload.instance.id}`;
   });
   fill(main, h("h1", {}, instance ? `Edit ${instance.name}` : "New instance"), form);

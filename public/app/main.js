@@ -2,7 +2,7 @@
 
 import { gql, session, whenUnauthorized, closeLive, onLiveStatus } from "./api.js";
 import { LOGIN, ME } from "./queries.js";
-import { h, fill, flash, clearFlash, busy, errorLine } from "./ui.js";
+import { h, fill, flashAcross, clearFlash, busy, errorLine } from "./ui.js";
 import { renderInstances, renderInstanceForm } from "./instances.js";
 import { renderInstance } from "./instance.js";
 import { renderUsers, renderSystem, renderAccount } from "./admin.js";
@@ -90,7 +90,7 @@ function logout(message) {
   state.me = null;
   showNav();
   location.hash = "#/login";
-  if (message) flash(message);
+  if (message) flashAcross(message, "error");
 }
 
 whenUnauthorized(() => { if (session.token) logout("Your session has ended: sign in again."); });

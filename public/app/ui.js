@@ -39,7 +39,19 @@ export function flash(text, kind = "error") {
   if (kind !== "error") setTimeout(() => item.remove(), 4000);
 }
 
-export function clearFlash() { document.getElementById("flash").replaceChildren(); }
+let carried = false;
+
+/** A message that survives the next screen change (said just before navigating). */
+export function flashAcross(text, kind = "info") {
+  flash(text, kind);
+  carried = true;
+}
+
+/** Clears the messages when the screen changes, but one said across it. */
+export function clearFlash() {
+  if (carried) { carried = false; return; }
+  document.getElementById("flash").replaceChildren();
+}
 
 /** Runs `action` with `button` disabled; an error is shown in `where` (or flashed). */
 export async function busy(button, action, where = null) {

@@ -307,6 +307,20 @@ async def test_webhook_test_event_retry_contacts_and_delete(dash: Dashboard) -> 
         await expect(rows).to_contain_text("Carla Cook")
         await shot(page, "contacts-desktop")
 
+        # Edit keeps what the form does not show (the secret) and saves the rest.
+        await page.get_by_role("link", name="Overview").click()
+        await page.get_by_role("link", name="Edit").click()
+        await page.get_by_label("Description").fill("Signed webhooks")
+        await page.get_by_label("Retries").fill("2")
+        await page.get_by_role("button", name="Save changes").click()
+        await expect(page.get_by_text("Saved.")).to_be_visible(timeout=WAIT_MS)
+        r = await dash.http.get(f"/api/instances/{instance_id}", headers=headers)
+        assert r.json()["description"] == "Signed webhooks", r.text
+        await page.get_by_role("link", name="Webhook").click()
+        await expect(page.get_by_text("2, every")).to_be_visible(timeout=WAIT_MS)
+        await page.get_by_role("button", name="Show secret").click()
+        await expect(secret).to_have_text("hook-secret-1", timeout=WAIT_MS)
+
         # Deleting asks first; Cancel keeps the instance, Delete removes it.
         await page.get_by_role("link", name="Overview").click()
         await page.get_by_role("button", name="Delete").click()
