@@ -1,7 +1,7 @@
 // Admin screens (users, system stats, engine workers) and the caller's own account.
 
 import { gql, mutate } from "./api.js";
-import { USERS, CREATE_USER, UPDATE_USER, ROTATE_API_KEY, SYSTEM } from "./queries.js";
+import { USERS, CREATE_USER, UPDATE_USER, ROTATE_API_KEY, SYSTEM, read } from "./queries.js";
 import { h, fill, flash, busy, errorLine, confirmDialog, badge, when, bytes } from "./ui.js";
 
 /** A key shown once, hidden until the user asks, with a copy button. */
@@ -28,9 +28,9 @@ export async function renderUsers(main, state) {
   const rows = h("tbody");
   const keyBox = h("div");
   const load = async () => {
-    const data = await busy(null, () => gql(USERS));
-    if (!data) return;
-    fill(rows, data.users.users.map((user) => {
+    const users = await busy(null, async () => read.users(await gql(USERS)));
+    if (!users) return;
+    fill(rows, users.map((user) => {
       const toggle = h(user.isActive ? "button.danger" : "button.secondary", { type: "button", disabled: user.id === state.me.id },
         user.isActive ? "Deactivate" : "Activate");
       toggle.addEventListener("click", async () => {
@@ -109,8 +109,8 @@ export async function renderAccount(main, state) {
   const rotate = h("button.secondary", { type: "button" }, "Rotate my API key");
   rotate.addEventListener("click", async () => {
     if (!(await confirmDialog("Make a new API key? The current one stops working at once.", "Rotate"))) return;
-    const data = await busy(rotate, () => gql(ROTATE_API_KEY));
-    if (data) fill(keyBox, oneTimeKey(data.rotateApiKey, "Your new API key, shown this once (send it as x-api-key):"));
+    const key = await busy(rotate, async () => read.rotatedApiKey(await gql(ROTATE_API_KEY)));
+    if (key) fill(keyBox, oneTimeKey(key, "Your new API key, shown this once (send it as x-api-key):"));
   });
   fill(main, h("h1", {}, "Account"),
     h("div.card", {}, h("dl.form-grid", {}, [["Email", me.email], ["Name", `${me.firstName} ${me.lastName}`.trim() || "—"],

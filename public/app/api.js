@@ -59,13 +59,16 @@ export function gql(query, variables = {}) {
   return send(JSON.stringify({ query, variables }), { "Content-Type": "application/json" });
 }
 
-/** A mutation whose payload carries `userErrors`: throws the first one, returns the payload. */
-export async function mutate(query, variables, field) {
-  const data = await gql(query, variables);
-  const payload = data[field];
+/** A payload with `userErrors`: throws the first one, else returns the payload. */
+export function checked(payload) {
   const problem = payload && payload.userErrors && payload.userErrors[0];
   if (problem) throw new ApiError(problem.message, problem.code, problem.field);
   return payload;
+}
+
+/** A mutation whose payload (`data[field]`) carries `userErrors`. */
+export async function mutate(query, variables, field) {
+  return checked((await gql(query, variables))[field]);
 }
 
 /** A mutation with one file (GraphQL multipart request spec), `file` in variables. */

@@ -1,7 +1,7 @@
 // Chats (unread counts, history with delivery ticks, send a text or a file) and contacts.
 
 import { gql, gqlUpload, mutate } from "./api.js";
-import { CHATS, MESSAGES, MARK_READ, SEND_TEXT, SEND_FILE, CONTACTS, SAVE_CONTACT, IMPORT_CONTACTS } from "./queries.js";
+import { CHATS, MESSAGES, MARK_READ, SEND_TEXT, SEND_FILE, CONTACTS, SAVE_CONTACT, IMPORT_CONTACTS, read } from "./queries.js";
 import { h, fill, flash, busy, errorLine, time, when, jidNumber } from "./ui.js";
 
 const TICKS = { pending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
@@ -155,8 +155,8 @@ export async function renderContacts(body, instance) {
   });
   const importButton = h("button.secondary", { type: "button" }, "Import from WhatsApp");
   importButton.addEventListener("click", () => busy(importButton, async () => {
-    const data = await gql(IMPORT_CONTACTS, { id: instance.id });
-    flash(`${data.importContacts} contacts imported.`, "info");
+    const imported = read.importedContacts(await gql(IMPORT_CONTACTS, { id: instance.id }));
+    flash(`${imported} contacts imported.`, "info");
     await load();
   }));
   fill(body, h("div.card", {},

@@ -2,7 +2,7 @@
 // event feed. The other tabs live in chats.js, webhooks.js and usage.js.
 
 import { gql, rest, subscribe } from "./api.js";
-import { INSTANCE_DETAIL, INSTANCE_STATUS, INSTANCE_EVENTS, PAIRING_CODE } from "./queries.js";
+import { INSTANCE_DETAIL, INSTANCE_STATUS, INSTANCE_EVENTS, PAIRING_CODE, read } from "./queries.js";
 import { h, fill, flash, busy, errorLine, badge, when, time, jidNumber } from "./ui.js";
 import { instanceActions } from "./instances.js";
 import { renderChats, renderContacts } from "./chats.js";
@@ -130,10 +130,10 @@ function pairingCodeForm(instance) {
     h("div.actions", {}, submit), out);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = await busy(submit, () => gql(PAIRING_CODE, { id: instance.id, phone: phone.value }), problem);
-    if (!data) return;
+    const code = await busy(submit, async () => read.pairingCode(await gql(PAIRING_CODE, { id: instance.id, phone: phone.value })), problem);
+    if (!code) return;
     out.hidden = false;
-    out.textContent = `Type ${data.pairingCode} on the phone (Linked devices → Link with phone number).`;
+    out.textContent = `Type ${code} on the phone (Linked devices → Link with phone number).`;
   });
   return form;
 }

@@ -1,5 +1,9 @@
 // Every GraphQL document the dashboard sends, in one place, so schema changes are one edit.
 // The graph (`instances`, `instance(id) { ... }`) is preferred over the deprecated root fields.
+// Where an answer's shape may change (a root field becoming a payload with userErrors), the
+// screens read it through `read` below, so such a change is an edit of this file only.
+
+import { checked } from "./api.js";
 
 const USER_ERRORS = "userErrors { field code message }";
 const USER = "id email firstName lastName role isActive createdAt lastLoginAt";
@@ -100,3 +104,13 @@ export const SYSTEM = `query System { systemStats {
   instances { total active } users { total active }
   usage { messagesSent messagesReceived mediaSent mediaReceived totalMediaSize apiCalls webhookSent } }
   engineWorkers { id pid status instances rssBytes restarts startedAt } }`;
+
+/** How the screens read the answers whose shape may change; `checked` throws userErrors. */
+export const read = {
+  pairingCode: (data) => data.pairingCode,
+  importedContacts: (data) => data.importContacts,
+  webhookTest: (data) => data.testWebhook,
+  users: (data) => data.users.users,
+  rotatedApiKey: (data) => data.rotateApiKey,
+  payload: checked,
+};

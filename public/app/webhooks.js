@@ -1,7 +1,7 @@
 // Webhook settings (the secret hidden until asked for), "send test event", recent deliveries.
 
 import { gql } from "./api.js";
-import { WEBHOOK_DETAIL, WEBHOOK_SECRET, TEST_WEBHOOK, RETRY_DELIVERY } from "./queries.js";
+import { WEBHOOK_DETAIL, WEBHOOK_SECRET, TEST_WEBHOOK, RETRY_DELIVERY, read } from "./queries.js";
 import { h, fill, flash, busy, badge, when, secretField } from "./ui.js";
 
 function settingsCard(instance, w, onTested) {
@@ -9,7 +9,7 @@ function settingsCard(instance, w, onTested) {
   const result = h("p", { role: "status" });
   const test = h("button", { type: "button", disabled: !w.webhookUrl }, "Send test event");
   test.addEventListener("click", () => busy(test, async () => {
-    const t = (await gql(TEST_WEBHOOK, { id: instance.id })).testWebhook;
+    const t = read.webhookTest(await gql(TEST_WEBHOOK, { id: instance.id }));
     result.className = t.success ? "" : "error-text";
     result.textContent = t.success
       ? `Delivered: HTTP ${t.statusCode} in ${t.durationMs} ms.`
