@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from adapters.metrics.prometheus import Metrics
 from api import errors
 from api.bootstrap import Container, build
-from api.browser import NoSniff, add_cors, add_doc_pages
+from api.browser import NoSniff, add_cors, add_dashboard, add_doc_pages
 from api.deps import get_principal
 from api.request_body import RequestBodyLimits
 from api.request_telemetry import RequestTelemetry
@@ -159,6 +159,7 @@ def create_app(
     )
     errors.install(app)
     add_doc_pages(app)
+    add_dashboard(app)
     routers = [
         module.router
         for module in (

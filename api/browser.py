@@ -105,6 +105,21 @@ def add_vendor_files(app: FastAPI) -> None:
     app.mount(VENDOR_URL, StaticFiles(directory=PUBLIC_DIR / "vendor"), name="vendor")
 
 
+DASHBOARD_URL = "/app"
+
+
+def add_dashboard(app: FastAPI) -> None:
+    """The web dashboard: `/` is `public/index.html` (with the page policy above), its
+    scripts and styles are `public/app/` under `/app/` — plain ES modules, no build step."""
+    app.mount(DASHBOARD_URL, StaticFiles(directory=PUBLIC_DIR / "app"), name="dashboard")
+    html = (PUBLIC_DIR / "index.html").read_text(encoding="utf-8")  # read once, not per request
+
+    async def dashboard(request: Request) -> HTMLResponse:
+        return html_page(html, request)
+
+    app.add_route("/", dashboard, include_in_schema=False)
+
+
 def add_doc_pages(app: FastAPI) -> None:
     """FastAPI's /docs and /redoc (created with docs_url=None, redoc_url=None), the same
     pages with the policy above and their assets served locally."""
