@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean schema postgres
+.PHONY: run test install lint bench clean schema screenshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ lint: $(STAMP)
 # Rewrites graphql_schema/schema.graphql from the code (a test compares the two).
 schema: $(STAMP)
 	$(BIN)/python -m graphql_schema.sdl
+
+# Refreshes the dashboard screenshots the README shows (the browser tests save them).
+screenshots: $(STAMP) $(CHROMIUM)
+	WAMUX_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e/test_dashboard_browser.py
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk"; exit 2; }
