@@ -44,6 +44,7 @@ from rest_compat import (
     webhooks,
     whatsapp,
 )
+from rest_compat.fast_incoming import FastSandboxIncoming
 from rest_compat.fast_reads import FastReads
 from rest_compat.fast_send import FastSendText
 
@@ -188,8 +189,10 @@ def create_app(
         app.include_router(router)
     app.openapi = _openapi(app, _secured(routers))  # type: ignore[method-assign]
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
-    # Outermost last: nosniff on every answer, CORS headers on refusals too. The lean send
-    # and read paths sit inside the body limits, beside the routes they stand in for.
+    # Outermost last: nosniff on every answer, CORS headers on refusals too. The lean send,
+    # sandbox incoming and read paths sit inside the body limits, beside the routes they
+    # stand in for.
+    app.add_middleware(FastSandboxIncoming)
     app.add_middleware(FastSendText)
     app.add_middleware(FastReads)
     app.add_middleware(

@@ -58,6 +58,8 @@ class WrkResult:
     max_ms: float
     non_2xx: int  # wrk's "Non-2xx or 3xx responses" (status > 399)
     socket_errors: dict[str, int] = field(default_factory=dict)
+    # bench/incoming.lua: first POST booked to last answer, by the script's own clock
+    span_s: float | None = None
 
     @property
     def errors(self) -> int:
@@ -94,6 +96,7 @@ def parse_wrk(target: str, out: str) -> WrkResult:
         max_ms=exact["latency_us"]["max"] / 1e3,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=errs,
+        span_s=exact["paced_ms"] / 1e3 if "paced_ms" in exact else None,
     )
 
 
@@ -120,30 +123,43 @@ def run_wrk(
     messages = args.messages if messages is None else messages
     threads = args.threads if threads is None else threads
     connections = args.connections if connections is None else connections
+    script_args = [path, RECIPIENT, api_key or "-", str(messages), str(threads), str(pace_ms)]
+    return run_script(
+        wrk, target, server.base_url, LUA, script_args, threads, connections, args.max_seconds
+    )
+
+
+def run_script(
+    wrk: str,
+    target: str,
+    base_url: str,
+    lua: Path,
+    script_args: list[str],
+    threads: int,
+    connections: int,
+    max_seconds: int,
+) -> tuple[WrkResult, str]:
+    """wrk with a script that stops its threads itself (prints BENCH_THREAD_DONE and
+    BENCH_RESULT like bench/send_text.lua), its THREADS argument equal to `threads`."""
     cmd = [
         wrk,
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{args.max_seconds}s",
+        f"-d{max_seconds}s",
         "--timeout",
         "10s",
         "--latency",
         "-s",
-        str(LUA),
-        server.base_url,
+        str(lua),
+        base_url,
         "--",
-        path,
-        RECIPIENT,
-        api_key or "-",
-        str(messages),
-        str(threads),
-        str(pace_ms),
+        *script_args,
     ]
     errfile = tempfile.TemporaryFile("w+")  # a file, so a chatty stderr cannot block wrk
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, text=True)
     # wrk's main thread sleeps for the whole -d even once every worker thread has stopped;
     # a SIGINT wakes it up, but it only reaches that sleep once the workers are gone.
-    watchdog = threading.Timer(args.max_seconds + 30, proc.kill)
+    watchdog = threading.Timer(max_seconds + 30, proc.kill)
     watchdog.start()
     lines: list[str] = []
     done = 0
