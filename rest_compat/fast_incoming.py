@@ -16,30 +16,19 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
 
-from api.deps import principal_from_credentials
-from api.errors import domain_response
-from domain.errors import DomainError
-from rest_compat.fast_send import _headers, _is_json, _read, _replay, _text
+from domain.entities import Principal
+from rest_compat.lean_post import LeanJsonPost
 
-_PATH = re.compile(r"/api/sandbox/([^/]+)/incoming")
 # The body model's Python names (populate_by_name): left to the model, as is any media.
 _LEFT_TO_THE_ROUTE = ("sender", "push_name", "media")
+Incoming = tuple[str, str | None, str | None]
 
 
-class _Matched:
-    """What the router would put in `scope["route"]`, as far as this app reads it."""
-
-    path = "/api/sandbox/{instance_id}/incoming"
-
-
-MATCHED = _Matched()
-
-
-def plain_incoming(body: bytes) -> tuple[str, str | None, str | None] | None:
+def plain_incoming(body: bytes) -> Incoming | None:
     """(from, body, pushName) when the route's body model takes `body` as is, with no
     media; None for everything the route should judge itself."""
     try:
@@ -56,42 +45,16 @@ def plain_incoming(body: bytes) -> tuple[str, str | None, str | None] | None:
     return sender, text, name
 
 
-class FastSandboxIncoming:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class FastSandboxIncoming(LeanJsonPost[Incoming]):
+    path = re.compile(r"/api/sandbox/([^/]+)/incoming")
+    template = "/api/sandbox/{instance_id}/incoming"
+    parse = staticmethod(plain_incoming)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        match = _PATH.fullmatch(scope["path"])
-        if match is None:
-            await self.app(scope, receive, send)
-            return
-        headers = _headers(scope)
-        if not _is_json(headers.get(b"content-type")):
-            await self.app(scope, receive, send)
-            return
-        body, more = await _read(receive)
-        parsed = plain_incoming(body) if body is not None else None
-        if parsed is None:
-            await self.app(scope, _replay(more, receive), send)
-            return
+    async def answer(
+        self, container: Any, principal: Principal, instance_id: str, parsed: Incoming
+    ) -> Response:
         sender, text, push_name = parsed
-        instance_id = match.group(1)
-        # As the router would: metrics read the template, log lines the instance id.
-        scope["route"] = MATCHED
-        scope["path_params"] = {"instance_id": instance_id}
-        container = scope["app"].state.container
-        try:
-            principal = await principal_from_credentials(
-                container, _text(headers.get(b"authorization")), _text(headers.get(b"x-api-key"))
-            )
-            message_id = await container.sandbox_traffic.incoming(
-                principal, instance_id, sender, text, push_name, None
-            )
-            response = JSONResponse({"success": True, "messageId": message_id})
-        except DomainError as exc:
-            response = domain_response(exc)
-        # Any other exception goes on up to the app's outermost handler, as from the route.
-        await response(scope, receive, send)
+        message_id = await container.sandbox_traffic.incoming(
+            principal, instance_id, sender, text, push_name, None
+        )
+        return JSONResponse({"success": True, "messageId": message_id})
