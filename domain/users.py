@@ -188,19 +188,26 @@ class Accounts:
         return self._box.open(user.api_key_sealed)
 
     async def rotate_api_key(self, principal: Principal) -> str:
+        """The caller's own key: the old one stops working at once."""
+        _, api_key = await self._rotate(principal.user_id)
+        return api_key
+
+    async def _rotate(self, user_id: str) -> tuple[User, str]:
         api_key = new_api_key()
         async with self._uow() as uow:
-            user = await uow.users.get(principal.user_id)
+            user = await uow.users.get(user_id)
             if user is None:
-                raise NotFound("User not found")
+                raise NotFound(f"User {user_id} not found")
             user.api_key_hash = hash_api_key(api_key)
             user.api_key_sealed = self._box.seal(api_key)
             user.updated_at = self._clock.now()
             await uow.users.update(user)
             await uow.commit()
-        await self._changed(principal.user_id)
-        log.info("api key rotated for user %s", principal.user_id)
-        return api_key
+        # The old key's cached principal and the sockets opened with it go as they do
+        # after any change that takes rights away.
+        await self._changed(user_id)
+        log.info("api key rotated for user %s", user_id)
+        return user, api_key
 
     # --- administration ----------------------------------------------------------------
 
@@ -267,6 +274,12 @@ class Accounts:
         lim, _ = v.page(limit, 0, default=100, maximum=1000)
         async with self._uow(read_only=True) as uow:
             return await uow.users.page(after=after, limit=lim)
+
+    async def rotate_user_api_key(self, principal: Principal, user_id: str) -> tuple[User, str]:
+        """Another user's (or one's own) new API key (admin): the old one stops working at
+        once, on live sockets too, exactly as when the user rotates it."""
+        _require_admin(principal)
+        return await self._rotate(user_id)
 
     async def users_by_ids(self, principal: Principal, user_ids: Sequence[str]) -> dict[str, User]:
         """Many users at once (admin), e.g. the owners of a page of instances."""

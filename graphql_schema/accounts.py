@@ -44,6 +44,16 @@ class UserPayload:
     user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
 
 
+@strawberry.type(description="The answer of `rotateUserApiKey`.")
+class RotatedUserApiKeyPayload:
+    api_key: str | None = strawberry.field(
+        description="The user's new API key, shown once (the old one stops working at once, "
+        "on open websockets too); null on userErrors."
+    )
+    user: User | None = strawberry.field(description="The user whose key changed.")
+    user_errors: list[UserError] = strawberry.field(description="Input to correct; else empty.")
+
+
 @strawberry.type
 class AccountQuery:
     @strawberry.field(description="The calling user.")
@@ -146,6 +156,22 @@ class AccountMutation:
 
         user, errors = await attempt(update())
         return UserPayload(user=user, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Replace a user's API key (admin); the old one stops working at once."
+    )
+    async def rotate_user_api_key(
+        self, info: Info, user_id: strawberry.ID
+    ) -> RotatedUserApiKeyPayload:
+        c = info.context.container
+        principal = await info.context.principal()
+        rotated, errors = await attempt(c.accounts.rotate_user_api_key(principal, str(user_id)))
+        if rotated is None:
+            return RotatedUserApiKeyPayload(api_key=None, user=None, user_errors=errors)
+        user, api_key = rotated
+        return RotatedUserApiKeyPayload(
+            api_key=api_key, user=User.from_entity(user), user_errors=[]
+        )
 
     @strawberry.mutation(
         description="Delete a user and their instances (admin); `deletedId` is the user's id."

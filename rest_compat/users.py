@@ -44,6 +44,14 @@ async def update_user(
     return presenters.user(await c.accounts.update_user(principal, user_id, body.to_domain()))
 
 
+@router.post("/{user_id}/api-key/rotate", response_model=r.RotatedApiKey)
+async def rotate_user_api_key(
+    user_id: str, principal: PrincipalDep, c: ContainerDep
+) -> dict[str, Any]:
+    _, api_key = await c.accounts.rotate_user_api_key(principal, user_id)
+    return {"apiKey": api_key}
+
+
 @router.delete("/{user_id}", response_model=r.SuccessMessage)
 async def delete_user(user_id: str, principal: PrincipalDep, c: ContainerDep) -> dict[str, Any]:
     await c.accounts.delete_user(principal, user_id)

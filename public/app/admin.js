@@ -1,7 +1,7 @@
 // Admin screens (users, system stats, engine workers) and the caller's own account.
 
 import { gql, mutate } from "./api.js";
-import { USERS, CREATE_USER, UPDATE_USER, ROTATE_API_KEY, SYSTEM, read } from "./queries.js";
+import { USERS, CREATE_USER, UPDATE_USER, ROTATE_API_KEY, ROTATE_USER_API_KEY, SYSTEM, read } from "./queries.js";
 import { h, fill, flash, busy, errorLine, confirmDialog, badge, when, bytes } from "./ui.js";
 
 /** A key shown once, hidden until the user asks, with a copy button. */
@@ -40,10 +40,16 @@ export async function renderUsers(main, state) {
           await load();
         });
       });
+      const rotate = h("button.secondary", { type: "button" }, "Rotate API key");
+      rotate.addEventListener("click", async () => {
+        if (!(await confirmDialog(`Make a new API key for ${user.email}? Their current one stops working at once.`, "Rotate"))) return;
+        const rotated = await busy(rotate, async () => read.rotatedUserApiKey(await gql(ROTATE_USER_API_KEY, { id: user.id })));
+        if (rotated) fill(keyBox, oneTimeKey(rotated.apiKey, `${rotated.user.email} has a new API key, shown this once: hand it over now.`));
+      });
       return h("tr", {},
         h("td", {}, user.email, h("div.muted", {}, `${user.firstName} ${user.lastName}`.trim())),
         h("td", {}, user.role), h("td", {}, badge(user.isActive ? "active" : "inactive")),
-        h("td.hide-narrow", {}, when(user.lastLoginAt)), h("td", {}, toggle));
+        h("td.hide-narrow", {}, when(user.lastLoginAt)), h("td", {}, h("div.row", {}, rotate, toggle)));
     }));
   };
   const email = h("input", { id: "u-email", type: "email", required: true, autocomplete: "off" });

@@ -2,7 +2,7 @@
 // event feed. The other tabs live in chats.js, webhooks.js and usage.js.
 
 import { gql, rest, subscribe } from "./api.js";
-import { INSTANCE_DETAIL, INSTANCE_STATUS, INSTANCE_EVENTS, PAIRING_CODE, read } from "./queries.js";
+import { INSTANCE_DETAIL, INSTANCE_STATUS, INSTANCE_EVENTS, EVENT_HISTORY, PAIRING_CODE, read } from "./queries.js";
 import { h, fill, flash, busy, errorLine, badge, when, time, jidNumber } from "./ui.js";
 import { instanceActions } from "./instances.js";
 import { renderChats, renderContacts } from "./chats.js";
@@ -14,7 +14,34 @@ const TABS = [
   ["contacts", "Contacts"], ["webhook", "Webhook"], ["usage", "Usage"],
 ];
 const FEED_SIZE = 200;
-const feeds = new Map(); // instance id -> events seen while the page was open, newest first
+const HISTORY_SIZE = 50; // the newest events read when the feed opens
+const feeds = new Map(); // instance id -> its recent events, newest first
+
+// An instance's event timestamps strictly increase, so one identifies an event of it.
+const stamp = (event) => Date.parse(event.timestamp);
+
+/** Adds events to an instance's feed, newest first, each once; answers those that were new. */
+function merge(id, events) {
+  const feed = feeds.get(id);
+  const seen = new Set(feed.map(stamp));
+  const fresh = events.filter((e) => !seen.has(stamp(e)) && seen.add(stamp(e)));
+  feed.push(...fresh);
+  feed.sort((a, b) => stamp(b) - stamp(a));
+  feed.length = Math.min(feed.length, FEED_SIZE);
+  return fresh;
+}
+
+/** The newest HISTORY_SIZE events, read page by page (the connection reads oldest first). */
+async function history(id) {
+  let newest = [];
+  let after = null;
+  for (;;) {
+    const events = (await gql(EVENT_HISTORY, { id, after })).instance.events;
+    newest = newest.concat(events.nodes).slice(-HISTORY_SIZE);
+    if (!events.pageInfo.hasNextPage) return newest;
+    after = events.pageInfo.endCursor;
+  }
+}
 
 export async function renderInstance(main, state, id, tab) {
   const data = await busy(null, () => gql(INSTANCE_DETAIL, { id }));
@@ -34,7 +61,7 @@ export async function renderInstance(main, state, id, tab) {
       h("a", { href: `#/instances/${id}/${key}`, "aria-current": key === tab ? "page" : null }, label))),
     body);
 
-  const listeners = { status: () => {}, event: () => {} };
+  const listeners = { status: () => {}, event: () => {}, feed: () => {} };
   const stops = [
     subscribe(INSTANCE_STATUS, { ids: [id] }, ({ instanceStatus }) => {
       headerBadge.replaceChildren(badge(instanceStatus.status.status));
@@ -42,12 +69,14 @@ export async function renderInstance(main, state, id, tab) {
       listeners.status(instanceStatus);
     }, (error) => flash(error.message)),
     subscribe(INSTANCE_EVENTS, { id }, ({ instanceEvents }) => {
-      const feed = feeds.get(id);
-      feed.unshift(instanceEvents);
-      feed.length = Math.min(feed.length, FEED_SIZE);
-      listeners.event(instanceEvents);
+      if (merge(id, [instanceEvents]).length) listeners.event(instanceEvents);
     }, (error) => flash(error.message)),
   ];
+  // Subscribed first, read second: an event between the two comes by either way, once.
+  if (tab === "events") {
+    history(id).then((events) => { if (merge(id, events).length) listeners.feed(); },
+      (error) => flash(error.message));
+  }
   const views = {
     overview: renderOverview, events: renderEvents, chats: renderChats,
     contacts: renderContacts, webhook: renderWebhook, usage: renderUsage,
@@ -157,11 +186,13 @@ function renderEvents(body, instance, listeners) {
   const list = h("ol.feed", { id: "feed", reversed: true });
   const item = (event) => h("li", { dataset: { type: event.type } },
     h("span.muted", {}, time(event.timestamp), " "), badge(event.type), " ", describeEvent(event));
-  fill(list, feeds.get(instance.id).map(item));
-  listeners.event = (event) => list.prepend(item(event));
+  const show = () => fill(list, feeds.get(instance.id).map(item));
+  show();
+  listeners.event = show;
+  listeners.feed = show;
   fill(body, h("div.card", {},
     h("h2", {}, "Live events"),
-    h("p.muted", {}, "Events from the moment this page was opened. The full history is at GET /api/instances/{id}/events."),
+    h("p.muted", {}, `The last ${HISTORY_SIZE} events, then the new ones as they come. The full history is at GET /api/instances/{id}/events.`),
     list));
   return null;
 }

@@ -42,13 +42,19 @@ export const LOGOUT_INSTANCE = `mutation Logout($id: ID!) { logoutInstance(id: $
 export const PAIRING_CODE = `mutation Pair($id: ID!, $phone: String!) {
   requestPairingCode(instanceId: $id, phone: $phone) { code ${USER_ERRORS} } }`;
 
-export const INSTANCE_EVENTS = `subscription Events($id: ID!) {
-  instanceEvents(instanceId: $id) { id type timestamp
+const EVENT = `id type timestamp
     ... on MessageReceived { data { messageId remoteJid from body pushName hasMedia } }
     ... on MessageSent { data { messageId remoteJid to body hasMedia } }
     ... on MessageStatus { data { messageId status } }
     ... on Disconnected { data { reason willReconnect } }
-    ... on LimitExceeded { data { exceededLimits } } } }`;
+    ... on LimitExceeded { data { exceededLimits } }`;
+
+export const INSTANCE_EVENTS = `subscription Events($id: ID!) {
+  instanceEvents(instanceId: $id) { ${EVENT} } }`;
+
+/** The feed's history: pages oldest first, from `after` (the instance has no newest-first read). */
+export const EVENT_HISTORY = `query EventHistory($id: ID!, $after: String) { instance(id: $id) {
+  events(first: 1000, after: $after) { nodes { ${EVENT} } pageInfo { hasNextPage endCursor } } } }`;
 
 export const CHATS = `query Chats($id: ID!) { instance(id: $id) {
   chats(first: 100) { nodes { remoteJid name isGroup unreadCount messageCount
@@ -101,6 +107,9 @@ export const CREATE_USER = `mutation CreateUser($input: NewUserInput!) {
 export const UPDATE_USER = `mutation UpdateUser($id: ID!, $input: UserChangesInput!) {
   updateUser(id: $id, input: $input) { user { ${USER} } ${USER_ERRORS} } }`;
 
+export const ROTATE_USER_API_KEY = `mutation RotateUser($id: ID!) {
+  rotateUserApiKey(userId: $id) { apiKey user { email } ${USER_ERRORS} } }`;
+
 export const ROTATE_API_KEY = `mutation Rotate { rotateMyApiKey { apiKey ${USER_ERRORS} } }`;
 
 export const DATABASE_STATUS = `query Database { databaseStatus { provider url healthy counts { kind count } } }`;
@@ -121,5 +130,6 @@ export const read = {
   webhookTest: (data) => checked(data.sendTestWebhook).result,
   users: (data) => data.allUsers.nodes,
   rotatedApiKey: (data) => checked(data.rotateMyApiKey).apiKey,
+  rotatedUserApiKey: (data) => checked(data.rotateUserApiKey),
   payload: checked,
 };

@@ -185,6 +185,34 @@ async def test_rotate_api_key_with_a_jwt(api: Api) -> None:
     assert (await me(api, {"x-api-key": new_key}))["role"] == "admin"
 
 
+ROTATE_USER = """
+mutation($id: ID!) {
+  rotateUserApiKey(userId: $id) { apiKey user { id email } userErrors { field code } }
+}
+"""
+
+
+async def test_admin_rotates_another_users_api_key(api: Api) -> None:
+    created = await create_user(api, await admin_headers(api), "rotated@example.com")
+    out = await api.gql(ROTATE_USER, {"id": created["user"]["id"]}, await admin_headers(api))
+    assert "errors" not in out, out
+    rotated = out["data"]["rotateUserApiKey"]
+    assert rotated["userErrors"] == [] and rotated["user"]["email"] == "rotated@example.com"
+    assert rotated["apiKey"].startswith("wmx_") and rotated["apiKey"] != created["apiKey"]
+    assert_error(await api.gql(ME, headers={"x-api-key": created["apiKey"]}), "unauthorized", 401)
+    assert (await me(api, {"x-api-key": rotated["apiKey"]}))["email"] == "rotated@example.com"
+
+
+async def test_rotating_a_users_key_needs_an_admin_and_a_known_user(api: Api) -> None:
+    admin = await admin_headers(api)
+    plain = await user_headers(api, "plain@example.com")
+    other = await create_user(api, admin, "other@example.com")
+    out = await api.gql(ROTATE_USER, {"id": other["user"]["id"]}, plain)
+    assert_error(out, "forbidden", 403)
+    assert (await me(api, {"x-api-key": other["apiKey"]}))["email"] == "other@example.com"
+    assert_error(await api.gql(ROTATE_USER, {"id": "no-such-user"}, admin), "not_found", 404)
+
+
 # --- user management ----------------------------------------------------------------------
 
 

@@ -97,6 +97,33 @@ async def test_rotate_api_key_invalidates_the_old_one(api: Api) -> None:
     assert login["user"]["apiKey"] == new_key
 
 
+async def test_admin_rotates_another_users_api_key(api: Api) -> None:
+    admin = await api.admin()
+    headers = await api.new_user("rotated@example.com")
+    uid = (await api.client.get("/api/auth/me", headers=headers)).json()["id"]
+    r = await api.client.post(f"/api/users/{uid}/api-key/rotate", headers=admin)
+    assert r.status_code == 200, r.text
+    new_key = r.json()["apiKey"]
+    assert set(r.json()) == {"apiKey"} and new_key != headers["x-api-key"]
+    old = await api.client.get("/api/auth/me", headers=headers)
+    assert old.status_code == 401 and old.json()["error"] == "unauthorized"
+    me = await api.client.get("/api/auth/me", headers={"x-api-key": new_key})
+    assert me.status_code == 200 and me.json()["email"] == "rotated@example.com"
+    assert (await api.client.get("/api/auth/me", headers=admin)).status_code == 200
+
+
+async def test_rotating_a_users_key_needs_an_admin_and_a_known_user(api: Api) -> None:
+    admin = await api.admin()
+    plain = await api.new_user("plain@example.com")
+    other = await api.new_user("other@example.com")
+    other_id = (await api.client.get("/api/auth/me", headers=other)).json()["id"]
+    r = await api.client.post(f"/api/users/{other_id}/api-key/rotate", headers=plain)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+    assert (await api.client.get("/api/auth/me", headers=other)).status_code == 200
+    r = await api.client.post("/api/users/no-such-user/api-key/rotate", headers=admin)
+    assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
+
+
 async def test_admin_manages_users(api: Api) -> None:
     admin = await api.admin()
     r = await api.client.post(

@@ -225,6 +225,16 @@ async def test_login_pair_send_receive_and_usage(dash: Dashboard) -> None:
     await expect(page.locator("#feed li[data-type=message_received]")).to_contain_text(
         "Is the shop open?", timeout=WAIT_MS
     )
+    # Opened afresh, the feed shows what happened before (read), then what comes (live).
+    await page.reload()
+    await expect(page.locator("#feed li[data-type=message_sent]").first).to_be_visible(
+        timeout=WAIT_MS
+    )
+    await dash.sandbox(instance_id, "incoming", {"from": OUTSIDE, "body": "And tomorrow?"})
+    await expect(page.locator("#feed li[data-type=message_received]").first).to_contain_text(
+        "And tomorrow?", timeout=WAIT_MS
+    )
+    await expect(page.locator("#feed li").filter(has_text="Is the shop open?")).to_have_count(1)
     await shot(page, "events-desktop")
 
     await page.get_by_role("link", name="Usage").click()
@@ -259,6 +269,21 @@ async def test_admin_screens_show_users_and_system(dash: Dashboard) -> None:
     await shot(page, "users-desktop")
     await page.get_by_role("button", name="Show key").click()
     await expect(secret).to_have_text(re.compile(r"^[^•]{20,}$"))
+    first_key = await secret.inner_text()
+
+    # The admin gives that user a new key: asked first, shown once, hidden until asked.
+    clerk = page.get_by_role("row").filter(has_text="clerk@example.com")
+    await clerk.get_by_role("button", name="Rotate API key").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+    await expect(page.get_by_text("has a new API key")).to_be_visible(timeout=WAIT_MS)
+    assert "•" in await secret.inner_text()
+    await page.get_by_role("button", name="Show key").click()
+    await expect(secret).to_have_text(re.compile(r"^[^•]{20,}$"))
+    second_key = await secret.inner_text()
+    assert second_key != first_key
+    for key, status in ((first_key, 401), (second_key, 200)):
+        r = await dash.http.get("/api/auth/me", headers={"x-api-key": key})
+        assert r.status_code == status, r.text
     await page.get_by_role("link", name="System").click()
     await expect(page.get_by_role("heading", name="Engine workers")).to_be_visible(timeout=WAIT_MS)
     await shot(page, "system-desktop")

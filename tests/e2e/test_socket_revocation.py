@@ -181,6 +181,19 @@ async def test_key_rotation(start_server: Any, client_for: Any) -> None:
         await closed_with_4403(live)
 
 
+async def test_key_rotation_by_an_admin(start_server: Any, client_for: Any) -> None:
+    s = await scene(start_server, client_for)
+    key = {"x-api-key": s.victim_key}
+    own = await s.client.new_instance(key, "victim's")
+    async with sockets(s, key, own) as (idle, live):
+        r = await s.client.http.post(f"/api/users/{s.victim_id}/api-key/rotate", headers=s.root)
+        assert r.status_code == 200, r.text
+        error = await refused(idle, "{ me { id } }")
+        assert error["extensions"] == {"code": "unauthorized", "status": 401}, error
+        assert error["message"] == "Invalid API key"
+        await closed_with_4403(live)
+
+
 async def test_password_change(start_server: Any, client_for: Any) -> None:
     s = await scene(start_server, client_for)
     bearer = {"Authorization": f"Bearer {await victim_token(s)}"}

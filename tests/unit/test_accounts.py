@@ -6,7 +6,7 @@ import pytest
 
 from adapters.bus.notices import InMemoryAccountNotices
 from domain.entities import Principal
-from domain.errors import Conflict, Forbidden, Unauthorized
+from domain.errors import Conflict, Forbidden, NotFound, Unauthorized
 from domain.users import NewUser, UserChanges
 from tests.fakes import FakeTokens, MemoryMediaStore, PlainBox, PlainHasher
 from tests.unit.conftest import Core
@@ -123,3 +123,34 @@ async def test_cached_key_stops_working_as_soon_as_it_is_rotated(core: Core) -> 
     await cached.rotate_api_key(principal)
     with pytest.raises(Unauthorized):
         await cached.principal_from_api_key(api_key)
+
+
+async def test_an_admin_rotates_another_users_key_and_the_cached_one_stops(core: Core) -> None:
+    from domain.users import Accounts
+
+    admin = await core.principal("root@example.com", role="admin")
+    _, api_key = await core.accounts.register(
+        NewUser("d@example.com", "password-123"), check_password=True
+    )
+    cached = Accounts(
+        uow=core.storage.unit_of_work,
+        hasher=PlainHasher(),
+        tokens=FakeTokens(),
+        box=PlainBox(),
+        clock=core.clock,
+        ids=lambda: "id-y",
+        connections=core.connections,
+        media_store=MemoryMediaStore(),
+        notices=InMemoryAccountNotices(),
+        principal_ttl_s=60.0,
+    )
+    victim = await cached.principal_from_api_key(api_key)
+    with pytest.raises(Forbidden):
+        await cached.rotate_user_api_key(victim, victim.user_id)
+    user, new_key = await cached.rotate_user_api_key(admin, victim.user_id)
+    assert user.id == victim.user_id and new_key != api_key
+    with pytest.raises(Unauthorized):
+        await cached.principal_from_api_key(api_key)
+    assert (await cached.principal_from_api_key(new_key)).user_id == victim.user_id
+    with pytest.raises(NotFound):
+        await cached.rotate_user_api_key(admin, "no-such-user")
