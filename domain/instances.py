@@ -374,16 +374,20 @@ class Instances:
         since_ms: int | None = None,
         limit: int | None = None,
         types: Sequence[str] | None = None,
+        newest: bool = False,
     ) -> dict[str, tuple[builtins.list[Event], bool]]:
         """`events` of each instance (each with its default types when `types` is None),
-        strictly after `since_ms`, in one query; the bool says whether more remain."""
+        strictly after `since_ms`, in one query; the bool says whether more remain.
+        `newest`: the newest `limit` of them (still oldest first; the bool: older remain)."""
         query = EventQuery.parse(since=None, limit=limit, types=types)
         reads = [
             (i.id, query.types if query.types is not None else default_event_types(i))
             for i in visible(principal, instances)
         ]
         async with self._uow(read_only=True) as uow:
-            return await uow.events.since_many(reads, since_ms=since_ms, limit=query.limit)
+            return await uow.events.since_many(
+                reads, since_ms=since_ms, limit=query.limit, newest=newest
+            )
 
     async def events(
         self,

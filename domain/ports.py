@@ -127,8 +127,12 @@ class EventRepository(Protocol):
         *,
         since_ms: int | None,
         limit: int,
+        newest: bool = False,
     ) -> dict[str, tuple[list[Event], bool]]:
-        """`list_since` of each (instance id, types) in one query, keyed by instance id."""
+        """`list_since` of each (instance id, types) in one query, keyed by instance id.
+
+        `newest`: each page holds the newest `limit` events after `since_ms` instead of the
+        oldest, still oldest first; the bool then says whether older ones remain."""
         ...
 
 

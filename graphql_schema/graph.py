@@ -415,7 +415,9 @@ class Instance(Node):
     @strawberry.field(
         description="Events, oldest first, after the cursor (the /events stream): keyset "
         "cursors, so events arriving between two pages are neither repeated nor skipped. "
-        "`types` null: the kinds the instance's webhook sends."
+        "`types` null: the kinds the instance's webhook sends. `last: N` instead of `first`: "
+        "the newest N events (after the cursor, if given), still oldest first; then "
+        "`hasPreviousPage` says whether older ones remain (what a feed shows when it opens)."
     )
     async def events(
         self,
@@ -423,19 +425,29 @@ class Instance(Node):
         first: First = None,
         after: After = None,
         types: list[EventType] | None = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="The newest this many events (1-1000) instead of the oldest `first`."
+            ),
+        ] = None,
     ) -> Connection[Event]:
+        if first is not None and last is not None:
+            raise ValidationFailed("give 'first' or 'last', not both", {"field": "last"})
         position = decode_cursor(after, "event", 1)
         since = position[0] if position is not None else None
         if position is not None and (not isinstance(since, int) or isinstance(since, bool)):
             raise ValidationFailed("'after' is not a cursor of this list", {"field": "after"})
         names = tuple(t.value for t in types) if types is not None else None
-        found, more = await info.context.loaders.events.load((self.entity, first, since, names))
+        newest = last is not None
+        key = (self.entity, last if newest else first, since, names, newest)
+        found, more = await info.context.loaders.events.load(key)
         return connection(
             found,
             event_from_entity,
             lambda e: encode_cursor("event", e.timestamp_ms),
-            has_next=more,
-            has_previous=after is not None,
+            has_next=False if newest else more,
+            has_previous=more if newest else after is not None,
         )
 
     @strawberry.field(

@@ -28,7 +28,8 @@ Before = tuple[datetime, str] | None
 ActivityKey = tuple[
     InstanceEntity, int, Before, tuple[str, ...] | None, datetime | None, datetime | None
 ]
-EventKey = tuple[InstanceEntity, int | None, int | None, tuple[str, ...] | None]
+# (instance, page size, after this timestamp, types, the newest page rather than the oldest)
+EventKey = tuple[InstanceEntity, int | None, int | None, tuple[str, ...] | None, bool]
 ContactKey = tuple[InstanceEntity, int, tuple[str, str] | None, str | None, bool]
 DeliveryKey = tuple[InstanceEntity, int, int | None, str | None, str | None]
 
@@ -150,13 +151,14 @@ class Loaders:
         return [found[k[0].id] for k in keys]
 
     async def _events(self, keys: list[EventKey]) -> list[tuple[list[Event], bool]]:
-        _, limit, since_ms, types = keys[0]
+        _, limit, since_ms, types, newest = keys[0]
         found = await self._c.instances.event_pages(
             await self._principal(),
             [k[0] for k in keys],
             since_ms=since_ms,
             limit=limit,
             types=types,
+            newest=newest,
         )
         return [found[k[0].id] for k in keys]
 

@@ -52,9 +52,9 @@ const EVENT = `id type timestamp
 export const INSTANCE_EVENTS = `subscription Events($id: ID!) {
   instanceEvents(instanceId: $id) { ${EVENT} } }`;
 
-/** The feed's history: pages oldest first, from `after` (the instance has no newest-first read). */
-export const EVENT_HISTORY = `query EventHistory($id: ID!, $after: String) { instance(id: $id) {
-  events(first: 1000, after: $after) { nodes { ${EVENT} } pageInfo { hasNextPage endCursor } } } }`;
+/** The feed's history: the instance's newest `last` events, oldest first. */
+export const EVENT_HISTORY = `query EventHistory($id: ID!, $last: Int!) { instance(id: $id) {
+  events(last: $last) { nodes { ${EVENT} } } } }`;
 
 export const CHATS = `query Chats($id: ID!) { instance(id: $id) {
   chats(first: 100) { nodes { remoteJid name isGroup unreadCount messageCount

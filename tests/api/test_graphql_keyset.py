@@ -205,3 +205,33 @@ async def test_chat_by_phone_or_jid_and_null_when_absent(api: Api) -> None:
     )
     chats = {i["id"]: i["chat"] for i in out["data"]["instances"]}
     assert chats == {iid: {"lastMessage": {"content": "second"}}, other: None}
+
+
+LAST_EVENTS = """
+query($id: ID!, $last: Int, $first: Int) {
+  instance(id: $id) {
+    events(last: $last, first: $first, types: [message_received]) {
+      nodes { type timestamp ... on MessageReceived { data { body } } }
+      pageInfo { hasNextPage hasPreviousPage }
+    }
+  }
+}
+"""
+
+
+async def test_events_last_gives_the_newest_oldest_first(api: Api) -> None:
+    headers = await api.new_user("last-events@example.com")
+    iid = (await api.paired_instance(headers))["id"]
+    for n in range(5):
+        await incoming(api, headers, iid, "15550001111", f"hello {n}")
+    out = await api.gql(LAST_EVENTS, {"id": iid, "last": 3}, headers)
+    assert "errors" not in out, out
+    events = out["data"]["instance"]["events"]
+    assert [e["data"]["body"] for e in events["nodes"]] == ["hello 2", "hello 3", "hello 4"]
+    assert events["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+    out = await api.gql(LAST_EVENTS, {"id": iid, "last": 9}, headers)
+    assert len(out["data"]["instance"]["events"]["nodes"]) == 5
+    assert out["data"]["instance"]["events"]["pageInfo"]["hasPreviousPage"] is False
+    both = await api.gql(LAST_EVENTS, {"id": iid, "last": 2, "first": 2}, headers)
+    assert both["data"] is None or both["data"]["instance"] is None
+    assert both["errors"][0]["extensions"]["code"] == "validation_error"

@@ -92,6 +92,29 @@ async def test_events_since_many_reads_each_instance_with_its_own_types(storage:
     assert found["i1"][0][0].data == {"n": 2}
 
 
+async def test_events_since_many_newest_gives_the_last_page_oldest_first(storage: Any) -> None:
+    await _two_instances(storage)
+    async with storage.unit_of_work() as uow:
+        for n in range(5):
+            await uow.events.add(Event(f"e{n}", "i1", EventType.CONNECTED, {"n": n}, 1000 + n))
+        await uow.events.add(Event("f0", "i2", EventType.QR_RECEIVED, {}, 1000))
+        await uow.events.add(Event("f1", "i2", EventType.CONNECTED, {}, 1001))
+        await uow.commit()
+    async with storage.unit_of_work() as uow:
+        found = await uow.events.since_many(
+            [("i1", None), ("i2", [EventType.QR_RECEIVED]), ("i9", None)],
+            since_ms=None,
+            limit=2,
+            newest=True,
+        )
+    assert [e.id for e in found["i1"][0]] == ["e3", "e4"] and found["i1"][1] is True
+    assert [e.id for e in found["i2"][0]] == ["f0"] and found["i2"][1] is False
+    assert found["i9"] == ([], False)
+    async with storage.unit_of_work() as uow:
+        found = await uow.events.since_many([("i1", None)], since_ms=1002, limit=5, newest=True)
+    assert [e.id for e in found["i1"][0]] == ["e3", "e4"] and found["i1"][1] is False
+
+
 async def test_contact_pages_by_keyset_per_instance_while_contacts_arrive(storage: Any) -> None:
     await _two_instances(storage)
     await _add_contacts(

@@ -69,10 +69,25 @@ class MongoEvents:
         *,
         since_ms: int | None,
         limit: int,
+        newest: bool = False,
     ) -> dict[str, tuple[list[Event], bool]]:
-        return {
-            instance_id: await self.list_since(
-                instance_id, since_ms=since_ms, types=types, limit=limit
-            )
-            for instance_id, types in reads
-        }
+        if not newest:
+            return {
+                instance_id: await self.list_since(
+                    instance_id, since_ms=since_ms, types=types, limit=limit
+                )
+                for instance_id, types in reads
+            }
+        found: dict[str, tuple[list[Event], bool]] = {}
+        for instance_id, types in reads:
+            query: dict[str, Any] = {"instance_id": instance_id}
+            if since_ms is not None:
+                query["timestamp_ms"] = {"$gt": since_ms}
+            if types:
+                query["type"] = {"$in": [t.value for t in types]}
+            async with self._u.op() as s:
+                cursor = self._c.find(query, session=s).sort([("timestamp_ms", -1), ("seq", -1)])
+                docs = await cursor.limit(limit + 1).to_list()
+            page = [from_doc(Event, d) for d in docs[:limit]]
+            found[instance_id] = (page[::-1], len(docs) > limit)  # oldest first
+        return found

@@ -76,6 +76,7 @@ class SqlEvents:
         *,
         since_ms: int | None,
         limit: int,
+        newest: bool = False,
     ) -> dict[str, tuple[list[Event], bool]]:
         wanted = {instance_id: types for instance_id, types in reads}
 
@@ -86,12 +87,18 @@ class SqlEvents:
             types = wanted[instance_id]
             if types:
                 query = query.where(events.c.type.in_([t.value for t in types]))
-            return query.order_by(events.c.timestamp_ms, events.c.seq).limit(limit + 1)
+            if newest:
+                ordered = query.order_by(events.c.timestamp_ms.desc(), events.c.seq.desc())
+            else:
+                ordered = query.order_by(events.c.timestamp_ms, events.c.seq)
+            return ordered.limit(limit + 1)
 
         rows: dict[str, list[Event]] = {instance_id: [] for instance_id in wanted}
-        order = [("timestamp_ms", False), ("seq", False)]
+        order = [("timestamp_ms", newest), ("seq", newest)]
         for row in await per_key(self._s.execute, list(wanted), page_of, order):
             rows[row.instance_id].append(_event(row))
+        if newest:  # read newest first: keep the newest `limit`, give them oldest first
+            return {i: (page[:limit][::-1], len(page) > limit) for i, page in rows.items()}
         return {i: (page[:limit], len(page) > limit) for i, page in rows.items()}
 
 

@@ -53,10 +53,13 @@ class MemoryEvents:
         *,
         since_ms: int | None,
         limit: int,
+        newest: bool = False,
     ) -> dict[str, tuple[list[Event], bool]]:
-        return {
-            instance_id: await self.list_since(
-                instance_id, since_ms=since_ms, types=types, limit=limit
+        found: dict[str, tuple[list[Event], bool]] = {}
+        for instance_id, types in reads:
+            every, _ = await self.list_since(
+                instance_id, since_ms=since_ms, types=types, limit=len(self.t["events"]) + 1
             )
-            for instance_id, types in reads
-        }
+            page = every[-limit:] if newest else every[:limit]
+            found[instance_id] = (page, len(every) > limit)
+        return found
