@@ -1,7 +1,8 @@
 """Reads at scale: chat history, conversation list and instance stats over 1,000,000 messages.
 
     .venv/bin/python bench/reads.py [--messages 1000000] [--chats 1000] [--duration 10] [--json]
-                                    [--provider sqlite|postgresql] [--postgres-url URL]
+                                    [--provider sqlite|postgresql|mongodb]
+                                    [--postgres-url URL] [--mongo-url URL]
 
 1. starts the real server (sandbox engine, SQLite in a temporary directory under /tmp),
    logs in, creates one instance, stops the server;
@@ -22,7 +23,9 @@
 
 `--provider postgresql` runs all of it on PostgreSQL instead (bench/postgres.py): a fresh
 database on the server of --postgres-url (default: the local one the tests use), seeded
-with COPY and analysed, dropped at the end unless --keep.
+with COPY and analysed, dropped at the end unless --keep. `--provider mongodb` runs it on
+MongoDB (bench/mongo.py): a SecantusDB server of its own on a free port (or the server of
+--mongo-url), a fresh database seeded with insert_many in unordered batches.
 
 The seeded database is deleted afterwards, unless --keep names a directory to seed into and
 keep (a later run with the same figures reuses it, which saves the seeding). Exit status: 1 if
@@ -56,10 +59,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from adapters.security import FernetBox  # noqa: E402
+from adapters.storage.mongo.uow import MongoStorage  # noqa: E402
 from adapters.storage.sql.uow import SqlStorage  # noqa: E402
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
 
 sys.path.insert(0, str(HERE))
+import mongo as mdb  # noqa: E402
 import postgres as pg  # noqa: E402
 
 JWT_SECRET = "bench-jwt-secret-" + "x" * 32  # the server's, so seeded rows open there
@@ -303,7 +308,8 @@ def check_answers(client: httpx.Client, paths: dict[str, str], total: int, chats
 
 async def repository_reads(url: str, instance_id: str, chats: int) -> dict[str, Any]:
     """p50/p99 of each read on the repositories alone, one unit of work per call."""
-    storage = SqlStorage(url, FernetBox(JWT_SECRET))
+    box = FernetBox(JWT_SECRET)
+    storage: Any = MongoStorage(url, box) if url.startswith("mongodb") else SqlStorage(url, box)
     rng = random.Random(1)
 
     async def history(uow: Any) -> None:
@@ -336,12 +342,19 @@ async def repository_reads(url: str, instance_id: str, chats: int) -> dict[str, 
 
 
 def seeded(
-    server: RealServer, total: int, chats: int, pg_url: str | None
+    server: RealServer,
+    total: int,
+    chats: int,
+    pg_url: str | None,
+    mongo: tuple[str, str] | None = None,
 ) -> tuple[str, str, float | None]:
     """(API key, instance id, seconds it took to seed, None when reused): a directory kept
-    by an earlier run with the same figures is used as it is."""
+    by an earlier run with the same figures is used as it is. `mongo`: (the database's URL,
+    its name) on MongoDB."""
     marker = server.data_dir.parent / "seeded.json"
-    wanted = {"messages": total, "chats": chats, "postgres": pg_url}
+    wanted: dict[str, Any] = {"messages": total, "chats": chats, "postgres": pg_url}
+    if mongo is not None:
+        wanted["mongo"] = mongo[1]  # the name: a kept SecantusDB restarts on another port
     if marker.exists():
         kept = json.loads(marker.read_text())
         if {k: kept.get(k) for k in wanted} == wanted:
@@ -351,7 +364,11 @@ def seeded(
     key, instance_id = create_instance(server)
     server.stop()
     started = time.monotonic()
-    if pg_url is None:
+    if mongo is not None:
+        mdb.seed(
+            mongo[0], message_rows(instance_id, total, chats), contact_rows(instance_id, chats)
+        )
+    elif pg_url is None:
         seed(server.data_dir / "whatsapp-api.db", instance_id, total, chats)
     else:
         pg.seed(
@@ -373,18 +390,48 @@ def postgres_database(tmp: Path, keep: bool, admin_url: str) -> str:
     return pg.create(admin_url)
 
 
+def mongo_database(tmp: Path, keep: bool) -> str:
+    """The run's MongoDB database name: the one a kept directory names, else a fresh one."""
+    marker = tmp / "seeded.json"
+    if keep and marker.exists() and json.loads(marker.read_text()).get("mongo"):
+        return str(json.loads(marker.read_text())["mongo"])
+    return mdb.fresh_name()
+
+
 def run(
-    total: int, chats: int, seconds: int, keep: Path | None, provider: str, admin_url: str
+    total: int,
+    chats: int,
+    seconds: int,
+    keep: Path | None,
+    provider: str,
+    admin_url: str,
+    mongo_url: str | None = None,
 ) -> dict[str, Any]:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
     tmp = keep or Path(tempfile.mkdtemp(prefix="wamux-reads-", dir="/tmp"))
-    pg_url = postgres_database(tmp, keep is not None, admin_url) if provider != "sqlite" else None
-    server = make_server(tmp, pg.server_env(pg_url) if pg_url else {})
+    pg_url = (
+        postgres_database(tmp, keep is not None, admin_url) if provider == "postgresql" else None
+    )
+    secantus: mdb.SecantusServer | None = None
+    mongo: tuple[str, str] | None = None
+    env = pg.server_env(pg_url) if pg_url else {}
+    if provider == "mongodb":
+        if mongo_url is None:
+            secantus = mdb.SecantusServer(tmp / "secantus")
+            secantus.start()
+        name = mongo_database(tmp, keep is not None)
+        base = mongo_url or (secantus.base_url if secantus else "")
+        mongo = (mdb.database_url(base, name), name)
+        env = mdb.server_env(mongo[0])
+    server = make_server(tmp, env)
     db_path = server.data_dir / "whatsapp-api.db"
     try:
-        key, instance_id, seed_s = seeded(server, total, chats, pg_url)
-        db_mb = pg.size_mb(pg_url) if pg_url else round(db_path.stat().st_size / 2**20)
+        key, instance_id, seed_s = seeded(server, total, chats, pg_url, mongo)
+        if mongo is not None:
+            db_mb = mdb.size_mb(mongo[0])
+        else:
+            db_mb = pg.size_mb(pg_url) if pg_url else round(db_path.stat().st_size / 2**20)
         start(server)
         base = f"/api/instances/{instance_id}"
         paths = {
@@ -404,6 +451,8 @@ def run(
             raise BenchError(f"non-2xx answers or no requests: {bad}")
         server.stop()
         url = pg.sqlalchemy_url(pg_url) if pg_url else f"sqlite+aiosqlite:///{db_path}"
+        if mongo is not None:
+            url = mongo[0]
         storage = asyncio.run(repository_reads(url, instance_id, chats))
         return {
             "provider": provider,
@@ -418,6 +467,10 @@ def run(
         }
     finally:
         server.stop()
+        if keep is None and mongo is not None and secantus is None:
+            mdb.drop(mongo[0])  # on the server of --mongo-url
+        if secantus is not None:
+            secantus.stop()
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
             if pg_url is not None:
@@ -434,11 +487,15 @@ def main() -> int:
         type=Path,
         help="seed into this directory and keep it; a later run with the same figures reuses it",
     )
-    parser.add_argument("--provider", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--provider", choices=("sqlite", "postgresql", "mongodb"), default="sqlite")
     parser.add_argument(
         "--postgres-url",
         default=pg.ADMIN_URL,
         help="PostgreSQL server (its maintenance database) to create the bench's database on",
+    )
+    parser.add_argument(
+        "--mongo-url",
+        help="MongoDB server to create the bench's database on (default: a SecantusDB of its own)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -447,7 +504,13 @@ def main() -> int:
         return 2
     try:
         result = run(
-            args.messages, args.chats, args.duration, args.keep, args.provider, args.postgres_url
+            args.messages,
+            args.chats,
+            args.duration,
+            args.keep,
+            args.provider,
+            args.postgres_url,
+            args.mongo_url,
         )
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)

@@ -12,10 +12,14 @@ with the ratio to the baseline.
 
     .venv/bin/python bench/send_text.py [--messages 10000] [--connections 32] [--threads 2]
                                         [--no-webhooks] [--paced-messages 2000]
-                                        [--provider sqlite|postgresql] [--postgres-url URL]
+                                        [--provider sqlite|postgresql|mongodb]
+                                        [--postgres-url URL] [--mongo-url URL]
 
 `--provider postgresql` runs wamux on a fresh PostgreSQL database instead (bench/postgres.py;
 --postgres-url names the server, default the local one the tests use), dropped at the end.
+`--provider mongodb` runs it on a fresh MongoDB database (bench/mongo.py): on a SecantusDB
+server the bench starts on a free port and stops at the end, or on the server of --mongo-url
+(the database dropped at the end).
 
 Needs wrk (Debian/Ubuntu: apt-get install wrk). Everything listens on 127.0.0.1 only.
 """
@@ -43,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from tests.realserver import RealServer, ServerFailed  # noqa: E402
 
 sys.path.insert(0, str(HERE))
+import mongo as mdb  # noqa: E402
 import postgres as pg  # noqa: E402
 from wrk_run import RECIPIENT, BenchError, WrkResult, run_wrk  # noqa: E402
 
@@ -324,11 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-seconds", type=int, default=300, help="give up on a wrk run after this long"
     )
-    parser.add_argument("--provider", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--provider", choices=("sqlite", "postgresql", "mongodb"), default="sqlite")
     parser.add_argument(
         "--postgres-url",
         default=pg.ADMIN_URL,
         help="PostgreSQL server (its maintenance database) to create the bench's database on",
+    )
+    parser.add_argument(
+        "--mongo-url",
+        help="MongoDB server to create the bench's database on (default: a SecantusDB of its own)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--wrk-output", action="store_true", help="also print wrk's own output")
@@ -352,11 +361,22 @@ def main(argv: list[str] | None = None) -> int:
     paced: WrkResult | None = None
     pace = (0, 0)
     pg_url = pg.create(args.postgres_url) if args.provider == "postgresql" else None
+    secantus: mdb.SecantusServer | None = None
+    mongo_db: str | None = None
     with tempfile.TemporaryDirectory(prefix="wamux-bench-") as tmpdir:
         tmp = Path(tmpdir)
         try:
+            env = pg.server_env(pg_url) if pg_url else None
+            if args.provider == "mongodb":
+                if args.mongo_url is None:
+                    log("starting SecantusDB ...")
+                    secantus = mdb.SecantusServer(tmp / "secantus")
+                    secantus.start()
+                base = args.mongo_url or (secantus.base_url if secantus else "")
+                mongo_db = mdb.database_url(base, mdb.fresh_name())
+                env = mdb.server_env(mongo_db)
             log(f"starting wamux on {args.provider}, the baseline and the webhook receiver ...")
-            wamux = start_wamux(tmp, pg.server_env(pg_url) if pg_url else None)
+            wamux = start_wamux(tmp, env)
             servers.append(wamux)
             baseline = start_baseline(tmp)
             servers.append(baseline)
@@ -417,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
                 stop(s)
             if pg_url is not None:
                 pg.drop(pg_url)
+            if mongo_db is not None and secantus is None:
+                mdb.drop(mongo_db)  # on the server of --mongo-url
+            if secantus is not None:
+                secantus.stop()
 
     runs = [w] + ([paced] if paced else [])
     verification = {

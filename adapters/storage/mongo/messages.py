@@ -120,7 +120,15 @@ class MongoMessages:
         if window:
             query["created_at"] = window
         async with self._u.op() as s:
-            total = await self._c.count_documents(query, session=s)
+            if window:  # counted within the index range of those dates
+                total = await self._c.count_documents(query, session=s)
+            else:  # the chat's summary has it: no walk of the chat's whole history
+                summary = await self._db.chat_summaries.find_one(
+                    {"_id": summaries.chat_key(instance_id, remote_jid)},
+                    {"message_count": 1},
+                    session=s,
+                )
+                total = int(summary["message_count"]) if summary else 0
             if limit <= 0:
                 return [], total
             cursor = self._c.find(query, session=s).sort(_NEWEST_FIRST).skip(skip).limit(limit)
