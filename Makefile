@@ -35,10 +35,9 @@ test: $(STAMP) $(CHROMIUM) postgres
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
-	# the end-to-end subset (tests/backends.py) once more, on PostgreSQL
-	WAMUX_TEST_BACKEND=postgresql $(BIN)/python -m pytest tests/api
-	# The end-to-end subset again on MongoDB (a SecantusDB server the tests start).
-	WAMUX_TEST_BACKEND=mongodb $(BIN)/python -m pytest tests/api
+	# The end-to-end subset (tests/backends.py) again on PostgreSQL and on MongoDB (a SecantusDB
+	# server the tests start), the two side by side.
+	bash tests/run_backends.sh $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
