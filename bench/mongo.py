@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from adapters.storage.mongo.codec import key  # noqa: E402
 from domain.counters import USAGE_COUNTERS  # noqa: E402
-from tests.services.mongo import _executable, _free_port  # noqa: E402
+from tests.services.mongo import _executable, _free_port, wait_for_ping  # noqa: E402
 
 BATCH = 10_000
 _START_TIMEOUT_S = 60.0
@@ -63,22 +63,7 @@ class SecantusServer:
         self._process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        client: MongoClient[Doc] = MongoClient(self.base_url, serverSelectionTimeoutMS=500)
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        try:
-            while True:
-                if self._process.poll() is not None:
-                    text = (self.storage / "server.log").read_text("utf-8", "replace")
-                    raise RuntimeError(f"secantusd-py exited at start:\n{text[-2000:]}")
-                try:
-                    client.admin.command("ping")
-                    return
-                except PyMongoError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("secantusd-py did not answer ping in time") from None
-                    time.sleep(0.1)
-        finally:
-            client.close()
+        wait_for_ping(self._process, self.base_url, self.storage / "server.log")
 
     @property
     def pid(self) -> int | None:

@@ -36,6 +36,27 @@ def _executable() -> str:
     return found
 
 
+def wait_for_ping(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Returns once the server started as `process` answers `ping` at `url`; raises with the
+    end of its `log` if it exits first, or after _START_TIMEOUT_S (also used by bench/mongo.py)."""
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=500)
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    try:
+        while True:
+            if process.poll() is not None:
+                output = log.read_text("utf-8", "replace")
+                raise RuntimeError(f"secantusd-py exited at start:\n{output[-2000:]}")
+            try:
+                client.admin.command("ping")
+                return
+            except PyMongoError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("secantusd-py did not answer ping in time") from None
+                time.sleep(0.1)
+    finally:
+        client.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,24 +99,7 @@ class MongoService:
             start_new_session=True,  # its own process group, stopped as one
         )
         atexit.register(self.stop)
-        client: MongoClient[dict[str, object]] = MongoClient(
-            f"mongodb://127.0.0.1:{self.port}", serverSelectionTimeoutMS=500
-        )
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        try:
-            while True:
-                if self._process.poll() is not None:
-                    output = (self._dir / "server.log").read_text("utf-8", "replace")
-                    raise RuntimeError(f"secantusd-py exited at start:\n{output[-2000:]}")
-                try:
-                    client.admin.command("ping")
-                    return
-                except PyMongoError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("secantusd-py did not answer ping in time") from None
-                    time.sleep(0.1)
-        finally:
-            client.close()
+        wait_for_ping(self._process, f"mongodb://127.0.0.1:{self.port}", self._dir / "server.log")
 
     def stop(self) -> None:
         process, self._process = self._process, None
