@@ -27,6 +27,7 @@ Needs wrk (Debian/Ubuntu: apt-get install wrk). Everything listens on 127.0.0.1 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import shutil
@@ -49,6 +50,7 @@ from tests.realserver import RealServer, ServerFailed  # noqa: E402
 sys.path.insert(0, str(HERE))
 import mongo as mdb  # noqa: E402
 import postgres as pg  # noqa: E402
+from direct_posts import baseline_aiohttp  # noqa: E402
 from wrk_run import RECIPIENT, BenchError, WrkResult, run_wrk  # noqa: E402
 
 BASELINE = HERE / "baseline_app.py"
@@ -57,6 +59,9 @@ ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-password-123"
 # how long to wait after the run for the background receipts to reach every message
 RECEIPT_WAIT_S = 120
+# webhooks each send causes here: message_sent, then message_status delivered and read
+WEBHOOKS_PER_SEND = 3
+CEILING_POSTS = 6000
 
 
 # --- servers (tests/realserver.py: the harness the e2e tests use too) ----------------------------
@@ -277,6 +282,13 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
             f"{p['rps']:.0f} req/s, "
             f"p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms, errors {p['errors']}"
         )
+    c = report.get("webhook_ceiling")
+    if c:
+        print(
+            f"  webhook ceiling: aiohttp alone posts {c['client_posts_per_s']} req/s to the same "
+            f"receiver (this process, nothing else to do); at {c['webhooks_per_send']} webhooks "
+            f"per send that caps sends at {c['sends_per_s']}/s, {c['ratio']:.2f}x the baseline"
+        )
     v = report["verification"]
     print(
         f"stored messages: {v['stored']} ({v['distinct_ids']} distinct ids) for {v['ok_200']} "
@@ -360,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
     paced: WrkResult | None = None
     pace = (0, 0)
+    direct_posts_per_s: float | None = None
     pg_url = pg.create(args.postgres_url) if args.provider == "postgresql" else None
     secantus: mdb.SecantusServer | None = None
     mongo_db: str | None = None
@@ -424,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
                     wait_webhooks(receiver, "message_sent", ok_total),
                     wait_webhooks(receiver, "message_status", 2 * ok_total),  # delivered, read
                 ]
+                log("the webhook client alone against the same receiver ...")
+                direct_posts_per_s = asyncio.run(
+                    baseline_aiohttp(f"{receiver.base_url}/hook", CEILING_POSTS, args.connections)
+                )
             if args.wrk_output:
                 log(w_out + "\n" + b_out)
             for s in servers:
@@ -494,6 +511,14 @@ def main(argv: list[str] | None = None) -> int:
             "p50_ms": paced.p50_ms,
             "p99_ms": paced.p99_ms,
             "errors": paced.errors,
+        },
+        "webhook_ceiling": None
+        if direct_posts_per_s is None or not b.rps
+        else {
+            "client_posts_per_s": round(direct_posts_per_s),
+            "webhooks_per_send": WEBHOOKS_PER_SEND,
+            "sends_per_s": round(direct_posts_per_s / WEBHOOKS_PER_SEND),
+            "ratio": round(direct_posts_per_s / WEBHOOKS_PER_SEND / b.rps, 4),
         },
         "verification": verification,
         "cpu": cpu,

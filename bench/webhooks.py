@@ -43,6 +43,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from direct_posts import BASELINE_BODY, baseline_aiohttp  # noqa: E402
 from send_text import (  # noqa: E402
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -161,9 +162,6 @@ async def wait_for(receiver: Receiver, event: str, total: int, limit_s: float) -
         await asyncio.sleep(0.1)
 
 
-BASELINE_BODY = json.dumps({"event": "baseline", "data": {}, "timestamp": ""}).encode()
-
-
 async def baseline_httpx(url: str, requests: int, parallel: int) -> float:
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as client:
@@ -174,24 +172,6 @@ async def baseline_httpx(url: str, requests: int, parallel: int) -> float:
                 headers = {"x-webhook-id": f"baseline-httpx-{n}"}
                 r = await client.post(url, content=BASELINE_BODY, headers=headers)
                 r.raise_for_status()
-
-        await asyncio.gather(*(one(n) for n in range(requests)))
-    return requests / (time.monotonic() - started)
-
-
-async def baseline_aiohttp(url: str, requests: int, parallel: int) -> float:
-    started = time.monotonic()
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
-        gate = asyncio.Semaphore(parallel)
-
-        async def one(n: int) -> None:
-            async with gate:
-                headers = {"x-webhook-id": f"baseline-aiohttp-{n}"}
-                async with client.post(url, data=BASELINE_BODY, headers=headers) as r:
-                    await r.read()
-                    r.raise_for_status()
 
         await asyncio.gather(*(one(n) for n in range(requests)))
     return requests / (time.monotonic() - started)
