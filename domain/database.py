@@ -3,39 +3,47 @@
 A switch opens the target, pings it and migrates it to this release's schema while the
 server keeps serving. With `migrate`, a target must be empty or already hold exactly the
 records of the current database (a previous copy with nothing written since: then nothing is
-copied, so running the same switch twice leaves the same target); anything else is refused.
-Then writes are held at the gate (open write units finish first, on the old database), the
-records are copied kind by kind, the choice is saved and the backend swapped; the held
-writes go on, on the target. Reads are never held. A failure anywhere before the swap
-leaves the old provider in place and closes the target (a copy cut short leaves the target
-partly filled: it must be emptied before the next try).
+copied in bulk, so running the same switch twice leaves the same target); anything else is
+refused. The records are copied from one snapshot of the source while writes go on (the
+bulk copy); then writes are held at the gate (open write units finish first, on the old
+database), what changed since the snapshot began is copied (the catch-up,
+`domain/record_copy.py`), the choice is saved and the backend swapped; the held writes go
+on, on the target. Writes wait only for the catch-up; reads are never held. A failure
+anywhere before the swap leaves the old provider in place and closes the target (a copy cut
+short leaves the target partly filled: it must be emptied before the next try).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from domain.entities import Instance, InstanceStatus, Principal
 from domain.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from domain.ports import (
     Backend,
     Backends,
+    Clock,
     Connections,
     LiveStorage,
     ProviderChoice,
-    RecordInventory,
+)
+from domain.record_copy import (
+    WATERMARK_MARGIN,
+    BulkHook,
+    Progress,
+    catch_up,
+    copy_records,
+    count_records,
+    same_records,
 )
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("sqlite", "postgresql", "mongodb")
-BATCH = 500
-
-Progress = Callable[[int], None]
 
 
 def _nothing(_: int) -> None:
@@ -54,8 +62,18 @@ class DatabaseStatus:
 class SwitchResult:
     provider: str
     message: str
-    migrated: dict[str, int] | None = None  # None: switched without copying
-    already_copied: bool = False
+    # The records per kind the target holds once switched; None: switched without copying.
+    migrated: dict[str, int] | None = None
+    already_copied: bool = False  # the target held the source's records: no bulk copy
+    held_ms: float = 0.0  # how long writes waited at the gate
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    """The bulk copy's outcome, before writes are held."""
+
+    watermark: datetime  # the catch-up copies what changed from here on
+    already: bool
 
 
 @dataclass
@@ -63,52 +81,6 @@ class _Refused(Exception):
     reason: str
     message: str
     details: dict[str, object] = field(default_factory=dict)
-
-
-async def count_records(inventory: RecordInventory) -> dict[str, int]:
-    async with inventory.snapshot() as snap:
-        return {kind: await snap.count(kind) for kind in inventory.kinds()}
-
-
-def _key(record: dict[str, object]) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-
-
-async def same_records(source: RecordInventory, target: RecordInventory) -> bool:
-    """Whether the target holds exactly the source's records (order aside)."""
-    async with source.snapshot() as a, target.snapshot() as b:
-        for kind in source.kinds():
-            if await a.count(kind) != await b.count(kind):
-                return False
-            theirs: set[str] = set()
-            async for records in b.records(kind, BATCH):
-                theirs.update(_key(r) for r in records)
-            async for records in a.records(kind, BATCH):
-                if any(_key(r) not in theirs for r in records):
-                    return False
-    return True
-
-
-async def copy_records(
-    source: RecordInventory,
-    target: RecordInventory,
-    on_total: Progress = _nothing,
-    progress: Progress = _nothing,
-) -> dict[str, int]:
-    """Every record of the source into the target, parents first; counts per kind."""
-    copied: dict[str, int] = {}
-    async with source.snapshot() as snap:
-        kinds = source.kinds()
-        counts = {kind: await snap.count(kind) for kind in kinds}
-        on_total(sum(counts.values()))
-        for kind in kinds:
-            copied[kind] = 0
-            async for records in snap.records(kind, BATCH):
-                await target.write(kind, records)
-                copied[kind] += len(records)
-                progress(len(records))
-            log.info("database switch: copied %d %s", copied[kind], kind)
-    return copied
 
 
 class Databases:
@@ -120,6 +92,7 @@ class Databases:
         choice: ProviderChoice,
         connections: Connections,
         on_swap: list[Callable[[Backend], None]],
+        clock: Clock,
         gate_timeout_s: float = 30.0,
     ) -> None:
         self._live = live
@@ -128,7 +101,10 @@ class Databases:
         self._connections = connections
         self._on_swap = on_swap
         self._gate_timeout_s = gate_timeout_s
+        self._clock = clock
         self._running = False
+        # Awaited after each batch of the bulk copy, writes flowing (tests write there).
+        self.after_bulk_batch: BulkHook | None = None
 
     @property
     def provider(self) -> str:
@@ -229,23 +205,24 @@ class Databases:
         try:
             source = self._live.backend
             has_records = await self._prepare(target, migrate)
+            bulk = (
+                await self._bulk(source, target, has_records, on_total, progress)
+                if migrate
+                else None
+            )
             log.info("database switch to %s (%s): holding writes", provider, target.url)
             try:
                 async with self._live.closed_for_writes(self._gate_timeout_s):
                     held = time.monotonic()
-                    migrated, already = await self._copy(
-                        source, target, migrate, has_records, on_total, progress
-                    )
+                    if bulk is not None:
+                        await self._catch_up(source, target, bulk.watermark)
                     moving = move_instances and not migrate
                     before = await _instances(source) if moving else []
                     self._save(provider)
                     self._live.swap(target)
                     swapped = True
-                    log.info(
-                        "database switched to %s: writes were held %.0f ms",
-                        provider,
-                        (time.monotonic() - held) * 1000,
-                    )
+                    held_ms = (time.monotonic() - held) * 1000
+                log.info("database switched to %s: writes were held %.0f ms", provider, held_ms)
             except TimeoutError:
                 raise _Refused(
                     "writes_busy",
@@ -261,8 +238,13 @@ class Databases:
                 log.exception("after the database switch")
         if moving:
             await self._move_instances(before, target)
+        migrated = None if bulk is None else await self._held_now(target)
         return SwitchResult(
-            provider, f"Database provider switched to {provider}", migrated, already
+            provider,
+            f"Database provider switched to {provider}",
+            migrated,
+            bulk is not None and bulk.already,
+            held_ms,
         )
 
     async def _prepare(self, target: Backend, migrate: bool) -> bool:
@@ -286,20 +268,28 @@ class Databases:
             raise _Refused("target_unreachable", message) from exc
         return any(counts.values())
 
-    async def _copy(
+    def _watermark(self) -> datetime:
+        """From when the catch-up must look for changes: now, less the age of the oldest
+        write unit open (it may commit after the snapshot began, stamped before), less a
+        margin (a use case may read the clock a little before it opens its unit)."""
+        age = timedelta(seconds=self._live.oldest_write_age_s())
+        return self._clock.now() - age - WATERMARK_MARGIN
+
+    async def _bulk(
         self,
         source: Backend,
         target: Backend,
-        migrate: bool,
         has_records: bool,
         on_total: Progress,
         progress: Progress,
-    ) -> tuple[dict[str, int] | None, bool]:
-        if not migrate:
-            return None, False
+    ) -> _Bulk:
+        """The bulk copy, writes flowing: every record of one snapshot of the source, or
+        none when the target holds exactly that snapshot's records already."""
         missing = set(source.inventory.kinds()) - set(target.inventory.kinds())
         if missing:
             raise _Refused("schema_mismatch", f"The target has no {sorted(missing)[0]}")
+        began = time.monotonic()
+        watermark = self._watermark()  # before the snapshot: what it misses comes after
         try:
             if has_records:
                 if not await same_records(source.inventory, target.inventory):
@@ -310,8 +300,10 @@ class Databases:
                         {"counts": await count_records(target.inventory)},
                     )
                 log.info("database switch: the target holds these records already")
-                return await count_records(target.inventory), True
-            return await copy_records(source.inventory, target.inventory, on_total, progress), False
+                return _Bulk(watermark, True)
+            copied = await copy_records(
+                source.inventory, target.inventory, on_total, progress, self.after_bulk_batch
+            )
         except _Refused:
             raise
         except Exception as exc:
@@ -321,6 +313,43 @@ class Databases:
                 f"Copying the records failed ({_short(exc)}); the target is partly filled: "
                 "empty it before trying again",
             ) from exc
+        log.info(
+            "database switch: bulk copy of %d records in %.0f ms, writes flowing",
+            sum(copied.values()),
+            (time.monotonic() - began) * 1000,
+        )
+        return _Bulk(watermark, False)
+
+    async def _catch_up(self, source: Backend, target: Backend, watermark: datetime) -> None:
+        """Under the gate: what changed since the bulk snapshot began."""
+        began = time.monotonic()
+        try:
+            done = await catch_up(source.inventory, target.inventory, watermark)
+        except Exception as exc:
+            log.exception("database switch: the catch-up failed")
+            raise _Refused(
+                "copy_failed",
+                f"Catching up failed ({_short(exc)}); the target is partly filled: "
+                "empty it before trying again",
+            ) from exc
+        written = ", ".join(f"{k} {n}" for k, n in done.written.items() if n) or "nothing"
+        deleted = ", ".join(f"{k} {n}" for k, n in done.deleted.items() if n) or "nothing"
+        log.info(
+            "database switch: catch-up since %s in %.0f ms: wrote %s; deleted %s",
+            watermark.isoformat(),
+            (time.monotonic() - began) * 1000,
+            written,
+            deleted,
+        )
+
+    async def _held_now(self, target: Backend) -> dict[str, int]:
+        """The answer's counts: the target's records just after the swap (writes that landed
+        in the instant since are in them)."""
+        try:
+            return await count_records(target.inventory)
+        except Exception as exc:  # switched already: the counts are not worth an error
+            log.warning("counting the records on %s failed: %s", target.provider, exc)
+            return {}
 
     def _save(self, provider: str) -> None:
         try:
