@@ -65,7 +65,8 @@ class SwitchResult:
     # The records per kind the target holds once switched; None: switched without copying.
     migrated: dict[str, int] | None = None
     already_copied: bool = False  # the target held the source's records: no bulk copy
-    held_ms: float = 0.0  # how long writes waited at the gate
+    bulk_ms: float = 0.0  # how long the bulk copy took (writes flowing)
+    held_ms: float = 0.0  # how long writes waited at the gate (the catch-up and the swap)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class _Bulk:
 
     watermark: datetime  # the catch-up copies what changed from here on
     already: bool
+    ms: float  # how long it took
 
 
 @dataclass
@@ -244,6 +246,7 @@ class Databases:
             f"Database provider switched to {provider}",
             migrated,
             bulk is not None and bulk.already,
+            0.0 if bulk is None else bulk.ms,
             held_ms,
         )
 
@@ -300,7 +303,7 @@ class Databases:
                         {"counts": await count_records(target.inventory)},
                     )
                 log.info("database switch: the target holds these records already")
-                return _Bulk(watermark, True)
+                return _Bulk(watermark, True, (time.monotonic() - began) * 1000)
             copied = await copy_records(
                 source.inventory, target.inventory, on_total, progress, self.after_bulk_batch
             )
@@ -313,12 +316,13 @@ class Databases:
                 f"Copying the records failed ({_short(exc)}); the target is partly filled: "
                 "empty it before trying again",
             ) from exc
+        took = (time.monotonic() - began) * 1000
         log.info(
             "database switch: bulk copy of %d records in %.0f ms, writes flowing",
             sum(copied.values()),
-            (time.monotonic() - began) * 1000,
+            took,
         )
-        return _Bulk(watermark, False)
+        return _Bulk(watermark, False, took)
 
     async def _catch_up(self, source: Backend, target: Backend, watermark: datetime) -> None:
         """Under the gate: what changed since the bulk snapshot began."""
