@@ -5,10 +5,11 @@ server keeps serving. With `migrate`, a target must be empty or already hold exa
 records of the current database (a previous copy with nothing written since: then nothing is
 copied in bulk, so running the same switch twice leaves the same target); anything else is
 refused. The records are copied from one snapshot of the source while writes go on (the
-bulk copy); then writes are held at the gate (open write units finish first, on the old
-database), what changed since the snapshot began is copied (the catch-up,
-`domain/record_copy.py`), the choice is saved and the backend swapped; the held writes go
-on, on the target. Writes wait only for the catch-up; reads are never held. A failure
+bulk copy), then what changed since is copied, writes still flowing, a few times over while
+much changed (catch-ups, `domain/record_copy.py`); then writes are held at the gate (open
+write units finish first, on the old database), a last catch-up copies what the last moment
+changed, the choice is saved and the backend swapped; the held writes go on, on the target.
+Writes wait only for that last catch-up; reads are never held. A failure
 anywhere before the swap leaves the old provider in place and closes the target (a copy cut
 short leaves the target partly filled: it must be emptied before the next try).
 """
@@ -34,6 +35,7 @@ from domain.ports import (
 from domain.record_copy import (
     WATERMARK_MARGIN,
     BulkHook,
+    CaughtUp,
     Progress,
     catch_up,
     copy_records,
@@ -44,6 +46,10 @@ from domain.record_copy import (
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("sqlite", "postgresql", "mongodb")
+# Catch-ups before the one that holds writes: at most this many, fewer once one finds at most
+# FLOWING_ENOUGH records (then what is left for the held one is what a moment of writes made).
+FLOWING_PASSES = 3
+FLOWING_ENOUGH = 1000
 
 
 def _nothing(_: int) -> None:
@@ -212,12 +218,13 @@ class Databases:
                 if migrate
                 else None
             )
+            since = None if bulk is None else await self._catch_up_flowing(source, target, bulk)
             log.info("database switch to %s (%s): holding writes", provider, target.url)
             try:
                 async with self._live.closed_for_writes(self._gate_timeout_s):
                     held = time.monotonic()
-                    if bulk is not None:
-                        await self._catch_up(source, target, bulk.watermark)
+                    if since is not None:
+                        await self._catch_up(source, target, since, "final, writes held")
                     moving = move_instances and not migrate
                     before = await _instances(source) if moving else []
                     self._save(provider)
@@ -324,8 +331,23 @@ class Databases:
         )
         return _Bulk(watermark, False, took)
 
-    async def _catch_up(self, source: Backend, target: Backend, watermark: datetime) -> None:
-        """Under the gate: what changed since the bulk snapshot began."""
+    async def _catch_up_flowing(self, source: Backend, target: Backend, bulk: _Bulk) -> datetime:
+        """Catch-ups with writes flowing, each from the watermark of the one before, while
+        they still find much: what the writes made during the bulk copy (at the bulk's rate),
+        not the final catch-up, which holds writes. Answers the final one's watermark."""
+        since = bulk.watermark
+        for n in range(1, FLOWING_PASSES + 1):
+            next_since = self._watermark()  # before this pass's snapshot
+            done = await self._catch_up(source, target, since, f"{n}, writes flowing")
+            since = next_since
+            if done.total <= FLOWING_ENOUGH:
+                break
+        return since
+
+    async def _catch_up(
+        self, source: Backend, target: Backend, watermark: datetime, which: str
+    ) -> CaughtUp:
+        """What changed since `watermark`, and what was deleted."""
         began = time.monotonic()
         try:
             done = await catch_up(source.inventory, target.inventory, watermark)
@@ -339,12 +361,14 @@ class Databases:
         written = ", ".join(f"{k} {n}" for k, n in done.written.items() if n) or "nothing"
         deleted = ", ".join(f"{k} {n}" for k, n in done.deleted.items() if n) or "nothing"
         log.info(
-            "database switch: catch-up since %s in %.0f ms: wrote %s; deleted %s",
+            "database switch: catch-up (%s) since %s in %.0f ms: wrote %s; deleted %s",
+            which,
             watermark.isoformat(),
             (time.monotonic() - began) * 1000,
             written,
             deleted,
         )
+        return done
 
     async def _held_now(self, target: Backend) -> dict[str, int]:
         """The answer's counts: the target's records just after the swap (writes that landed

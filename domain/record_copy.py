@@ -1,11 +1,15 @@
 """Copying one database's records into another while writes go on: a bulk copy from a
-snapshot, then a catch-up of what changed since that snapshot began (a switch runs it with
-writes held, so the target ends equal to the source).
+snapshot, then catch-ups of what changed since the snapshot before began (a switch runs the
+last one with writes held, so the target ends equal to the source).
 
-The catch-up finds each kind's changes by a rule of its own (`CATCH_UP`), all measured from
-one watermark: a moment no earlier change can be stamped after. The switch takes it when
-the bulk snapshot starts, lowered to the start of the oldest write unit open then and by
-`WATERMARK_MARGIN` (a use case may stamp `now` a little before its unit opens).
+A catch-up finds each kind's changes by a rule of its own (`CATCH_UP`), all measured from
+one watermark: a moment no change committed after the snapshot can be stamped before. The
+switch takes it just before a snapshot starts, lowered to the start of the oldest write
+unit open then (it may commit later, stamped earlier) and by `WATERMARK_MARGIN`: a use case
+may read the clock a little before it opens its unit — by the time it waits for its
+instance's lock (domain/recorder.py), milliseconds; the send path reads it and opens its
+unit at once. Each change in the margin is copied again by every catch-up, so it is kept
+short.
 
 - `updated_at`: every in-place change of messages, contacts and webhook deliveries moves
   it (the contract suite proves it per write path, tests/contract/test_catch_up_contract.py).
@@ -38,7 +42,7 @@ from domain.times import to_ms
 log = logging.getLogger(__name__)
 
 BATCH = 500
-WATERMARK_MARGIN = timedelta(seconds=10)
+WATERMARK_MARGIN = timedelta(seconds=2)
 
 Progress = Callable[[int], None]
 # Awaited after each batch the bulk copy writes (tests hold the copy there to write meanwhile).
@@ -156,8 +160,11 @@ async def _by_key(
 
 
 async def catch_up(source: RecordInventory, target: RecordInventory, since: datetime) -> CaughtUp:
-    """Makes the target equal to the source again after a bulk copy whose snapshot began at
-    `since` (the watermark), given that nothing writes to the source meanwhile."""
+    """Copies what changed on the source since `since` (the watermark of an earlier copy's
+    snapshot) into the target, from one snapshot of the source, and removes from the target
+    what that snapshot no longer holds. With nothing writing to the source meanwhile, the
+    target ends equal to it; with writes going on, it ends equal to the snapshot, and a
+    later catch-up from a watermark taken before this one began finishes the work."""
     kinds = source.kinds()
     unknown = [k for k in kinds if k not in CATCH_UP]
     if unknown:
@@ -165,23 +172,24 @@ async def catch_up(source: RecordInventory, target: RecordInventory, since: date
     whole = [k for k in kinds if CATCH_UP[k] is None]
     changed: dict[str, list[dict[str, Any]]] = {}
     gone: dict[str, list[tuple[Any, ...]]] = {}
-    async with source.snapshot() as ours, target.snapshot() as theirs:
-        for kind in whole:
-            mine = await _by_key(ours, source, kind)
-            there = await _by_key(theirs, target, kind)
-            changed[kind] = [
-                r for k, r in mine.items() if k not in there or _text(there[k]) != _text(r)
-            ]
-            gone[kind] = [k for k in there if k not in mine]
     deleted: dict[str, int] = {}
-    # Removals first, children first: a user deleted and another one made with its email
-    # must not collide; an instance removed takes what it owns with it.
-    for kind in reversed(whole):
-        if gone[kind]:
-            await target.delete(kind, gone[kind])
-            deleted[kind] = len(gone[kind])
     written = {kind: 0 for kind in kinds}
+    # One snapshot for the comparison and the copy: a child it holds has its parent in it.
     async with source.snapshot() as ours:
+        async with target.snapshot() as theirs:
+            for kind in whole:
+                mine = await _by_key(ours, source, kind)
+                there = await _by_key(theirs, target, kind)
+                changed[kind] = [
+                    r for k, r in mine.items() if k not in there or _text(there[k]) != _text(r)
+                ]
+                gone[kind] = [k for k in there if k not in mine]
+        # Removals first, children first: a user deleted and another one made with its
+        # email must not collide; an instance removed takes what it owns with it.
+        for kind in reversed(whole):
+            if gone[kind]:
+                await target.delete(kind, gone[kind])
+                deleted[kind] = len(gone[kind])
         for kind in kinds:
             rule = CATCH_UP[kind]
             if rule is None:
