@@ -9,9 +9,9 @@ bulk copy), then what changed since is copied, writes still flowing, a few times
 much changed (catch-ups, `domain/record_copy.py`); then writes are held at the gate (open
 write units finish first, on the old database), a last catch-up copies what the last moment
 changed, the choice is saved and the backend swapped; the held writes go on, on the target.
-Writes wait only for that last catch-up; reads are never held. A failure
-anywhere before the swap leaves the old provider in place and closes the target (a copy cut
-short leaves the target partly filled: it must be emptied before the next try).
+Writes wait only for that last catch-up; reads are never held. A failure anywhere before
+the swap leaves the old provider in place and closes the target (a copy cut short leaves the
+target partly filled: it must be emptied before the next try).
 """
 
 from __future__ import annotations

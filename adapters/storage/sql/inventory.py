@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -66,8 +66,9 @@ def _known(kind: str) -> Table:
     return table
 
 
-# What removing a user or an instance removes with it, children first (the repositories'
-# own order: explicit, not left to ON DELETE CASCADE, so every backend removes the same rows).
+# What removing an instance removes with it: every table with an instance_id, explicitly (as
+# the instances repository does, not left to ON DELETE CASCADE), so every backend removes the
+# same rows.
 _OWNED_BY_INSTANCE = [
     t for t in reversed(metadata.sorted_tables) if "instance_id" in t.c and t is not instances
 ]
@@ -203,7 +204,9 @@ class SqlInventory:
         if keys:
             await self._run(lambda _name: [(s, None) for s in _removals(kind, keys)], None)
 
-    async def _run(self, statements: Any, sequenced: Table | None) -> None:
+    async def _run(
+        self, statements: Callable[[str], list[tuple[Any, Any]]], sequenced: Table | None
+    ) -> None:
         """Statements (built for the dialect) in one transaction, on SQLite by its writer."""
         writer = self._storage.writer
         if writer is None:
