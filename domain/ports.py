@@ -717,7 +717,7 @@ class RecordSnapshot(Protocol):
         self, kind: str, field: str, value: Any, batch: int
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """The records whose `field` is at least `value` (a datetime for a time field, else
-        the field's own JSON value), in key order."""
+        the field's own JSON value), in no particular order."""
         ...
 
 
