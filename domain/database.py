@@ -36,6 +36,7 @@ from domain.record_copy import (
     WATERMARK_MARGIN,
     BulkHook,
     CaughtUp,
+    Mirror,
     Progress,
     catch_up,
     copy_records,
@@ -82,6 +83,7 @@ class _Bulk:
     watermark: datetime  # the catch-up copies what changed from here on
     already: bool
     ms: float  # how long it took
+    mirror: Mirror = field(default_factory=dict)  # the target's whole-compared records
 
 
 @dataclass
@@ -218,13 +220,13 @@ class Databases:
                 if migrate
                 else None
             )
-            since = None if bulk is None else await self._catch_up_flowing(source, target, bulk)
+            since = None if bulk is None else await self._catch_ups_flowing(source, target, bulk)
             log.info("database switch to %s (%s): holding writes", provider, target.url)
             try:
                 async with self._live.closed_for_writes(self._gate_timeout_s):
                     held = time.monotonic()
-                    if since is not None:
-                        await self._catch_up(source, target, since, "final, writes held")
+                    if bulk is not None and since is not None:
+                        await self._catch_up(source, target, since, bulk, "final, writes held")
                     moving = move_instances and not migrate
                     before = await _instances(source) if moving else []
                     self._save(provider)
@@ -311,8 +313,14 @@ class Databases:
                     )
                 log.info("database switch: the target holds these records already")
                 return _Bulk(watermark, True, (time.monotonic() - began) * 1000)
+            mirror: Mirror = {}
             copied = await copy_records(
-                source.inventory, target.inventory, on_total, progress, self.after_bulk_batch
+                source.inventory,
+                target.inventory,
+                on_total,
+                progress,
+                self.after_bulk_batch,
+                mirror,
             )
         except _Refused:
             raise
@@ -329,28 +337,28 @@ class Databases:
             sum(copied.values()),
             took,
         )
-        return _Bulk(watermark, False, took)
+        return _Bulk(watermark, False, took, mirror)
 
-    async def _catch_up_flowing(self, source: Backend, target: Backend, bulk: _Bulk) -> datetime:
+    async def _catch_ups_flowing(self, source: Backend, target: Backend, bulk: _Bulk) -> datetime:
         """Catch-ups with writes flowing, each from the watermark of the one before, while
         they still find much: what the writes made during the bulk copy (at the bulk's rate),
         not the final catch-up, which holds writes. Answers the final one's watermark."""
         since = bulk.watermark
         for n in range(1, FLOWING_PASSES + 1):
             next_since = self._watermark()  # before this pass's snapshot
-            done = await self._catch_up(source, target, since, f"{n}, writes flowing")
+            done = await self._catch_up(source, target, since, bulk, f"{n}, writes flowing")
             since = next_since
             if done.total <= FLOWING_ENOUGH:
                 break
         return since
 
     async def _catch_up(
-        self, source: Backend, target: Backend, watermark: datetime, which: str
+        self, source: Backend, target: Backend, watermark: datetime, bulk: _Bulk, which: str
     ) -> CaughtUp:
         """What changed since `watermark`, and what was deleted."""
         began = time.monotonic()
         try:
-            done = await catch_up(source.inventory, target.inventory, watermark)
+            done = await catch_up(source.inventory, target.inventory, watermark, bulk.mirror)
         except Exception as exc:
             log.exception("database switch: the catch-up failed")
             raise _Refused(

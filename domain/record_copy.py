@@ -88,6 +88,12 @@ CATCH_UP: dict[str, Since | None] = {
 }
 
 
+# What the target holds of the kinds compared whole, by key, as the copy wrote it: nothing
+# else writes the target before the swap, so a catch-up compares the source with this
+# instead of reading the target again (with writes held, half the reading).
+Mirror = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class CaughtUp:
     written: dict[str, int]  # records written per kind (new or changed since the watermark)
@@ -128,9 +134,10 @@ async def copy_records(
     on_total: Progress = _nothing,
     progress: Progress = _nothing,
     after_batch: BulkHook | None = None,
+    mirror: Mirror | None = None,
 ) -> dict[str, int]:
     """Every record of one snapshot of the source into the target, parents first; counts
-    per kind."""
+    per kind. The records of the kinds compared whole are kept in `mirror` when given."""
     copied: dict[str, int] = {}
     async with source.snapshot() as snap:
         kinds = source.kinds()
@@ -138,8 +145,14 @@ async def copy_records(
         on_total(sum(counts.values()))
         for kind in kinds:
             copied[kind] = 0
+            kept = None
+            if mirror is not None and CATCH_UP.get(kind, 0) is None:
+                kept = mirror.setdefault(kind, {})
+                names = source.key(kind)
             async for records in snap.records(kind, BATCH):
                 await target.write(kind, records)
+                if kept is not None:
+                    kept.update((tuple(r[n] for n in names), r) for r in records)
                 copied[kind] += len(records)
                 progress(len(records))
                 if after_batch is not None:
@@ -159,12 +172,19 @@ async def _by_key(
     return found
 
 
-async def catch_up(source: RecordInventory, target: RecordInventory, since: datetime) -> CaughtUp:
+async def catch_up(
+    source: RecordInventory,
+    target: RecordInventory,
+    since: datetime,
+    mirror: Mirror | None = None,
+) -> CaughtUp:
     """Copies what changed on the source since `since` (the watermark of an earlier copy's
     snapshot) into the target, from one snapshot of the source, and removes from the target
     what that snapshot no longer holds. With nothing writing to the source meanwhile, the
     target ends equal to it; with writes going on, it ends equal to the snapshot, and a
-    later catch-up from a watermark taken before this one began finishes the work."""
+    later catch-up from a watermark taken before this one began finishes the work. The
+    kinds compared whole are compared with `mirror` (filled from the target when it lacks
+    them, and kept up to date) when given."""
     kinds = source.kinds()
     unknown = [k for k in kinds if k not in CATCH_UP]
     if unknown:
@@ -174,16 +194,20 @@ async def catch_up(source: RecordInventory, target: RecordInventory, since: date
     gone: dict[str, list[tuple[Any, ...]]] = {}
     deleted: dict[str, int] = {}
     written = {kind: 0 for kind in kinds}
+    known: Mirror = {} if mirror is None else mirror
     # One snapshot for the comparison and the copy: a child it holds has its parent in it.
     async with source.snapshot() as ours:
-        async with target.snapshot() as theirs:
-            for kind in whole:
-                mine = await _by_key(ours, source, kind)
-                there = await _by_key(theirs, target, kind)
-                changed[kind] = [
-                    r for k, r in mine.items() if k not in there or _text(there[k]) != _text(r)
-                ]
-                gone[kind] = [k for k in there if k not in mine]
+        if any(kind not in known for kind in whole):
+            async with target.snapshot() as theirs:
+                for kind in whole:
+                    if kind not in known:
+                        known[kind] = await _by_key(theirs, target, kind)
+        for kind in whole:
+            mine = await _by_key(ours, source, kind)
+            there = known[kind]
+            changed[kind] = [r for k, r in mine.items() if there.get(k) != r]
+            gone[kind] = [k for k in there if k not in mine]
+            known[kind] = mine  # what the target holds once this catch-up is done
         # Removals first, children first: a user deleted and another one made with its
         # email must not collide; an instance removed takes what it owns with it.
         for kind in reversed(whole):

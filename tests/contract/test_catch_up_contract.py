@@ -23,7 +23,7 @@ from adapters.storage.sql.tables import metadata
 from adapters.storage.sql.uow import SqlStorage
 from domain.entities import ActivityLog, Event, EventType, Media, MessageStatus
 from domain.ports import RecordInventory
-from domain.record_copy import CATCH_UP, catch_up, copy_records, same_records
+from domain.record_copy import CATCH_UP, Mirror, _by_key, catch_up, copy_records, same_records
 from domain.times import to_ms
 from domain.webhooks import DeliveryStatus
 from tests.contract.test_messaging_contract import ALICE, BOB, CAROL, contact, message
@@ -267,14 +267,18 @@ async def test_a_change_after_the_snapshot_is_caught_up(pair: tuple[Side, Side],
     source, target = pair
     mutate, kinds = MUTATIONS[name]
     await _seed(source.storage)
-    await copy_records(source.inventory, target.inventory)
+    mirror: Mirror = {}  # as a switch does: the target's whole-compared kinds, as written
+    await copy_records(source.inventory, target.inventory, mirror=mirror)
     assert await same_records(source.inventory, target.inventory)
 
     await _in_unit(source.storage, mutate)
     assert not await same_records(source.inventory, target.inventory)  # a real change
 
-    done = await catch_up(source.inventory, target.inventory, WATERMARK)
+    done = await catch_up(source.inventory, target.inventory, WATERMARK, mirror)
     assert await same_records(source.inventory, target.inventory)
+    async with target.inventory.snapshot() as snap:
+        for kind, held in mirror.items():  # still what the target holds
+            assert held == await _by_key(snap, target.inventory, kind), kind
     touched = {k for k, n in (done.written | done.deleted).items() if n}
     assert touched == kinds, done
     # Only what changed travels: the seeded records are older than the watermark.

@@ -22,11 +22,18 @@ from adapters.storage.sql.tables import (
 from adapters.storage.sql.uow import SqlStorage
 from domain.ports import StorageGauges
 
+# The time columns of each table: the only values a record turns into text.
+_TIMES = {
+    t.name: [c.name for c in t.columns if isinstance(c.type, UTCDateTime)]
+    for t in metadata.sorted_tables
+}
+
 
 def _to_json(table: Table, row: Any) -> dict[str, Any]:
     record = dict(row._mapping)
-    for name, value in record.items():
-        if isinstance(value, datetime):
+    for name in _TIMES[table.name]:
+        value = record[name]
+        if value is not None:
             record[name] = value.isoformat()
     return record
 
