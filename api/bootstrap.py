@@ -184,6 +184,15 @@ class NoInventory:
     async def write(self, kind: str, records: Any) -> None:
         raise NotImplementedError("this storage cannot be imported into")
 
+    def key(self, kind: str) -> tuple[str, ...]:
+        raise NotImplementedError("this storage has no records to name")
+
+    async def upsert(self, kind: str, records: Any) -> None:
+        raise NotImplementedError("this storage cannot be imported into")
+
+    async def delete(self, kind: str, keys: Any) -> None:
+        raise NotImplementedError("this storage cannot be imported into")
+
     async def gauges(self) -> StorageGauges:
         return StorageGauges({}, 0)
 
@@ -383,6 +392,7 @@ def build(
         choice=ChoiceFile(choice_path(settings)),
         connections=connections,
         on_swap=swapped,
+        clock=clock,
     )
     container = Container(
         settings=settings,

@@ -176,8 +176,8 @@ async def _db_switch(c: Container, provider: str, migrate: bool) -> None:
     else:
         copied = ", ".join(f"{kind}: {n}" for kind, n in result.migrated.items() if n) or "none"
         print(
-            f"switched to {provider}, {sum(result.migrated.values())} records copied ({copied});"
-            " the server will use it from its start"
+            f"switched to {provider}, {sum(result.migrated.values())} records on the target "
+            f"({copied}); the server will use it from its start"
         )
 
 

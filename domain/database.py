@@ -3,39 +3,54 @@
 A switch opens the target, pings it and migrates it to this release's schema while the
 server keeps serving. With `migrate`, a target must be empty or already hold exactly the
 records of the current database (a previous copy with nothing written since: then nothing is
-copied, so running the same switch twice leaves the same target); anything else is refused.
-Then writes are held at the gate (open write units finish first, on the old database), the
-records are copied kind by kind, the choice is saved and the backend swapped; the held
-writes go on, on the target. Reads are never held. A failure anywhere before the swap
-leaves the old provider in place and closes the target (a copy cut short leaves the target
-partly filled: it must be emptied before the next try).
+copied in bulk, so running the same switch twice leaves the same target); anything else is
+refused. The records are copied from one snapshot of the source while writes go on (the
+bulk copy), then what changed since is copied, writes still flowing, a few times over while
+much changed (catch-ups, `domain/record_copy.py`); then writes are held at the gate (open
+write units finish first, on the old database), a last catch-up copies what the last moment
+changed, the choice is saved and the backend swapped; the held writes go on, on the target.
+Writes wait only for that last catch-up; reads are never held. A failure anywhere before
+the swap leaves the old provider in place and closes the target (a copy cut short leaves the
+target partly filled: it must be emptied before the next try).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from domain.entities import Instance, InstanceStatus, Principal
 from domain.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from domain.ports import (
     Backend,
     Backends,
+    Clock,
     Connections,
     LiveStorage,
     ProviderChoice,
-    RecordInventory,
+)
+from domain.record_copy import (
+    WATERMARK_MARGIN,
+    BulkHook,
+    CaughtUp,
+    Mirror,
+    Progress,
+    catch_up,
+    copy_records,
+    count_records,
+    same_records,
 )
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("sqlite", "postgresql", "mongodb")
-BATCH = 500
-
-Progress = Callable[[int], None]
+# Catch-ups before the one that holds writes: at most this many, fewer once one finds at most
+# FLOWING_ENOUGH records (then what is left for the held one is what a moment of writes made).
+FLOWING_PASSES = 3
+FLOWING_ENOUGH = 1000
 
 
 def _nothing(_: int) -> None:
@@ -54,8 +69,21 @@ class DatabaseStatus:
 class SwitchResult:
     provider: str
     message: str
-    migrated: dict[str, int] | None = None  # None: switched without copying
-    already_copied: bool = False
+    # The records per kind the target holds once switched; None: switched without copying.
+    migrated: dict[str, int] | None = None
+    already_copied: bool = False  # the target held the source's records: no bulk copy
+    bulk_ms: float = 0.0  # how long the bulk copy took (writes flowing)
+    held_ms: float = 0.0  # how long writes waited at the gate (the catch-up and the swap)
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    """The bulk copy's outcome, before writes are held."""
+
+    watermark: datetime  # the catch-up copies what changed from here on
+    already: bool
+    ms: float  # how long it took
+    mirror: Mirror = field(default_factory=dict)  # the target's whole-compared records
 
 
 @dataclass
@@ -63,52 +91,6 @@ class _Refused(Exception):
     reason: str
     message: str
     details: dict[str, object] = field(default_factory=dict)
-
-
-async def count_records(inventory: RecordInventory) -> dict[str, int]:
-    async with inventory.snapshot() as snap:
-        return {kind: await snap.count(kind) for kind in inventory.kinds()}
-
-
-def _key(record: dict[str, object]) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-
-
-async def same_records(source: RecordInventory, target: RecordInventory) -> bool:
-    """Whether the target holds exactly the source's records (order aside)."""
-    async with source.snapshot() as a, target.snapshot() as b:
-        for kind in source.kinds():
-            if await a.count(kind) != await b.count(kind):
-                return False
-            theirs: set[str] = set()
-            async for records in b.records(kind, BATCH):
-                theirs.update(_key(r) for r in records)
-            async for records in a.records(kind, BATCH):
-                if any(_key(r) not in theirs for r in records):
-                    return False
-    return True
-
-
-async def copy_records(
-    source: RecordInventory,
-    target: RecordInventory,
-    on_total: Progress = _nothing,
-    progress: Progress = _nothing,
-) -> dict[str, int]:
-    """Every record of the source into the target, parents first; counts per kind."""
-    copied: dict[str, int] = {}
-    async with source.snapshot() as snap:
-        kinds = source.kinds()
-        counts = {kind: await snap.count(kind) for kind in kinds}
-        on_total(sum(counts.values()))
-        for kind in kinds:
-            copied[kind] = 0
-            async for records in snap.records(kind, BATCH):
-                await target.write(kind, records)
-                copied[kind] += len(records)
-                progress(len(records))
-            log.info("database switch: copied %d %s", copied[kind], kind)
-    return copied
 
 
 class Databases:
@@ -120,6 +102,7 @@ class Databases:
         choice: ProviderChoice,
         connections: Connections,
         on_swap: list[Callable[[Backend], None]],
+        clock: Clock,
         gate_timeout_s: float = 30.0,
     ) -> None:
         self._live = live
@@ -128,7 +111,10 @@ class Databases:
         self._connections = connections
         self._on_swap = on_swap
         self._gate_timeout_s = gate_timeout_s
+        self._clock = clock
         self._running = False
+        # Awaited after each batch of the bulk copy, writes flowing (tests write there).
+        self.after_bulk_batch: BulkHook | None = None
 
     @property
     def provider(self) -> str:
@@ -229,23 +215,25 @@ class Databases:
         try:
             source = self._live.backend
             has_records = await self._prepare(target, migrate)
+            bulk = (
+                await self._bulk(source, target, has_records, on_total, progress)
+                if migrate
+                else None
+            )
+            since = None if bulk is None else await self._catch_ups_flowing(source, target, bulk)
             log.info("database switch to %s (%s): holding writes", provider, target.url)
             try:
                 async with self._live.closed_for_writes(self._gate_timeout_s):
                     held = time.monotonic()
-                    migrated, already = await self._copy(
-                        source, target, migrate, has_records, on_total, progress
-                    )
+                    if bulk is not None and since is not None:
+                        await self._catch_up(source, target, since, bulk, "final, writes held")
                     moving = move_instances and not migrate
                     before = await _instances(source) if moving else []
                     self._save(provider)
                     self._live.swap(target)
                     swapped = True
-                    log.info(
-                        "database switched to %s: writes were held %.0f ms",
-                        provider,
-                        (time.monotonic() - held) * 1000,
-                    )
+                    held_ms = (time.monotonic() - held) * 1000
+                log.info("database switched to %s: writes were held %.0f ms", provider, held_ms)
             except TimeoutError:
                 raise _Refused(
                     "writes_busy",
@@ -261,8 +249,14 @@ class Databases:
                 log.exception("after the database switch")
         if moving:
             await self._move_instances(before, target)
+        migrated = None if bulk is None else await self._held_now(target)
         return SwitchResult(
-            provider, f"Database provider switched to {provider}", migrated, already
+            provider,
+            f"Database provider switched to {provider}",
+            migrated,
+            bulk is not None and bulk.already,
+            0.0 if bulk is None else bulk.ms,
+            held_ms,
         )
 
     async def _prepare(self, target: Backend, migrate: bool) -> bool:
@@ -286,20 +280,28 @@ class Databases:
             raise _Refused("target_unreachable", message) from exc
         return any(counts.values())
 
-    async def _copy(
+    def _watermark(self) -> datetime:
+        """From when the catch-up must look for changes: now, less the age of the oldest
+        write unit open (it may commit after the snapshot began, stamped before), less a
+        margin (a use case may read the clock a little before it opens its unit)."""
+        age = timedelta(seconds=self._live.oldest_write_age_s())
+        return self._clock.now() - age - WATERMARK_MARGIN
+
+    async def _bulk(
         self,
         source: Backend,
         target: Backend,
-        migrate: bool,
         has_records: bool,
         on_total: Progress,
         progress: Progress,
-    ) -> tuple[dict[str, int] | None, bool]:
-        if not migrate:
-            return None, False
+    ) -> _Bulk:
+        """The bulk copy, writes flowing: every record of one snapshot of the source, or
+        none when the target holds exactly that snapshot's records already."""
         missing = set(source.inventory.kinds()) - set(target.inventory.kinds())
         if missing:
             raise _Refused("schema_mismatch", f"The target has no {sorted(missing)[0]}")
+        began = time.monotonic()
+        watermark = self._watermark()  # before the snapshot: what it misses comes after
         try:
             if has_records:
                 if not await same_records(source.inventory, target.inventory):
@@ -310,8 +312,16 @@ class Databases:
                         {"counts": await count_records(target.inventory)},
                     )
                 log.info("database switch: the target holds these records already")
-                return await count_records(target.inventory), True
-            return await copy_records(source.inventory, target.inventory, on_total, progress), False
+                return _Bulk(watermark, True, (time.monotonic() - began) * 1000)
+            mirror: Mirror = {}
+            copied = await copy_records(
+                source.inventory,
+                target.inventory,
+                on_total,
+                progress,
+                self.after_bulk_batch,
+                mirror,
+            )
         except _Refused:
             raise
         except Exception as exc:
@@ -321,6 +331,61 @@ class Databases:
                 f"Copying the records failed ({_short(exc)}); the target is partly filled: "
                 "empty it before trying again",
             ) from exc
+        took = (time.monotonic() - began) * 1000
+        log.info(
+            "database switch: bulk copy of %d records in %.0f ms, writes flowing",
+            sum(copied.values()),
+            took,
+        )
+        return _Bulk(watermark, False, took, mirror)
+
+    async def _catch_ups_flowing(self, source: Backend, target: Backend, bulk: _Bulk) -> datetime:
+        """Catch-ups with writes flowing, each from the watermark of the one before, while
+        they still find much: what the writes made during the bulk copy (at the bulk's rate),
+        not the final catch-up, which holds writes. Answers the final one's watermark."""
+        since = bulk.watermark
+        for n in range(1, FLOWING_PASSES + 1):
+            next_since = self._watermark()  # before this pass's snapshot
+            done = await self._catch_up(source, target, since, bulk, f"{n}, writes flowing")
+            since = next_since
+            if done.total <= FLOWING_ENOUGH:
+                break
+        return since
+
+    async def _catch_up(
+        self, source: Backend, target: Backend, watermark: datetime, bulk: _Bulk, which: str
+    ) -> CaughtUp:
+        """What changed since `watermark`, and what was deleted."""
+        began = time.monotonic()
+        try:
+            done = await catch_up(source.inventory, target.inventory, watermark, bulk.mirror)
+        except Exception as exc:
+            log.exception("database switch: the catch-up failed")
+            raise _Refused(
+                "copy_failed",
+                f"Catching up failed ({_short(exc)}); the target is partly filled: "
+                "empty it before trying again",
+            ) from exc
+        written = ", ".join(f"{k} {n}" for k, n in done.written.items() if n) or "nothing"
+        deleted = ", ".join(f"{k} {n}" for k, n in done.deleted.items() if n) or "nothing"
+        log.info(
+            "database switch: catch-up (%s) since %s in %.0f ms: wrote %s; deleted %s",
+            which,
+            watermark.isoformat(),
+            (time.monotonic() - began) * 1000,
+            written,
+            deleted,
+        )
+        return done
+
+    async def _held_now(self, target: Backend) -> dict[str, int]:
+        """The answer's counts: the target's records just after the swap (writes that landed
+        in the instant since are in them)."""
+        try:
+            return await count_records(target.inventory)
+        except Exception as exc:  # switched already: the counts are not worth an error
+            log.warning("counting the records on %s failed: %s", target.provider, exc)
+            return {}
 
     def _save(self, provider: str) -> None:
         try:

@@ -690,13 +690,35 @@ class RecordInventory(Protocol):
         """One consistent read of everything (a read transaction)."""
         ...
 
-    async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None: ...
+    async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        """Inserts new records (an import, a switch's bulk copy into an empty database)."""
+        ...
+
+    def key(self, kind: str) -> tuple[str, ...]:
+        """The fields that name a record of the kind (its primary key)."""
+        ...
+
+    async def upsert(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        """Writes records, replacing the ones of the same key (a switch's catch-up)."""
+        ...
+
+    async def delete(self, kind: str, keys: Sequence[tuple[Any, ...]]) -> None:
+        """Removes records by key (in `key(kind)` order). Users and instances go with
+        everything they own, as their repositories remove it."""
+        ...
+
     async def gauges(self) -> StorageGauges: ...
 
 
 class RecordSnapshot(Protocol):
     async def count(self, kind: str) -> int: ...
     def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+    def since(
+        self, kind: str, field: str, value: Any, batch: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The records whose `field` is at least `value` (a datetime for a time field, else
+        the field's own JSON value), in no particular order."""
+        ...
 
 
 # --- live database switching -------------------------------------------------------------
@@ -737,6 +759,10 @@ class LiveStorage(Protocol):
     def closed_for_writes(self, timeout_s: float) -> AbstractAsyncContextManager[None]:
         """Holds new write units back and waits (at most `timeout_s`, else TimeoutError) for
         the open ones to finish; they go on, on the backend current then, on leaving."""
+        ...
+
+    def oldest_write_age_s(self) -> float:
+        """How long the oldest write unit open now has been open (0.0: none is open)."""
         ...
 
     def swap(self, backend: Backend) -> Backend:

@@ -49,7 +49,8 @@ class SwitchDatabasePayload:
     message: str | None = strawberry.field(description="What happened, in words.")
     provider: str | None = strawberry.field(description="The provider in use afterwards.")
     migrated: list[RecordCount] | None = strawberry.field(
-        description="Records copied per kind; null when switched without migrate or refused."
+        description="Records per kind on the target once switched (copied now or found there "
+        "from a previous copy); null when switched without migrate or refused."
     )
     user_errors: list[UserError] = strawberry.field(
         description="Why nothing changed: an unknown or unconfigured provider "

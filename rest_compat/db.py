@@ -33,7 +33,8 @@ class SwitchAnswer(BaseModel):
     message: str
     provider: str
     migrated: dict[str, int] | None = Field(
-        description="records copied per kind; null when switched without migrate"
+        description="records per kind on the target once switched (copied now or found there "
+        "from a previous copy); null when switched without migrate"
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,7 @@ class WriteGate:
         self._idle = asyncio.Event()
         self._idle.set()
         self._holders: dict[asyncio.Task[Any] | None, int] = {}
+        self._since: dict[asyncio.Task[Any] | None, float] = {}  # first entered (monotonic)
 
     @property
     def is_closed(self) -> bool:
@@ -61,6 +63,7 @@ class WriteGate:
         while not self._open.is_set():
             await self._open.wait()
         self._holders[task] = 1
+        self._since[task] = time.monotonic()
         self._idle.clear()
 
     def leave(self) -> None:
@@ -70,8 +73,16 @@ class WriteGate:
             self._holders[task] = left
             return
         self._holders.pop(task, None)
+        self._since.pop(task, None)
         if not self._holders:
             self._idle.set()
+
+    def oldest_age_s(self) -> float:
+        """How long the task holding the gate longest has held it (a switch's catch-up
+        looks for changes from before that unit began)."""
+        if not self._since:
+            return 0.0
+        return max(0.0, time.monotonic() - min(self._since.values()))
 
     @asynccontextmanager
     async def closed(self, timeout_s: float) -> AsyncIterator[None]:
@@ -186,6 +197,9 @@ class SwitchableStorage:
     def closed_for_writes(self, timeout_s: float) -> contextlib.AbstractAsyncContextManager[None]:
         return self.gate.closed(timeout_s)
 
+    def oldest_write_age_s(self) -> float:
+        return self.gate.oldest_age_s()
+
     def swap(self, backend: Backend) -> Backend:
         old = self.in_use
         self.in_use = _InUse(backend)
@@ -248,6 +262,15 @@ class SwitchableInventory:
 
     async def write(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
         await self._current.write(kind, records)
+
+    def key(self, kind: str) -> tuple[str, ...]:
+        return tuple(self._current.key(kind))
+
+    async def upsert(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        await self._current.upsert(kind, records)
+
+    async def delete(self, kind: str, keys: Sequence[tuple[Any, ...]]) -> None:
+        await self._current.delete(kind, keys)
 
     async def gauges(self) -> StorageGauges:
         found: StorageGauges = await self._current.gauges()

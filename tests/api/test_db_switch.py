@@ -271,3 +271,42 @@ async def test_a_target_that_fails_leaves_the_old_provider_serving(
     body = await _status(api, h)
     assert body["provider"] == "sqlite" and body["counts"]["users"] == 2
     assert not (tmp_path / "database.json").exists()
+
+
+async def test_a_catch_up_that_fails_leaves_the_old_provider_serving_what_changed(
+    pg_database: NewDatabase,  # noqa: F811
+    api_factory: AppFactory,
+    tmp_path: Path,
+) -> None:
+    """The bulk copy succeeds; a write made meanwhile cannot be caught up (the target lost
+    its table): the switch is refused, and the old database still serves that write."""
+    url = await pg_database()
+    api = await api_factory(postgres_database_url=url)
+    h = await api.admin()
+    inst = await api.new_instance(h, name="before")
+    broken: list[str] = []
+
+    async def hook(kind: str) -> None:
+        if kind == "activity_logs" and broken == []:  # copied: a table the bulk is done with
+            r = await api.client.put(
+                f"/api/instances/{inst['id']}", json={"name": "during"}, headers=h
+            )
+            assert r.status_code == 200, r.text
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("DROP TABLE activity_logs")
+            finally:
+                await conn.close()
+            broken.append(kind)
+
+    api.container.databases.after_bulk_batch = hook
+    r = await api.client.post(
+        "/api/db/switch", json={"provider": "postgresql", "migrate": True}, headers=h
+    )
+    assert broken and r.status_code == 409, r.text
+    assert r.json()["details"]["reason"] == "copy_failed"
+    assert r.json()["message"].startswith("Catching up failed")
+    assert (await _status(api, h))["provider"] == "sqlite"
+    found = await api.client.get(f"/api/instances/{inst['id']}", headers=h)
+    assert found.json()["name"] == "during"
+    assert not (tmp_path / "database.json").exists()

@@ -1,6 +1,9 @@
 """The done-when test of the live switch: a switch with `migrate` while messages keep being
-sent loses nothing and fails no request. Each leg is (from, to); a MongoDB leg is one more
-pair in LEGS (and its URL in `_urls`)."""
+sent loses nothing and fails no request. Writes are not held during the bulk copy: the copy
+is held after its first batch of messages (a hook) while a message is sent, an instance
+renamed, a contact saved, a chat read and marked unread and a whole instance deleted — each
+acknowledged while the copy waits — and every one of those ends right on the target. Each
+leg is (from, to); a MongoDB leg is one more pair in LEGS (and its URL in `_urls`)."""
 
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ LEGS = [
     ("sqlite", "mongodb"),
     ("mongodb", "postgresql"),
 ]
-ALICE, BOB = "15550001111", "15550002222"
-OUTSIDE = "79001234567"
+ALICE, BOB, CAROL = "15550001111", "15550002222", "15550003333"
+OUTSIDE, QUIET = "79001234567", "79007654321"
 # The fields that name a record, per kind (every other kind: "id").
 KEYS = {
     "chat_summaries": ("instance_id", "remote_jid"),
@@ -104,6 +107,19 @@ async def test_switch_with_migrate_under_traffic_loses_nothing(
             headers=user,
         )
         assert r.status_code in (200, 201), r.text
+        # Records the bulk copy takes that are deleted while it runs: a whole instance.
+        carol = await _pair(api, user, CAROL)
+        for n in range(3):
+            r = await api.client.post(
+                f"/api/sandbox/{carol['id']}/incoming",
+                json={"from": OUTSIDE, "body": f"to carol {n}"},
+                headers=user,
+            )
+            assert r.status_code == 200, r.text
+        r = await api.client.post(
+            f"/api/sandbox/{bob['id']}/incoming", json={"from": QUIET, "body": "hi"}, headers=user
+        )
+        assert r.status_code == 200, r.text
 
         answers: list[tuple[int, str]] = []
         acknowledged: list[str] = []
@@ -129,6 +145,44 @@ async def test_switch_with_migrate_under_traffic_loses_nothing(
                 answers.append((r.status_code, r.text))
                 await asyncio.sleep(0.005)
 
+        during_bulk: list[str] = []
+
+        async def changes_while_copying() -> None:
+            """Writes acknowledged while the bulk copy waits in its hook (with the gate
+            closed they would wait for the copy, which waits for them: the timeout)."""
+            held = await _records(settings, target)
+            assert (carol["id"],) in held["instances"]  # copied already: its removal must follow
+            r = await api.client.post(
+                f"/api/whatsapp/{alice['id']}/send",
+                json={"phone": BOB, "message": "during the bulk copy"},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+            during_bulk.append(r.json()["id"])
+            answers = [
+                await api.client.put(
+                    f"/api/instances/{alice['id']}", json={"name": "alice renamed"}, headers=h
+                ),
+                await api.client.post(
+                    f"/api/instances/{bob['id']}/contacts/save",
+                    json={"number": ALICE, "name": "Alice B."},
+                    headers=user,
+                ),
+                await api.client.post(
+                    f"/api/instances/{bob['id']}/chats/{QUIET}/read", headers=user
+                ),
+                await api.client.post(
+                    f"/api/instances/{bob['id']}/chats/{QUIET}/unread", headers=user
+                ),
+                await api.client.delete(f"/api/instances/{carol['id']}", headers=user),
+            ]
+            assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+
+        async def hook(kind: str) -> None:
+            if kind == "messages" and not during_bulk:
+                await asyncio.wait_for(asyncio.create_task(changes_while_copying()), 20)
+
+        api.container.databases.after_bulk_batch = hook
         sender = asyncio.create_task(traffic())
         await _until(lambda: len(acknowledged) >= 15)
         r = await api.client.post(
@@ -157,9 +211,35 @@ async def test_switch_with_migrate_under_traffic_loses_nothing(
     for kind, names in on_source.items():
         assert names <= on_target[kind], f"{kind}: {len(names - on_target[kind])} missing"
     # Every message acknowledged, before, during and after the switch, is on the target.
-    assert set(acknowledged) <= await _message_ids(settings, target)
+    assert during_bulk and set(acknowledged + during_bulk) <= await _message_ids(settings, target)
+    # The changes made during the bulk copy, as the target has them.
+    rows = {kind: await _all(settings, target, kind) for kind in on_target}
+    assert _one(rows["instances"], id=alice["id"])["name"] == "alice renamed"
+    assert _one(rows["contacts"], instance_id=bob["id"], number=ALICE)["name"] == "Alice B."
+    quiet = f"{QUIET}@s.whatsapp.net"
+    assert _one(rows["chat_summaries"], instance_id=bob["id"], remote_jid=quiet)["marked_unread"]
+    assert _one(rows["messages"], instance_id=bob["id"], remote_jid=quiet)["status"] == "read"
+    left = {
+        kind: [r for r in found if carol["id"] in (r.get("id"), r.get("instance_id"))]
+        for kind, found in rows.items()
+    }
+    assert {kind: n for kind, n in left.items() if n} == {}
     assert on_target["messages"] and on_target["events"] and on_target["contacts"]
     assert on_target["webhook_deliveries"] and on_target["users"] and on_target["instances"]
+
+
+async def _all(settings: Any, provider: str, kind: str) -> list[dict[str, Any]]:
+    backend = ConfiguredBackends(settings, FernetBox(settings.jwt_secret), Metrics()).open(provider)
+    try:
+        return await _rows(backend.inventory, kind)
+    finally:
+        await backend.storage.close()
+
+
+def _one(rows: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    found = [r for r in rows if all(r[k] == v for k, v in fields.items())]
+    assert len(found) == 1, (fields, found)
+    return found[0]
 
 
 async def _until(done: Callable[[], bool], within: float = 30.0) -> None:

@@ -83,7 +83,10 @@ def test_db_switch_copies_and_the_server_then_starts_on_the_target(
     env.setenv("POSTGRES_DATABASE_URL", pg_database_url)
     assert main(["db", "switch", "postgresql", "--migrate"]) == 0
     out = capsys.readouterr().out
-    assert f"switched to postgresql, {sum(len(v) for v in before.values())} records copied" in out
+    assert (
+        f"switched to postgresql, {sum(len(v) for v in before.values())} records on the target"
+        in out
+    )
     assert json.loads((data / "database.json").read_text()) == {"provider": "postgresql"}
     assert _records(data, "postgresql", pg_database_url) == before
     # Twice: the target holds exactly these records, and it is the one in use now.

@@ -5,14 +5,17 @@ task already inside a unit enters another without waiting on itself."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.storage.switchable import SwitchableStorage
 from api.bootstrap import NoInventory
+from domain.database import Databases
 from domain.entities import Role, User
 from domain.ports import Backend
+from domain.record_copy import WATERMARK_MARGIN
+from tests.fakes.clock import FakeClock
 from tests.fakes.storage import MemoryStorage
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -128,3 +131,39 @@ async def test_reads_are_never_held() -> None:
     async with storage.closed_for_writes(1.0):
         async with storage.unit_of_work(read_only=True) as uow:
             assert await uow.users.get("nobody") is None
+
+
+async def test_the_watermark_goes_back_to_the_oldest_open_write_unit() -> None:
+    """A unit open when the bulk snapshot begins may commit after it, stamped earlier: the
+    catch-up must look from before that unit began (and a margin before)."""
+    backend, _ = _backend("only")
+    storage = SwitchableStorage(backend)
+    clock = FakeClock()
+    databases = Databases(
+        live=storage,
+        backends=None,  # type: ignore[arg-type]
+        choice=None,  # type: ignore[arg-type]
+        connections=None,  # type: ignore[arg-type]
+        on_swap=[],
+        clock=clock,
+    )
+    assert storage.oldest_write_age_s() == 0.0
+    assert databases._watermark() == clock.now() - WATERMARK_MARGIN
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        async with storage.unit_of_work():
+            entered.set()
+            await release.wait()
+
+    task = asyncio.create_task(slow())
+    await entered.wait()
+    await asyncio.sleep(0.05)
+    async with storage.unit_of_work():  # a younger unit: the oldest one counts
+        age = storage.oldest_write_age_s()
+        assert age >= 0.04  # slept 0.05 s (a timer may fire a hair early)
+        assert databases._watermark() <= clock.now() - WATERMARK_MARGIN - timedelta(seconds=0.04)
+    release.set()
+    await task
+    assert storage.oldest_write_age_s() == 0.0
+    await storage.close()

@@ -71,6 +71,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="ix_messages_unread",
             partialFilterExpression=UNREAD,
         ),
+        # A live switch's catch-up finds what changed since its snapshot by `updated_at`.
+        IndexModel([("updated_at", ASCENDING)], name="ix_messages_updated"),
     ],
     "chat_summaries": [
         IndexModel(
@@ -87,6 +89,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("instance_id", ASCENDING), ("number", ASCENDING)], name="ix_contacts_instance_number"
         ),
+        IndexModel([("updated_at", ASCENDING)], name="ix_contacts_updated"),
     ],
     "media": [IndexModel([("instance_id", ASCENDING)], name="ix_media_instance")],
     "webhook_deliveries": [
@@ -99,6 +102,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("instance_id", ASCENDING), ("seq", ASCENDING)],
             name="ix_webhook_deliveries_instance",
         ),
+        IndexModel([("updated_at", ASCENDING)], name="ix_webhook_deliveries_updated"),
     ],
     "usage_daily": [
         IndexModel([("instance_id", ASCENDING), ("day", ASCENDING)], name="ix_usage_instance_day"),

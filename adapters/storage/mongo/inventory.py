@@ -12,10 +12,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from sqlalchemy import Column, Table
 
 from adapters.storage.mongo.codec import at, key, moment
+from adapters.storage.mongo.collections import INDEXES
+from adapters.storage.mongo.owned import remove_instances
 from adapters.storage.mongo.uow import SCHEMA_KEY, MongoStorage
 from adapters.storage.sql.tables import UTCDateTime, metadata
 from domain.ports import StorageGauges
@@ -48,6 +51,13 @@ def _doc_id(table: Table, values: dict[str, Any]) -> str:
     if "id" in table.columns:
         return str(values["id"])
     return key(*(str(values[c.name]) for c in table.primary_key.columns))
+
+
+def _led_by_instance(kind: str, field: str) -> bool:
+    """Whether an index orders the collection by (instance_id, field)."""
+    return any(
+        list(model.document["key"])[:2] == ["instance_id", field] for model in INDEXES.get(kind, [])
+    )
 
 
 def _sort(table: Table) -> list[tuple[str, int]]:
@@ -116,6 +126,29 @@ class MongoSnapshot:
         if page:
             yield page
 
+    async def since(
+        self, kind: str, field: str, value: Any, batch: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        table = _table(kind)
+        if _is_time(table.c[field]) and isinstance(value, datetime):
+            value = at(value)
+        query: dict[str, Any] = {field: {"$gte": value}}
+        if _led_by_instance(kind, field):
+            # Every document's instance exists: the condition changes nothing but lets the
+            # (instance_id, field) index answer instead of a scan.
+            ids = await self._db.instances.distinct("_id", {}, session=self._s)
+            query["instance_id"] = {"$in": ids}
+        # In no order: sorting by key would have the planner walk the key's index instead.
+        cursor = self._db.named(kind).find(query, session=self._s)
+        page: list[dict[str, Any]] = []
+        async for doc in cursor.batch_size(batch):
+            page.append(_record(table, doc))
+            if len(page) >= batch:
+                yield page
+                page = []
+        if page:
+            yield page
+
 
 class MongoInventory:
     def __init__(self, storage: MongoStorage) -> None:
@@ -152,6 +185,42 @@ class MongoInventory:
         if kind in _SEQUENCED:
             top = max(int(d["seq"]) for d in docs)
             await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
+
+    def key(self, kind: str) -> tuple[str, ...]:
+        return tuple(c.name for c in _table(kind).primary_key.columns)
+
+    async def upsert(self, kind: str, records: Sequence[dict[str, Any]]) -> None:
+        table = _table(kind)
+        docs = [_doc(table, r) for r in records]
+        if not docs:
+            return
+        db = self._storage.collections
+        replaced = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
+        await db.named(kind).bulk_write(replaced, ordered=True)
+        if kind in _SEQUENCED:
+            top = max(int(d["seq"]) for d in docs)
+            await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
+
+    async def delete(self, kind: str, keys: Sequence[tuple[Any, ...]]) -> None:
+        table = _table(kind)
+        if not keys:
+            return
+        db = self._storage.collections
+        if kind in ("users", "instances"):
+            ids = [str(k[0]) for k in keys]
+            owned = ids
+            if kind == "users":
+                owned = await db.instances.distinct("_id", {"user_id": {"$in": ids}})
+            await remove_instances(db, owned, None)
+            if kind == "users":
+                await db.users.delete_many({"_id": {"$in": ids}})
+            return
+        names = self.key(kind)
+        if len(names) == 1:
+            query: dict[str, Any] = {names[0]: {"$in": [k[0] for k in keys]}}
+        else:
+            query = {"$or": [dict(zip(names, k, strict=True)) for k in keys]}
+        await db.named(table.name).delete_many(query)
 
     async def gauges(self) -> StorageGauges:
         db = self._storage.collections

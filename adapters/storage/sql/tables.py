@@ -161,6 +161,9 @@ messages = Table(
     # and stops, whatever the chat's length.
     Index("ix_messages_chat_created", "instance_id", "remote_jid", "created_at", "id"),
     Index("ix_messages_instance_created", "instance_id", "created_at"),
+    # A live switch's catch-up reads what changed since its snapshot by `updated_at`, with
+    # writes held: found through this index, not a scan of every message.
+    Index("ix_messages_updated", "updated_at"),
     # Only unread received messages are in it, so marking a chat read finds them without
     # walking the chat's history. Queries must repeat this condition literally to use it.
     Index(
@@ -212,6 +215,7 @@ contacts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("instance_id", "remote_jid", name="uq_contacts_instance_jid"),
+    Index("ix_contacts_updated", "updated_at"),  # a switch's catch-up (see messages)
 )
 
 media = Table(
@@ -259,6 +263,7 @@ webhook_deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_webhook_deliveries_pending", "status", "instance_id", "seq"),
     Index("ix_webhook_deliveries_instance", "instance_id", "seq"),
+    Index("ix_webhook_deliveries_updated", "updated_at"),  # a switch's catch-up (see messages)
 )
 
 usage_daily = Table(
