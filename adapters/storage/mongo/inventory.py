@@ -7,14 +7,17 @@ other lose nothing."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from sqlalchemy import Column, Table
 
+from adapters.storage.mongo.chats import count_doc
 from adapters.storage.mongo.codec import at, key, moment
 from adapters.storage.mongo.uow import SCHEMA_KEY, MongoStorage
 from adapters.storage.sql.tables import UTCDateTime, metadata
@@ -120,6 +123,9 @@ class MongoSnapshot:
 class MongoInventory:
     def __init__(self, storage: MongoStorage) -> None:
         self._storage = storage
+        # Each chat's oldest message time among the messages written so far, for summaries
+        # written after them (`first_at`, chats.py).
+        self._first_at: dict[tuple[str, str], str] = {}
 
     def kinds(self) -> list[str]:
         return [t.name for t in metadata.sorted_tables]
@@ -148,10 +154,47 @@ class MongoInventory:
         if not docs:
             return
         db = self._storage.collections
+        if kind == "chat_summaries":
+            for d in docs:
+                first = self._first_at.get((d["instance_id"], d["remote_jid"]))
+                if first is not None:
+                    d["first_at"] = first
         await db.named(kind).insert_many(docs, ordered=True)
+        if kind == "messages":
+            await self._first_messages(docs)
+        await self._count_chats(kind, docs)
         if kind in _SEQUENCED:
             top = max(int(d["seq"]) for d in docs)
             await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
+
+    async def _first_messages(self, docs: list[dict[str, Any]]) -> None:
+        """Each chat's oldest message time, onto its summary written before (`first_at`,
+        chats.py), or kept for one written after."""
+        oldest: dict[tuple[str, str], str] = {}
+        for d in docs:
+            chat = (d["instance_id"], d["remote_jid"])
+            if chat not in oldest or d["created_at"] < oldest[chat]:
+                oldest[chat] = d["created_at"]
+        for chat, first in oldest.items():
+            if chat not in self._first_at or first < self._first_at[chat]:
+                self._first_at[chat] = first
+        moves = [
+            UpdateOne({"_id": key(*chat)}, {"$min": {"first_at": first}})
+            for chat, first in oldest.items()
+        ]
+        await self._storage.collections.chat_summaries.bulk_write(moves, ordered=False)
+
+    async def _count_chats(self, kind: str, docs: list[dict[str, Any]]) -> None:
+        """Each written instance starts its chat count at 0; each written summary adds one."""
+        db = self._storage.collections
+        if kind == "instances":
+            for d in docs:
+                await db.chat_counts.replace_one(
+                    {"_id": d["_id"]}, count_doc(d["_id"], 0), upsert=True
+                )
+        elif kind == "chat_summaries":
+            for instance_id, n in Counter(d["instance_id"] for d in docs).items():
+                await db.chat_counts.update_one({"_id": instance_id}, {"$inc": {"chats": n}})
 
     async def gauges(self) -> StorageGauges:
         db = self._storage.collections

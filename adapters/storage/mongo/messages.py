@@ -14,9 +14,11 @@ from adapters.storage.mongo.codec import from_doc, through, to_doc
 from adapters.storage.mongo.collections import UNREAD, Collections
 from adapters.storage.mongo.owned import require_instance
 from adapters.storage.mongo.unit import MongoUnit
+from adapters.storage.mongo.windows import NEWEST_FIRST as _NEWEST_FIRST
+from adapters.storage.mongo.windows import ListEdges, Pace, at_or_after, newest, top
 from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
 
-_NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
+_RECENT_FIRST = [("last_at", -1), ("remote_jid", 1)]
 
 
 def _message(doc: dict[str, Any]) -> Message:
@@ -31,10 +33,11 @@ def _older_than(before: tuple[datetime, str] | None) -> dict[str, Any]:
 
 
 class MongoMessages:
-    def __init__(self, unit: MongoUnit, db: Collections) -> None:
+    def __init__(self, unit: MongoUnit, db: Collections, edges: ListEdges) -> None:
         self._u = unit
         self._db = db
         self._c = db.messages
+        self._edges = edges  # the storage's: outlives the unit of work
 
     async def add(self, message: Message) -> None:
         async with self._u.op(write=True) as s:
@@ -111,28 +114,44 @@ class MongoMessages:
         limit: int,
         skip: int,
     ) -> tuple[list[Message], int]:
-        query: dict[str, Any] = {"instance_id": instance_id, "remote_jid": remote_jid}
+        chat = {"instance_id": instance_id, "remote_jid": remote_jid}
         window: dict[str, str] = {}
         if start is not None:
             window["$gte"] = stored_at(start)
-        if end is not None:
-            window.update(through(stored_at(end)))
-        if window:
-            query["created_at"] = window
+        upper = through(stored_at(end)) if end is not None else {}
+        window.update(upper)
         async with self._u.op() as s:
+            summary = await self._db.chat_summaries.find_one(
+                {"_id": summaries.chat_key(instance_id, remote_jid)},
+                {"message_count": 1, "first_at": 1, "last_at": 1},
+                session=s,
+            )
             if window:  # counted within the index range of those dates
-                total = await self._c.count_documents(query, session=s)
+                total = await self._c.count_documents({**chat, "created_at": window}, session=s)
             else:  # the chat's summary has it: no walk of the chat's whole history
-                summary = await self._db.chat_summaries.find_one(
-                    {"_id": summaries.chat_key(instance_id, remote_jid)},
-                    {"message_count": 1},
-                    session=s,
-                )
                 total = int(summary["message_count"]) if summary else 0
             if limit <= 0:
                 return [], total
-            cursor = self._c.find(query, session=s).sort(_NEWEST_FIRST).skip(skip).limit(limit)
-            docs = await cursor.to_list()
+            # A deep page: its keys first (on MongoDB the index alone answers them), then
+            # only the page's documents.
+            keys_only = {"_id": 1, "created_at": 1} if skip else None
+            docs = await newest(
+                self._c,
+                chat,
+                start=start,
+                upper=upper,
+                end=end,
+                wanted=skip + limit,
+                pace=Pace.of(summary),
+                projection=keys_only,
+                session=s,
+            )
+            docs = docs[skip:]
+            if keys_only is not None and docs:
+                wanted = [d["_id"] for d in docs]
+                found = await self._c.find({"_id": {"$in": wanted}}, session=s).to_list()
+                by_id = {d["_id"]: d for d in found}
+                docs = [by_id[i] for i in wanted if i in by_id]
         return [_message(d) for d in docs], total
 
     async def _summaries(self, rows: list[dict[str, Any]], s: Any) -> list[ChatSummary]:
@@ -155,19 +174,27 @@ class MongoMessages:
     async def chats(
         self, instance_id: str, *, limit: int, skip: int
     ) -> tuple[list[ChatSummary], int]:
-        query = {"instance_id": instance_id}
+        mine: dict[str, Any] = {"instance_id": instance_id}
+        wanted = skip + limit
         async with self._u.op() as s:
-            total = await self._db.chat_summaries.count_documents(query, session=s)
+            total = await summaries.chat_count(self._db, instance_id, s)
             if limit <= 0:
                 return [], total
-            cursor = (
-                self._db.chat_summaries.find(query, session=s)
-                .sort([("last_at", -1), ("remote_jid", 1)])
-                .skip(skip)
-                .limit(limit)
-            )
-            rows = await cursor.to_list()
-            return await self._summaries(rows, s), total
+            rows: list[dict[str, Any]] = []
+            edge = self._edges.get(instance_id, wanted)
+            if edge is not None:  # at least `wanted` chats were that recent at the last read
+                bounded = {**mine, "last_at": at_or_after(edge)}
+                rows = await self._recent(bounded, wanted, s)
+            if len(rows) < wanted:  # no edge yet, or fewer chats are that recent now
+                rows = await self._recent(mine, wanted, s)
+            if len(rows) == wanted:
+                self._edges.learn(instance_id, wanted, rows[-1]["last_at"])
+            return await self._summaries(rows[skip:], s), total
+
+    async def _recent(self, query: dict[str, Any], limit: int, s: Any) -> list[dict[str, Any]]:
+        """The most recently active chats first, ties by jid."""
+        c = self._db.chat_summaries
+        return await top(c, query, by="last_at", then=("remote_jid", 1), limit=limit, session=s)
 
     async def recent_chats(
         self,
@@ -193,7 +220,7 @@ class MongoMessages:
                     continue
                 cursor = (
                     self._db.chat_summaries.find({"instance_id": instance_id, **after}, session=s)
-                    .sort([("last_at", -1), ("remote_jid", 1)])
+                    .sort(_RECENT_FIRST)
                     .limit(limit)
                 )
                 found[instance_id] = await self._summaries(await cursor.to_list(), s)
