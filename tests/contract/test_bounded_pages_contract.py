@@ -171,3 +171,35 @@ async def test_conversation_list_pages_stay_right_as_chats_move(storage: Any) ->
                 m.created_at = T0 - timedelta(days=1)
         await uow.commit()
     await _every_page_matches(storage, stored)
+
+
+async def test_keyset_walks_of_a_chat_and_of_the_list_give_each_item_once(storage: Any) -> None:
+    await _two_instances(storage)
+    chat = _uneven_chat()
+    chats = [_in_chat(n, chat=n % 12, minute=10 + n) for n in range(24)]
+    chats.append(_in_chat(24, chat=5, minute=33))  # ties with chat 9's last moment
+    await _add_messages(storage, *chat, *chats)
+    for size in (1, 4, 9, 50):
+        walked: list[str] = []
+        before = None
+        async with storage.unit_of_work(read_only=True) as uow:
+            while True:
+                page = (await uow.messages.latest([("i1", ALICE)], before=before, limit=size))[
+                    ("i1", ALICE)
+                ]
+                if not page:
+                    break
+                walked += [m.id for m in page]
+                before = (page[-1].created_at, page[-1].id)
+        assert walked == _newest_first(chat), size
+        listed: list[str] = []
+        after = None
+        async with storage.unit_of_work(read_only=True) as uow:
+            while True:
+                rows = (await uow.messages.recent_chats(["i1"], before=after, limit=size))["i1"]
+                if not rows:
+                    break
+                listed += [c.remote_jid for c in rows]
+                after = (rows[-1].last_message.created_at, rows[-1].remote_jid)
+        everything = _recent_first([*chat, *chats])
+        assert listed == [jid for jid, _, _ in everything], size

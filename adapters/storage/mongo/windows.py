@@ -28,7 +28,6 @@ from adapters.storage.mongo.codec import at, moment, moment_or_none
 
 Doc = dict[str, Any]
 
-NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
 # Windows read bounded below before the rest is read in one query: a pace off by 8^3 still
 # ends in that one query, which on a real mongod is the plain walk of the index.
 _WINDOWS = 3
