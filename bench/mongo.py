@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from adapters.storage.mongo.codec import key  # noqa: E402
 from domain.counters import USAGE_COUNTERS  # noqa: E402
+from tests.realserver import cpu_seconds_of  # noqa: E402
 from tests.services.mongo import _executable, _free_port, wait_for_ping  # noqa: E402
 
 BATCH = 10_000
@@ -68,6 +69,9 @@ class SecantusServer:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    def cpu_seconds(self) -> float | None:
+        return None if self._process is None else cpu_seconds_of(self._process.pid)
 
     def stop(self) -> None:
         process, self._process = self._process, None
