@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from adapters.storage.mongo.codec import key  # noqa: E402
 from domain.counters import USAGE_COUNTERS  # noqa: E402
+from tests.realserver import cpu_seconds_of  # noqa: E402
 from tests.services.mongo import _executable, _free_port, wait_for_ping  # noqa: E402
 
 BATCH = 10_000
@@ -68,6 +69,9 @@ class SecantusServer:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    def cpu_seconds(self) -> float | None:
+        return None if self._process is None else cpu_seconds_of(self._process.pid)
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -166,8 +170,8 @@ def contact_doc(row: tuple[Any, ...]) -> Doc:
 
 class _Tally:
     """What the server keeps beside the messages, from the same documents: each chat's
-    summary (chats.py: counts, the unread count, the newest by (created_at, id)) and the
-    per-day usage counters (usage.py)."""
+    summary (chats.py: counts, the unread count, the newest by (created_at, id), the oldest
+    time), each instance's chat count and the per-day usage counters (usage.py)."""
 
     def __init__(self) -> None:
         self.chats: dict[tuple[str, str], Doc] = {}
@@ -186,13 +190,21 @@ class _Tally:
                 "marked_unread": False,
                 "last_message_id": doc["_id"],
                 "last_at": doc["created_at"],
+                "first_at": doc["created_at"],
             }
         summary["message_count"] += 1
         summary["unread_count"] += int(not doc["from_me"] and doc["status"] == "received")
         if (doc["created_at"], doc["_id"]) > (summary["last_at"], summary["last_message_id"]):
             summary["last_message_id"], summary["last_at"] = doc["_id"], doc["created_at"]
+        summary["first_at"] = min(summary["first_at"], doc["created_at"])
         day = self.days[(doc["instance_id"], doc["created_at"][:10])]
         day["messages_sent" if doc["from_me"] else "messages_received"] += 1
+
+    def chat_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for instance_id, _jid in self.chats:
+            counts[instance_id] += 1
+        return counts
 
     def usage_docs(self) -> list[Doc]:
         return [
@@ -234,6 +246,8 @@ def seed(url: str, rows: Iterable[tuple[Any, ...]], contacts: Iterable[tuple[Any
         if batch:
             db.messages.insert_many(batch, ordered=False)
         db.chat_summaries.insert_many(list(tally.chats.values()), ordered=False)
+        for instance_id, chats in tally.chat_counts().items():  # the instance's count was 0
+            db.chat_counts.update_one({"_id": instance_id}, {"$inc": {"chats": chats}})
         db.usage_daily.insert_many(tally.usage_docs(), ordered=False)
         db.contacts.insert_many([contact_doc(c) for c in contacts], ordered=False)
     finally:

@@ -21,10 +21,11 @@ short.
   or the day before (a send that fails just after midnight gives back its day's allowance):
   two days' rows per instance.
 - Whole (`None`): users, instances and chat summaries are compared record by record with
-  what the target holds (kept as the copy wrote it, `Mirror`). They are the kinds where deletes happen (a user or an instance goes with
-  everything it owns; a chat summary goes when its last message moves), they are small (a
-  chat summary is one row per conversation, not per message), and a chat's "marked unread"
-  and a user's last login change no `updated_at`.
+  what the target holds (kept as the copy wrote it, `Mirror`). They are the kinds where
+  deletes happen (a user or an instance goes with everything it owns; a chat summary goes
+  when its last message moves), they are small (a chat summary is one row per conversation,
+  not per message), and a chat's "marked unread" and a user's last login change no
+  `updated_at`.
 """
 
 from __future__ import annotations

@@ -85,6 +85,16 @@ def wamux_env(
     return env
 
 
+def cpu_seconds_of(pid: int) -> float | None:
+    """User + system CPU time process `pid` has used so far (/proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the ")" that ends the command name: utime and stime are fields 12 and 13
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RealServer:
     """One server process. `command=None` is wamux itself; `env` is its whole environment
     when a command is given, else the overrides of `wamux_env`."""
@@ -163,14 +173,7 @@ class RealServer:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the process has used so far (/proc/<pid>/stat)."""
-        if self.proc is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # after the ")" that ends the command name: utime and stime are fields 12 and 13
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.proc is None else cpu_seconds_of(self.proc.pid)
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Sends `sig` (SIGKILL if it lingers past STOP_TIMEOUT_S); returns the exit code."""

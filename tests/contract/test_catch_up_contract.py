@@ -102,6 +102,16 @@ async def _seed(storage: Any) -> None:
         await uow.commit()
 
 
+async def _conversations(storage: Any) -> dict[str, tuple[list[str], int]]:
+    """Each instance's conversation list (its chats, and the total it answers)."""
+    found = {}
+    async with storage.unit_of_work(read_only=True) as uow:
+        for i in ("i1", "i2", "i3"):
+            chats, total = await uow.messages.chats(i, limit=50, skip=0)
+            found[i] = ([c.remote_jid for c in chats], total)
+    return found
+
+
 Mutation = Callable[[Any], Awaitable[None]]
 
 
@@ -145,6 +155,12 @@ async def _chat_marked_unread(uow: Any) -> None:
 
 async def _message_added(uow: Any) -> None:
     added = replace(message(3, ALICE), created_at=NOW, updated_at=NOW, status_updated_at=NOW)
+    await uow.messages.add(added)
+
+
+async def _chat_started(uow: Any) -> None:
+    # A conversation of its own: the instance has one chat more.
+    added = replace(message(4, CAROL), created_at=NOW, updated_at=NOW, status_updated_at=NOW)
     await uow.messages.add(added)
 
 
@@ -237,6 +253,7 @@ MUTATIONS: dict[str, tuple[Mutation, set[str]]] = {
     "chat_read": (_chat_read, {"messages", "chat_summaries"}),
     "chat_marked_unread": (_chat_marked_unread, {"chat_summaries"}),
     "message_added": (_message_added, {"messages", "chat_summaries"}),
+    "chat_started": (_chat_started, {"messages", "chat_summaries"}),
     "contact_saved": (_contact_saved, {"contacts"}),
     "contact_touched": (_contact_touched, {"contacts"}),
     "contact_made_by_touch": (_contact_made_by_touch, {"contacts"}),
@@ -281,6 +298,8 @@ async def test_a_change_after_the_snapshot_is_caught_up(pair: tuple[Side, Side],
             assert held == await _by_key(snap, target.inventory, kind), kind
     touched = {k for k, n in (done.written | done.deleted).items() if n}
     assert touched == kinds, done
+    # What a backend keeps beside the records (MongoDB's per-instance chat counts) follows.
+    assert await _conversations(target.storage) == await _conversations(source.storage)
     # Only what changed travels: the seeded records are older than the watermark.
     assert sum(done.written.values()) <= 4, done
 

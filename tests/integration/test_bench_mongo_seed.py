@@ -63,6 +63,7 @@ async def test_seeded_summaries_are_what_the_adapter_recounts(seeded: MongoStora
     for doc in seeded_rows.values():
         await summaries.recount(db, "i1", doc["remote_jid"], None)
     assert {d["_id"]: d for d in await db.chat_summaries.find({}).to_list()} == seeded_rows
+    assert (await db.chat_counts.find_one({"_id": "i1"}) or {}).get("chats") == CHATS
     async with seeded.unit_of_work(read_only=True) as uow:
         page, total = await uow.messages.chats("i1", limit=50, skip=0)
         history, count = await uow.messages.list_chat(

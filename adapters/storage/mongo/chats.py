@@ -5,6 +5,12 @@ by (created_at, id), becomes the chat's last message; a status change moves the 
 a moved message recounts both chats. Unread means a received message (not from me) whose
 status is still `received`. `marked_unread` is WhatsApp's "mark as unread" flag on the chat,
 cleared by every message added to it.
+
+Beyond the SQL row's columns a summary keeps `first_at`, its oldest message's time (the chat's
+pace, which bounds a history page's reads: windows.py); and `chat_counts` keeps each
+instance's number of summaries, the conversation list's total (counting them would read them
+all on SecantusDB). Neither is in a backup (the backup holds the SQL rows): an import makes
+the counts (inventory.py) and leaves `first_at` out where it did not see the messages.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ async def added(db: Collections, m: Message, s: AsyncClientSession | None) -> No
         {
             "$inc": {"message_count": 1, "unread_count": int(is_unread(m))},
             "$set": {"marked_unread": False},
+            "$min": {"first_at": created},
             "$setOnInsert": {
                 "instance_id": m.instance_id,
                 "remote_jid": m.remote_jid,
@@ -44,7 +51,9 @@ async def added(db: Collections, m: Message, s: AsyncClientSession | None) -> No
         upsert=True,
         session=s,
     )
-    if result.upserted_id is None:
+    if result.upserted_id is not None:
+        await counted(db, m.instance_id, 1, s)
+    else:
         newer = [
             {"last_at": {"$lt": created}},
             {"last_at": created, "last_message_id": {"$lt": m.id}},
@@ -79,17 +88,24 @@ async def recount(
         chat, {"_id": 1, "created_at": 1}, sort=[("created_at", -1), ("_id", -1)], session=s
     )
     if last is None:
-        await db.chat_summaries.delete_one({"_id": chat_id}, session=s)
+        gone = await db.chat_summaries.delete_one({"_id": chat_id}, session=s)
+        if gone.deleted_count:
+            await counted(db, instance_id, -1, s)
         return
+    first = await db.messages.find_one(
+        chat, {"created_at": 1}, sort=[("created_at", 1), ("_id", 1)], session=s
+    )
+    assert first is not None  # the chat has a last message
     count = await db.messages.count_documents(chat, session=s)
     unread = await db.messages.count_documents({**chat, **UNREAD}, session=s)
-    await db.chat_summaries.update_one(
+    result = await db.chat_summaries.update_one(
         {"_id": chat_id},
         {
             "$set": {
                 **chat,
                 "last_message_id": last["_id"],
                 "last_at": last["created_at"],
+                "first_at": first["created_at"],
                 "message_count": count,
                 "unread_count": unread,
             },
@@ -98,6 +114,43 @@ async def recount(
         upsert=True,
         session=s,
     )
+    if result.upserted_id is not None:
+        await counted(db, instance_id, 1, s)
+
+
+def count_doc(instance_id: str, chats: int) -> dict[str, Any]:
+    return {"_id": instance_id, "instance_id": instance_id, "chats": chats}
+
+
+async def counted(
+    db: Collections, instance_id: str, delta: int, s: AsyncClientSession | None
+) -> None:
+    """Moves the instance's chat count, if it has one: a count is only ever made whole (with
+    the instance, by an import, or by `make_counts`), never started from a change."""
+    await db.chat_counts.update_one({"_id": instance_id}, {"$inc": {"chats": delta}}, session=s)
+
+
+async def chat_count(db: Collections, instance_id: str, s: AsyncClientSession | None) -> int:
+    """The instance's number of chats: its count, or (none made yet) its summaries counted."""
+    doc = await db.chat_counts.find_one({"_id": instance_id}, session=s)
+    if doc is not None:
+        return int(doc["chats"])
+    return await db.chat_summaries.count_documents({"instance_id": instance_id}, session=s)
+
+
+async def make_counts(db: Collections) -> int:
+    """Counts the chats of every instance that has no count yet (a database written before
+    the counts were kept); how many were made. Run on start, before any unit of work."""
+    have = set(await db.chat_counts.distinct("_id"))
+    missing = [i for i in await db.instances.distinct("_id") if i not in have]
+    for instance_id in missing:
+        chats = await db.chat_summaries.count_documents({"instance_id": instance_id})
+        await db.chat_counts.update_one(
+            {"_id": instance_id},
+            {"$setOnInsert": {"instance_id": instance_id, "chats": chats}},
+            upsert=True,
+        )
+    return len(missing)
 
 
 def last_at(doc: dict[str, Any]) -> Any:

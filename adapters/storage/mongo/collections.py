@@ -114,6 +114,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 # Every collection that holds an instance's records: removing the instance empties them.
 OWNED_BY_INSTANCE = (
     "chat_summaries",
+    "chat_counts",
     "messages",
     "contacts",
     "media",
@@ -127,7 +128,8 @@ OWNED_BY_INSTANCE = (
 
 class Collections:
     """The database's collections by name; `counters` holds the sequences (events' and the
-    outbox's `seq`), `meta` the schema version."""
+    outbox's `seq`), `chat_counts` each instance's number of chats (chats.py), `meta` the
+    schema version. The last three have no SQL table."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self.db = db
@@ -137,6 +139,7 @@ class Collections:
         self.events = db["events"]
         self.messages = db["messages"]
         self.chat_summaries = db["chat_summaries"]
+        self.chat_counts = db["chat_counts"]
         self.contacts = db["contacts"]
         self.media = db["media"]
         self.webhook_deliveries = db["webhook_deliveries"]
@@ -151,7 +154,7 @@ class Collections:
     async def create_indexes(self) -> None:
         """Idempotent: an index that exists with the same keys and options is left alone."""
         existing = set(await self.db.list_collection_names())
-        for name in (*INDEXES, "counters", "meta"):
+        for name in (*INDEXES, "counters", "chat_counts", "meta"):
             if name not in existing:
                 await self.db.create_collection(name)  # never inside a transaction
         for name, models in INDEXES.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.storage.mongo.chats import count_doc
 from adapters.storage.mongo.codec import from_doc, to_doc
 from adapters.storage.mongo.collections import Collections
 from adapters.storage.mongo.owned import remove_instances
@@ -44,6 +45,9 @@ class MongoInstances:
                 raise MissingParent(f"no user {instance.user_id}")
             await self._c.insert_one(
                 {"_id": instance.id, **_values(instance, self._box)}, session=s
+            )
+            await self._db.chat_counts.replace_one(
+                {"_id": instance.id}, count_doc(instance.id, 0), upsert=True, session=s
             )
         self._u.instances_seen.add(instance.id)
 

@@ -7,15 +7,17 @@ other lose nothing."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from sqlalchemy import Column, Table
 
+from adapters.storage.mongo.chats import count_doc
 from adapters.storage.mongo.codec import at, key, moment
 from adapters.storage.mongo.collections import INDEXES
 from adapters.storage.mongo.owned import remove_instances
@@ -153,6 +155,9 @@ class MongoSnapshot:
 class MongoInventory:
     def __init__(self, storage: MongoStorage) -> None:
         self._storage = storage
+        # Each chat's oldest message time among the messages written so far, for summaries
+        # written after them (`first_at`, chats.py).
+        self._first_at: dict[tuple[str, str], str] = {}
 
     def kinds(self) -> list[str]:
         return [t.name for t in metadata.sorted_tables]
@@ -181,7 +186,15 @@ class MongoInventory:
         if not docs:
             return
         db = self._storage.collections
+        if kind == "chat_summaries":
+            for d in docs:
+                first = self._first_at.get((d["instance_id"], d["remote_jid"]))
+                if first is not None:
+                    d["first_at"] = first
         await db.named(kind).insert_many(docs, ordered=True)
+        if kind == "messages":
+            await self._first_messages(docs)
+        await self._count_chats(kind, docs)
         if kind in _SEQUENCED:
             top = max(int(d["seq"]) for d in docs)
             await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
@@ -195,8 +208,15 @@ class MongoInventory:
         if not docs:
             return
         db = self._storage.collections
+        if kind == "chat_summaries":
+            await self._upsert_summaries(docs)
+            return
         replaced = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
         await db.named(kind).bulk_write(replaced, ordered=True)
+        if kind == "messages":
+            await self._first_messages(docs)
+        elif kind == "instances":
+            await self._count_missing(docs)
         if kind in _SEQUENCED:
             top = max(int(d["seq"]) for d in docs)
             await db.counters.update_one({"_id": kind}, {"$max": {"seq": top}}, upsert=True)
@@ -221,6 +241,73 @@ class MongoInventory:
         else:
             query = {"$or": [dict(zip(names, k, strict=True)) for k in keys]}
         await db.named(table.name).delete_many(query)
+        if kind == "chat_summaries":
+            await self._recount({str(k[names.index("instance_id")]) for k in keys})
+
+    async def _first_messages(self, docs: list[dict[str, Any]]) -> None:
+        """Each chat's oldest message time, onto its summary written before (`first_at`,
+        chats.py), or kept for one written after."""
+        oldest: dict[tuple[str, str], str] = {}
+        for d in docs:
+            chat = (d["instance_id"], d["remote_jid"])
+            if chat not in oldest or d["created_at"] < oldest[chat]:
+                oldest[chat] = d["created_at"]
+        for chat, first in oldest.items():
+            if chat not in self._first_at or first < self._first_at[chat]:
+                self._first_at[chat] = first
+        moves = [
+            UpdateOne({"_id": key(*chat)}, {"$min": {"first_at": first}})
+            for chat, first in oldest.items()
+        ]
+        await self._storage.collections.chat_summaries.bulk_write(moves, ordered=False)
+
+    async def _count_chats(self, kind: str, docs: list[dict[str, Any]]) -> None:
+        """Each written instance starts its chat count at 0; each written summary adds one."""
+        db = self._storage.collections
+        if kind == "instances":
+            for d in docs:
+                await db.chat_counts.replace_one(
+                    {"_id": d["_id"]}, count_doc(d["_id"], 0), upsert=True
+                )
+        elif kind == "chat_summaries":
+            for instance_id, n in Counter(d["instance_id"] for d in docs).items():
+                await db.chat_counts.update_one({"_id": instance_id}, {"$inc": {"chats": n}})
+
+    async def _upsert_summaries(self, docs: list[dict[str, Any]]) -> None:
+        """Summaries written over the target's: the columns replaced, the kept `first_at` (a
+        hint for reading, see chats.py) moved back only, and the chat counts made exact."""
+        moves = []
+        for d in docs:
+            columns = {k: v for k, v in d.items() if k != "_id"}
+            update: dict[str, Any] = {"$set": columns}
+            first = self._first_at.get((d["instance_id"], d["remote_jid"]))
+            if first is not None:
+                update["$min"] = {"first_at": first}
+            moves.append(UpdateOne({"_id": d["_id"]}, update, upsert=True))
+        await self._storage.collections.chat_summaries.bulk_write(moves, ordered=True)
+        await self._recount({d["instance_id"] for d in docs})
+
+    async def _count_missing(self, docs: list[dict[str, Any]]) -> None:
+        """An instance written by a catch-up gets a chat count if it has none."""
+        await self._recount(
+            {
+                d["_id"]
+                for d in docs
+                if await self._storage.collections.chat_counts.count_documents(
+                    {"_id": d["_id"]}, limit=1
+                )
+                == 0
+            }
+        )
+
+    async def _recount(self, instance_ids: set[str]) -> None:
+        """The chat counts of these instances, counted again from their summaries."""
+        db = self._storage.collections
+        for instance_id in sorted(instance_ids):
+            chats = await db.chat_summaries.count_documents({"instance_id": instance_id})
+            await db.chat_counts.replace_one(
+                {"_id": instance_id}, count_doc(instance_id, chats), upsert=True
+            )
 
     async def gauges(self) -> StorageGauges:
         db = self._storage.collections

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from pymongo import AsyncMongoClient
 
+from adapters.storage.mongo import chats as chat_counts
 from adapters.storage.mongo.activity import MongoActivity
 from adapters.storage.mongo.collections import Collections
 from adapters.storage.mongo.contacts import MongoContacts
@@ -19,6 +20,7 @@ from adapters.storage.mongo.unit import MongoUnit, WriteTurn
 from adapters.storage.mongo.usage import MongoUsage
 from adapters.storage.mongo.users import MongoUsers
 from adapters.storage.mongo.webhooks import MongoWebhooks
+from adapters.storage.mongo.windows import ListEdges
 from domain.ports import (
     ActivityRepository,
     ContactRepository,
@@ -67,7 +69,7 @@ class MongoUnitOfWork:
         self.instances = MongoInstances(unit, db, box)
         self.activity = MongoActivity(unit, db)
         self.events = MongoEvents(unit, db)
-        self.messages = MongoMessages(unit, db)
+        self.messages = MongoMessages(unit, db, storage.chat_edges)
         self.contacts = MongoContacts(unit, db)
         self.media = MongoMedia(unit, db)
         self.webhooks = MongoWebhooks(unit, db)
@@ -107,6 +109,7 @@ class MongoStorage:
         self.database = database_name(url)
         self.collections = Collections(self.client[self.database])
         self.turn = WriteTurn()
+        self.chat_edges = ListEdges()  # the conversation lists' bounds (windows.py)
 
     def unit_of_work(self, *, read_only: bool = False) -> MongoUnitOfWork:
         return MongoUnitOfWork(self, read_only)
@@ -114,6 +117,9 @@ class MongoStorage:
     async def migrate(self) -> None:
         await self._require_transactions()
         await self.collections.create_indexes()
+        made = await chat_counts.make_counts(self.collections)
+        if made:
+            log.info("counted the chats of %d instances (conversation list totals)", made)
         from adapters.storage.mongo.inventory import schema_head
 
         await self.collections.meta.update_one(

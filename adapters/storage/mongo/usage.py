@@ -15,6 +15,8 @@ from adapters.storage.mongo.owned import require_instance
 from adapters.storage.mongo.unit import MongoUnit
 from domain.ports import USAGE_COUNTERS
 
+_DAYS_BATCH = 1100
+
 
 def _counters(doc: dict[str, Any] | None) -> dict[str, int]:
     return {name: int((doc or {}).get(name) or 0) for name in USAGE_COUNTERS}
@@ -78,7 +80,10 @@ class MongoUsage:
         if since is not None:
             query["day"] = {"$gte": since.isoformat()}
         async with self._u.op() as s:
-            docs = await self._c.find(query, session=s).sort("day", 1).to_list()
+            # Every day is answered: sorted here, not by the server (SecantusDB sorts in Python),
+            # in one batch for up to ~3 years (the default first batch, 101, then a getMore).
+            docs = await self._c.find(query, session=s).batch_size(_DAYS_BATCH).to_list()
+        docs.sort(key=lambda d: str(d["day"]))
         return [(date.fromisoformat(d["day"]), _counters(d)) for d in docs]
 
     async def totals(
