@@ -16,7 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Table, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -88,6 +100,19 @@ class Prepared:
         types = {n: table.c[n].type for n in names}
         types["id"] = table.c.id.type
         return cls(lambda _dialect: statement, types)
+
+
+# A list of strings bound as one parameter: a JSON array on SQLite, an array on PostgreSQL.
+TEXT_LIST = JSON().with_variant(ARRAY(String()), "postgresql")
+
+
+def one_of(column: Any, name: str, dialect: str) -> Any:
+    """`column` is one of the strings of the list bound as `name` (a TEXT_LIST): one
+    compiled statement serves any number of them (an expanding IN could not be prepared)."""
+    if dialect == "sqlite":
+        values: Any = select(literal_column("value")).select_from(func.json_each(bindparam(name)))
+        return column.in_(values)
+    return column == func.any(bindparam(name, type_=ARRAY(String())))
 
 
 def fetch_on_driver(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
