@@ -117,6 +117,9 @@ class SqlInstances:
         self._box = box  # seals the webhook secret and headers (see sealing.py)
         self._cache = cache
         self._writes = writes  # on the writer (True) or a pooled read-only connection
+        # Reads answered from the cache: on the one writer always; on a server database only
+        # in read-only units (a unit that writes reads what it changes from the database).
+        self._reads = cache if cache is not None and (cache.one_writer or not writes) else None
         # what this unit wrote, for its own reads (the cache has it only once applied)
         self._written: dict[str, Instance | None] = {}
 
@@ -141,7 +144,7 @@ class SqlInstances:
         self._wrote(instance.id, instance, added=True)
 
     async def get(self, instance_id: str) -> Instance | None:
-        cache = self._cache
+        cache = self._reads
         if cache is not None:
             if self._writes:
                 await self._s.hold()
@@ -160,7 +163,7 @@ class SqlInstances:
 
     async def get_many(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         """Like `get` for each id, with one statement for all those the cache lacks."""
-        cache = self._cache
+        cache = self._reads
         found: dict[str, Instance] = {}
         missing: list[str] = []
         versions: dict[str, Any] = {}

@@ -141,10 +141,12 @@ def moment(value: Any) -> datetime | None:
 
 
 def shown_moment(value: Any) -> datetime | None:
-    """`moment`, for a value every answer shows: on SQLite it keeps the API's text, taken
-    from the stored one (a StoredMoment), so it is not formatted again."""
+    """`moment`, for a value every answer shows: it keeps the API's text (a StoredMoment),
+    taken from SQLite's stored text or formatted once from PostgreSQL's naive datetime."""
     if isinstance(value, str):
         return StoredMoment.from_stored(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return StoredMoment.from_naive(value)
     return moment(value)
 
 

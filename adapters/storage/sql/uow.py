@@ -87,7 +87,9 @@ class SqlUnitOfWork:
         self.contacts = SqlContacts(session)
         self.media = SqlMedia(session)
         self.webhooks = SqlWebhooks(session)
-        self.usage = SqlUsage(session, cache, writes=writes)
+        # Counters are cached only on the one writer: elsewhere another process adds too.
+        counters = cache if cache is not None and cache.one_writer else None
+        self.usage = SqlUsage(session, counters, writes=writes)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._session.close()
@@ -111,8 +113,9 @@ class SqlStorage:
 
     SQLite: units that write go through the one writer (adapters/storage/sql/writer.py);
     read-only units use a pool of read-only connections on reader threads (reader.py).
-    A server database (PostgreSQL)
-    gets its concurrency from its own pool: every unit is a pooled transaction there.
+    A server database (PostgreSQL) gets its concurrency from its pools (pooled.py): every
+    unit that may write is a pooled transaction, every read-only unit a pooled autocommit
+    connection; its instances are cached for `instance_cache_ttl_s` (cache.py).
     `box` seals what must not be readable from the database file alone (webhook secrets
     and headers); migrations use it to seal rows written before that."""
 
@@ -126,6 +129,7 @@ class SqlStorage:
         pool_size: int = 10,
         max_overflow: int = 10,
         telemetry: StorageTelemetry | None = None,
+        instance_cache_ttl_s: float = 0.0,
     ) -> None:
         self.url = url
         # Told each group commit's size and COMMIT time (wamux_storage_* in /metrics).
@@ -136,7 +140,7 @@ class SqlStorage:
         self.read_engine: AsyncEngine | None = None
         self.writer: SqliteWriter | None = None
         self.reader: SqliteReader | None = None
-        # Only while this process is the database's one writer can it cache rows.
+        # Only while this process is the database's one writer can it cache every row.
         self.cache: SqlCache | None = None
         if url.startswith("sqlite"):
             self.cache = SqlCache()
@@ -150,6 +154,10 @@ class SqlStorage:
             self.reader = SqliteReader(_make_reader_engine(url))
         else:
             self.read_engine = make_server_engine(url, pool_size, max_overflow, read_only=True)
+        # A server database's instances, each kept `instance_cache_ttl_s` (0: none kept).
+        self.shared_cache: SqlCache | None = None
+        if self.cache is None and instance_cache_ttl_s > 0:
+            self.shared_cache = SqlCache(ttl_s=instance_cache_ttl_s)
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         writer = self.writer
@@ -158,8 +166,8 @@ class SqlStorage:
         if self.reader is not None:
             return SqlUnitOfWork(self.reader.unit, self.cache, False, self._box)
         if read_only and self.read_engine is not None:
-            return SqlUnitOfWork(self._pooled_read, self.cache, False, self._box)
-        return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
+            return SqlUnitOfWork(self._pooled_read, self.shared_cache, False, self._box)
+        return SqlUnitOfWork(self._pooled, self.cache or self.shared_cache, True, self._box)
 
     def _pooled(self) -> PooledUnit:
         return PooledUnit(self.engine)
