@@ -18,6 +18,7 @@ from adapters.security import FernetBox
 from adapters.storage.sql.cache import SqlCache
 from adapters.storage.sql.uow import SqlStorage
 from api.settings import postgres_url
+from tests.contract.test_messaging_contract import ALICE, message
 from tests.contract.test_storage_contract import instance, user
 from tests.services import postgres
 
@@ -159,3 +160,29 @@ async def test_instances_are_cached_for_reads_and_this_servers_writes_apply_at_o
     finally:
         await here.close()
         await other.close()
+
+
+async def test_prepared_writes_on_the_driver_stay_inside_their_units_transaction(
+    url: str,
+) -> None:
+    """A unit's first statement goes through SQLAlchemy, which begins the transaction; the
+    prepared writes after it run on asyncpg inside it, so they go with its rollback."""
+    storage = await _seeded(url)
+    try:
+        async with storage.unit_of_work() as uow:
+            assert await uow.instances.get("i1") is not None  # begins the transaction
+            await uow.messages.add(message(1, ALICE))  # the message and its chat summary
+            await uow.messages.add(message(2, ALICE))
+            await uow.rollback()
+        async with storage.unit_of_work() as uow:
+            await uow.messages.add(message(3, ALICE))
+            await uow.commit()
+        async with storage.unit_of_work(read_only=True) as uow:
+            page, total = await uow.messages.list_chat(
+                "i1", ALICE, start=None, end=None, limit=10, skip=0
+            )
+            chats, count = await uow.messages.chats("i1", limit=10, skip=0)
+        assert ([m.id for m in page], total) == ([message(3, ALICE).id], 1)
+        assert count == 1 and chats[0].message_count == 1
+    finally:
+        await storage.close()

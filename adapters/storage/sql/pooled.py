@@ -7,10 +7,12 @@ SQLite's `query_only` readers): no `BEGIN` and no `ROLLBACK` around it, two roun
 fewer per unit. It sees what it saw before: at PostgreSQL's READ COMMITTED every statement
 takes its own snapshot, inside a transaction or not.
 
-A read-only unit runs its prepared statements (`fetch`: the history page, the conversation
-page, the stats days, an instance) straight on the asyncpg connection, with asyncpg's own
-statement cache: SQLAlchemy's execution and result machinery around each cost more CPU than
-PostgreSQL took to answer. The rows come as asyncpg gives them (aware of nothing: naive UTC
+Prepared statements (`fetch` and `write`: the history page, the conversation page, the
+stats days, an instance; a message, its chat summary, its event, its outbox row) run straight
+on the asyncpg connection, with asyncpg's own statement cache: SQLAlchemy's execution and
+result machinery around each cost more CPU than PostgreSQL took to answer. In a unit that
+writes, only once its transaction is open: SQLAlchemy begins it with the unit's first
+statement through it, and commits or rolls back everything that ran inside. The rows come as asyncpg gives them (aware of nothing: naive UTC
 datetimes, decoded JSON); the repositories convert them with the same helpers as SQLite's
 raw rows (`prepared.moment`, `json_value`, ...).
 
@@ -69,16 +71,24 @@ def make_server_engine(
     return engine
 
 
-async def fetch_on_asyncpg(
-    conn: AsyncConnection, prepared: Prepared, values: dict[str, Any]
+def _driver(conn: AsyncConnection) -> Any:
+    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+
+
+async def on_asyncpg(
+    conn: AsyncConnection, prepared: Prepared, values: dict[str, Any], *, rows: bool = True
 ) -> list[Any]:
     """A prepared statement straight on the asyncpg connection under `conn`: its records
-    (indexable like tuples), with no result processing. Errors come as SQLAlchemy's."""
+    (indexable like tuples; none when not `rows`), with no result processing. Errors come
+    as SQLAlchemy's."""
     compiled = prepared.compiled(conn.dialect)
     parameters = compiled.parameters(values)
-    driver: Any = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    driver = _driver(conn)
     try:
-        return await driver.fetch(compiled.sql, *parameters)  # type: ignore[no-any-return]
+        if rows:
+            return await driver.fetch(compiled.sql, *parameters)  # type: ignore[no-any-return]
+        await driver.execute(compiled.sql, *parameters)
+        return []
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise exc.DBAPIError.instance(
             compiled.sql, parameters, error, asyncpg.PostgresError
@@ -111,14 +121,23 @@ class PooledUnit:
         conn = await self._connection()
         return await conn.execute(statement, parameters)  # type: ignore[no-any-return]
 
+    def _on_driver(self, conn: AsyncConnection) -> bool:
+        """Whether a prepared statement may skip SQLAlchemy: always in a read-only unit; in
+        a unit that writes once its transaction is open (SQLAlchemy begins it with the unit's
+        first statement through it, and commits or rolls back what ran inside)."""
+        return self._read_only or bool(_driver(conn).is_in_transaction())
+
     async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
         conn = await self._connection()
+        if self._on_driver(conn):
+            await on_asyncpg(conn, prepared, values, rows=False)
+            return
         await conn.execute(prepared.statement(self._engine.dialect.name), prepared.bind(values))
 
     async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         conn = await self._connection()
-        if self._read_only:  # no transaction to begin first (see the module's docstring)
-            return await fetch_on_asyncpg(conn, prepared, values)
+        if self._on_driver(conn):
+            return await on_asyncpg(conn, prepared, values)
         statement = prepared.statement(self._engine.dialect.name)
         rows = await conn.execute(statement, prepared.bind(values))
         return [tuple(row) for row in rows]
