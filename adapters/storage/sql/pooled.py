@@ -12,9 +12,10 @@ stats days, an instance; a message, its chat summary, its event, its outbox row)
 on the asyncpg connection, with asyncpg's own statement cache: SQLAlchemy's execution and
 result machinery around each cost more CPU than PostgreSQL took to answer. In a unit that
 writes, only once its transaction is open: SQLAlchemy begins it with the unit's first
-statement through it, and commits or rolls back everything that ran inside. The rows come as asyncpg gives them (aware of nothing: naive UTC
-datetimes, decoded JSON); the repositories convert them with the same helpers as SQLite's
-raw rows (`prepared.moment`, `json_value`, ...).
+statement through it, and commits or rolls back everything that ran inside. The rows come
+as asyncpg gives them (naive UTC datetimes, JSON decoded by the engine's codec); the
+repositories convert them with the same helpers as SQLite's raw rows (`prepared.moment`,
+`json_value`, ...).
 
 A connection is checked before use without a round trip: asyncpg knows at once when the
 server closed it (a restart, `pg_terminate_backend`), and such a connection is replaced. Only
@@ -24,6 +25,7 @@ first; SQLAlchemy's `pool_pre_ping` did that on every checkout, three round trip
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -39,6 +41,11 @@ PING_IDLE_S = 10.0
 _CHECKED_IN = "wamux_checked_in"
 
 
+def _json_loads(text: str) -> Any:
+    """json.loads, with the value most JSON columns hold (a message's metadata) at no cost."""
+    return {} if text == "{}" else json.loads(text)
+
+
 def make_server_engine(
     url: str, pool_size: int, max_overflow: int, *, read_only: bool = False
 ) -> AsyncEngine:
@@ -49,7 +56,12 @@ def make_server_engine(
         options["isolation_level"] = "AUTOCOMMIT"
         options["connect_args"] = {"server_settings": {"default_transaction_read_only": "on"}}
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30, **options
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=30,
+        json_deserializer=_json_loads,
+        **options,
     )
     pool = engine.sync_engine.pool
 
