@@ -121,6 +121,7 @@ class ConfiguredBackends:
             pool_size=s.postgres_pool_size,
             max_overflow=s.postgres_max_overflow,
             telemetry=self._metrics,
+            instance_cache_ttl_s=s.instance_cache_ttl_ms / 1000,
         )
         return Backend(provider, display_url(s, provider) or provider, sql, SqlInventory(sql))
 

@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     # PostgreSQL: connections kept open, and how many more may be opened at a peak.
     postgres_pool_size: int = Field(10, ge=1, le=1_000)
     postgres_max_overflow: int = Field(10, ge=0, le=1_000)
+    # PostgreSQL: how long an instance read is remembered, 0: off (storage/sql/cache.py)
+    instance_cache_ttl_ms: int = Field(2_000, ge=0)
     # SQLite's one writer: a group commit holds at most this many units, waits at most this
     sqlite_writer_batch: int = Field(200, ge=1, le=10_000)
     sqlite_writer_delay_ms: float = Field(5, ge=0, le=1_000)

@@ -19,7 +19,7 @@
    of issue 12: history p99 < 10 ms, conversation list p99 < 20 ms, stats p99 < 20 ms (on
    MongoDB issue 13's: each under 20 ms);
 5. stops the server and times the same three reads on the repositories alone (in this
-   process, one after another, through the SQL unit of work): what the storage costs
+   process, one after another, each in a read-only unit of work): what the storage costs
    without HTTP, authentication and the per-call usage counting every request also does.
 
 `--provider postgresql` runs all of it on PostgreSQL instead (bench/postgres.py): a fresh
@@ -351,7 +351,8 @@ async def repository_reads(url: str, instance_id: str, chats: int) -> dict[str, 
             times: list[float] = []
             for _ in range(STORAGE_CALLS):
                 started = time.perf_counter()
-                async with storage.unit_of_work() as uow:
+                # Read-only, as the use cases behind these routes open them.
+                async with storage.unit_of_work(read_only=True) as uow:
                     await read(uow)
                 times.append((time.perf_counter() - started) * 1e3)
             times.sort()

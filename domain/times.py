@@ -40,6 +40,17 @@ class StoredMoment(datetime):
         )
         return moment
 
+    @classmethod
+    def from_naive(cls, value: datetime) -> StoredMoment:
+        """From a naive UTC datetime (PostgreSQL's `timestamp without time zone`): formatted
+        once here, however many of a row's times are this one value."""
+        moment = cls(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, UTC,
+        )  # fmt: skip
+        moment.api_text = value.isoformat(timespec="milliseconds") + "Z"
+        return moment
+
 
 def iso(moment: datetime | None) -> str | None:
     """`2023-01-01T12:00:00.000Z`, the shape JavaScript's Date#toISOString gives."""

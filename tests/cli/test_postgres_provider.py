@@ -105,6 +105,7 @@ def test_the_server_on_postgres_is_ready_with_its_own_pool(tmp_path: Path) -> No
         assert storage.writer is None and storage.reader is None and storage.cache is None
         assert storage.engine.dialect.name == "postgresql"
         assert storage.engine.pool.size() == 3
+        assert storage.read_engine.pool.size() == 3  # read-only units: a pool of their own
 
     asyncio.run(_on_app(tmp_path, url, check, postgres_pool_size=3))
 

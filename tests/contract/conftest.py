@@ -32,7 +32,8 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         await mongo.close()
         return
     if request.param == "postgresql":
-        async with postgres.fresh_storage(FernetBox("contract")) as pg:
+        # With the instance cache, as a server runs it: the contract holds through it.
+        async with postgres.fresh_storage(FernetBox("contract"), instance_cache_ttl_s=60) as pg:
             yield pg
         return
     sql = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}", FernetBox("contract"))

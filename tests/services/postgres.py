@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -118,10 +119,10 @@ async def fresh_database() -> str:
 
 
 @asynccontextmanager
-async def fresh_storage(box: SecretBox) -> AsyncIterator[SqlStorage]:
-    """A migrated SqlStorage on a fresh database, dropped when done."""
+async def fresh_storage(box: SecretBox, **options: Any) -> AsyncIterator[SqlStorage]:
+    """A migrated SqlStorage (of `options`) on a fresh database, dropped when done."""
     url = await fresh_database()
-    storage = SqlStorage(postgres_url(url).render_as_string(hide_password=False), box)
+    storage = SqlStorage(postgres_url(url).render_as_string(hide_password=False), box, **options)
     try:
         await storage.migrate()
         yield storage

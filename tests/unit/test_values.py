@@ -66,6 +66,20 @@ def test_a_stored_moment_answers_the_text_iso_would_write(stored: str) -> None:
     assert iso(moment.replace(hour=1)) == iso(plain.replace(hour=1))  # derived: no stale text
 
 
+@pytest.mark.parametrize(
+    "naive",
+    [
+        datetime(2024, 1, 2, 3, 4, 5, 678901),
+        datetime(2024, 1, 2, 3, 4, 5),
+        datetime(1999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
+def test_a_moment_from_postgresql_answers_the_text_iso_would_write(naive: datetime) -> None:
+    moment = StoredMoment.from_naive(naive)  # timestamp without time zone, holding UTC
+    assert moment == naive.replace(tzinfo=UTC) and moment.tzinfo is UTC
+    assert iso(moment) == iso(naive.replace(tzinfo=UTC) + timedelta(0))
+
+
 def test_sqlite_url_forms(tmp_path: Path) -> None:
     def path(url: str | None) -> Path:
         return Settings(data_dir=tmp_path, sqlite_database_url=url, _env_file=None).sqlite_path()

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     and_,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -19,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.storage.sql.pages import per_key
-from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
+from adapters.storage.sql.prepared import PREFIX, TEXT_LIST, Prepared, one_of, raw_columns
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import contacts
 from domain.entities import Contact
@@ -78,23 +76,16 @@ _RAW = raw_columns(contacts)
 
 
 def _many(dialect: str) -> Any:
-    """An instance's contacts among some JIDs: on SQLite the JIDs travel as one JSON array
-    (`json_each`), so one compiled statement serves any number of them."""
-    if dialect == "sqlite":
-        jids: Any = select(literal_column("value")).select_from(
-            func.json_each(bindparam(PREFIX + "remote_jids"))
-        )
-    else:
-        jids = bindparam(PREFIX + "remote_jids", expanding=True)
+    """An instance's contacts among some JIDs, bound as one list (`one_of`)."""
     return select(contacts).where(
         contacts.c.instance_id == bindparam(PREFIX + "instance_id"),
-        contacts.c.remote_jid.in_(jids),
+        one_of(contacts.c.remote_jid, PREFIX + "remote_jids", dialect),
     )
 
 
 # Prepared: the conversation list asks for a page's contacts on every call, and building an
 # IN list of 50 values cost more than SQLite finding them.
-_MANY = Prepared(_many, {"instance_id": contacts.c.instance_id.type, "remote_jids": JSON()})
+_MANY = Prepared(_many, {"instance_id": contacts.c.instance_id.type, "remote_jids": TEXT_LIST})
 
 
 _SORT_NAME = func.coalesce(contacts.c.name, contacts.c.push_name, contacts.c.number)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from adapters.storage.sql.cache import SqlCache, copy_instance
 from adapters.storage.sql.events import IN_CHUNK
-from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.prepared import PREFIX, Prepared, raw_columns
 from adapters.storage.sql.sealing import open_webhook, seal_webhook
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import (
@@ -45,28 +45,38 @@ _UPDATE = Prepared.update_by_id(instances, [c.name for c in instances.columns if
 
 
 def _instance(row: Any, box: SecretBox) -> Instance:
+    """From a row of the `instances` columns: a `fetch` row (raw values) or a Row."""
+    values = _RAW(row)
     return Instance(
-        id=row.id,
-        user_id=row.user_id,
-        name=row.name,
-        description=row.description,
-        engine=Engine(row.engine),
-        status=InstanceStatus(row.status),
-        status_reason=row.status_reason,
-        will_reconnect=row.will_reconnect,
-        qr_code=row.qr_code,
-        qr_attempt=row.qr_attempt,
-        phone=row.phone,
-        push_name=row.push_name,
-        webhook_url=row.webhook_url,
-        webhook_enabled=row.webhook_enabled,
-        webhook=WebhookSettings(**open_webhook(row.webhook, box)),
-        options=dict(row.options or {}),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
-        limits=dict(row.limits or {}),
+        id=values["id"],
+        user_id=values["user_id"],
+        name=values["name"],
+        description=values["description"],
+        engine=Engine(values["engine"]),
+        status=InstanceStatus(values["status"]),
+        status_reason=values["status_reason"],
+        will_reconnect=values["will_reconnect"],
+        qr_code=values["qr_code"],
+        qr_attempt=values["qr_attempt"],
+        phone=values["phone"],
+        push_name=values["push_name"],
+        webhook_url=values["webhook_url"],
+        webhook_enabled=values["webhook_enabled"],
+        webhook=WebhookSettings(**open_webhook(values["webhook"], box)),
+        options=dict(values["options"] or {}),
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        last_activity_at=values["last_activity_at"],
+        limits=dict(values["limits"] or {}),
     )
+
+
+_RAW = raw_columns(instances)
+# Prepared: every call on an instance reads it (on SQLite from the cache, mostly).
+_GET = Prepared(
+    lambda _dialect: select(instances).where(instances.c.id == bindparam(PREFIX + "id")),
+    {"id": instances.c.id.type},
+)
 
 
 def _instance_values(instance: Instance, box: SecretBox) -> dict[str, Any]:
@@ -107,6 +117,9 @@ class SqlInstances:
         self._box = box  # seals the webhook secret and headers (see sealing.py)
         self._cache = cache
         self._writes = writes  # on the writer (True) or a pooled read-only connection
+        # Reads answered from the cache: on the one writer always; on a server database only
+        # in read-only units (a unit that writes reads what it changes from the database).
+        self._reads = cache if cache is not None and (cache.one_writer or not writes) else None
         # what this unit wrote, for its own reads (the cache has it only once applied)
         self._written: dict[str, Instance | None] = {}
 
@@ -131,7 +144,7 @@ class SqlInstances:
         self._wrote(instance.id, instance, added=True)
 
     async def get(self, instance_id: str) -> Instance | None:
-        cache = self._cache
+        cache = self._reads
         if cache is not None:
             if self._writes:
                 await self._s.hold()
@@ -142,17 +155,15 @@ class SqlInstances:
             if hit is not None:
                 return hit
             version = cache.instances.version(instance_id)
-        row = (
-            await self._s.execute(select(instances).where(instances.c.id == instance_id))
-        ).first()
-        found = _instance(row, self._box) if row else None
+        rows = await self._s.fetch(_GET, {"id": instance_id})
+        found = _instance(rows[0], self._box) if rows else None
         if cache is not None and found is not None:
             cache.instances.fill(instance_id, found, version, writer=self._writes)
         return found
 
     async def get_many(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         """Like `get` for each id, with one statement for all those the cache lacks."""
-        cache = self._cache
+        cache = self._reads
         found: dict[str, Instance] = {}
         missing: list[str] = []
         versions: dict[str, Any] = {}

@@ -12,14 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Integer,
     Select,
     and_,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -28,7 +26,14 @@ from sqlalchemy import (
 )
 
 from adapters.storage.sql.chats import SqlChatSummaries, is_unread, unread_condition
-from adapters.storage.sql.prepared import PREFIX, Prepared, json_value, shown_moment
+from adapters.storage.sql.prepared import (
+    PREFIX,
+    TEXT_LIST,
+    Prepared,
+    json_value,
+    one_of,
+    shown_moment,
+)
 from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.tables import chat_summaries, messages
 from domain.entities import ChatSummary, Message, MessageStatus, behind_outgoing
@@ -51,25 +56,16 @@ _GET = select(messages).where(
 
 def _build_advance(dialect: str) -> Any:
     """One statement per receipt: forward only, never from failed, RETURNING what the
-    events need. On SQLite the id lists travel as JSON arrays (`json_each`), so one compiled
-    statement serves any number of ids; elsewhere they are expanding IN lists."""
-    if dialect == "sqlite":
-        ids: Any = select(literal_column("value")).select_from(
-            func.json_each(bindparam(PREFIX + "ids"))
-        )
-        behind: Any = select(literal_column("value")).select_from(
-            func.json_each(bindparam(PREFIX + "behind"))
-        )
-    else:
-        ids = bindparam(PREFIX + "ids", expanding=True)
-        behind = bindparam(PREFIX + "behind", expanding=True)
+    events need. The id lists are bound as one list each (`one_of`), so one compiled
+    statement serves any number of ids."""
+    instance_id = messages.c.instance_id == bindparam(PREFIX + "instance_id")
     return (
         update(messages)
         .where(
-            messages.c.instance_id == bindparam(PREFIX + "instance_id"),
-            messages.c.message_id.in_(ids),
+            instance_id,
+            one_of(messages.c.message_id, PREFIX + "ids", dialect),
             messages.c.from_me.is_(True),
-            messages.c.status.in_(behind),
+            one_of(messages.c.status, PREFIX + "behind", dialect),
         )
         .values(
             status=bindparam(PREFIX + "status"),
@@ -84,8 +80,8 @@ _ADVANCE = Prepared(
     _build_advance,
     {
         "instance_id": messages.c.instance_id.type,
-        "ids": JSON(),
-        "behind": JSON(),
+        "ids": TEXT_LIST,
+        "behind": TEXT_LIST,
         "status": messages.c.status.type,
         "at": messages.c.updated_at.type,
     },

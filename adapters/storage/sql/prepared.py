@@ -16,7 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Table, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -90,6 +102,19 @@ class Prepared:
         return cls(lambda _dialect: statement, types)
 
 
+# A list of strings bound as one parameter: a JSON array on SQLite, an array on PostgreSQL.
+TEXT_LIST = JSON().with_variant(ARRAY(String()), "postgresql")
+
+
+def one_of(column: Any, name: str, dialect: str) -> Any:
+    """`column` is one of the strings of the list bound as `name` (a TEXT_LIST): one
+    compiled statement serves any number of them (an expanding IN could not be prepared)."""
+    if dialect == "sqlite":
+        values: Any = select(literal_column("value")).select_from(func.json_each(bindparam(name)))
+        return column.in_(values)
+    return column == func.any(bindparam(name, type_=ARRAY(String())))
+
+
 def fetch_on_driver(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> list[Any]:
     """A prepared SELECT straight on the DB-API connection of a SQLite `conn`: the rows as
     the driver gives them, with no result processing (see `moment`, `flag`, `json_value`)."""
@@ -116,10 +141,12 @@ def moment(value: Any) -> datetime | None:
 
 
 def shown_moment(value: Any) -> datetime | None:
-    """`moment`, for a value every answer shows: on SQLite it keeps the API's text, taken
-    from the stored one (a StoredMoment), so it is not formatted again."""
+    """`moment`, for a value every answer shows: it keeps the API's text (a StoredMoment),
+    taken from SQLite's stored text or formatted once from PostgreSQL's naive datetime."""
     if isinstance(value, str):
         return StoredMoment.from_stored(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return StoredMoment.from_naive(value)
     return moment(value)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from adapters.security.files import private_database
@@ -20,9 +20,9 @@ from adapters.storage.sql.events import SqlEvents
 from adapters.storage.sql.instances import SqlInstances
 from adapters.storage.sql.media import SqlMedia
 from adapters.storage.sql.messages import SqlMessages
-from adapters.storage.sql.prepared import Prepared
+from adapters.storage.sql.pooled import PooledUnit, make_server_engine
 from adapters.storage.sql.reader import SqliteReader
-from adapters.storage.sql.session import AfterCommit, Parameters, Rows, SqlSession
+from adapters.storage.sql.session import SqlSession
 from adapters.storage.sql.usage import SqlUsage
 from adapters.storage.sql.users import SqlUsers
 from adapters.storage.sql.webhooks import SqlWebhooks
@@ -87,7 +87,9 @@ class SqlUnitOfWork:
         self.contacts = SqlContacts(session)
         self.media = SqlMedia(session)
         self.webhooks = SqlWebhooks(session)
-        self.usage = SqlUsage(session, cache, writes=writes)
+        # Counters are cached only on the one writer: elsewhere another process adds too.
+        counters = cache if cache is not None and cache.one_writer else None
+        self.usage = SqlUsage(session, counters, writes=writes)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._session.close()
@@ -111,8 +113,9 @@ class SqlStorage:
 
     SQLite: units that write go through the one writer (adapters/storage/sql/writer.py);
     read-only units use a pool of read-only connections on reader threads (reader.py).
-    A server database (PostgreSQL)
-    gets its concurrency from its own pool: every unit is a pooled transaction there.
+    A server database (PostgreSQL) gets its concurrency from its pools (pooled.py): every
+    unit that may write is a pooled transaction, every read-only unit a pooled autocommit
+    connection; its instances are cached for `instance_cache_ttl_s` (cache.py).
     `box` seals what must not be readable from the database file alone (webhook secrets
     and headers); migrations use it to seal rows written before that."""
 
@@ -126,15 +129,18 @@ class SqlStorage:
         pool_size: int = 10,
         max_overflow: int = 10,
         telemetry: StorageTelemetry | None = None,
+        instance_cache_ttl_s: float = 0.0,
     ) -> None:
         self.url = url
         # Told each group commit's size and COMMIT time (wamux_storage_* in /metrics).
         self.telemetry: StorageTelemetry = telemetry or NoStorageTelemetry()
         self._box = box
         self.engine: AsyncEngine = _make_engine(url, pool_size, max_overflow)
+        # A server database's read-only units: a pool of their own (see pooled.py).
+        self.read_engine: AsyncEngine | None = None
         self.writer: SqliteWriter | None = None
         self.reader: SqliteReader | None = None
-        # Only while this process is the database's one writer can it cache rows.
+        # Only while this process is the database's one writer can it cache every row.
         self.cache: SqlCache | None = None
         if url.startswith("sqlite"):
             self.cache = SqlCache()
@@ -146,6 +152,12 @@ class SqlStorage:
                 telemetry=self.telemetry,
             )
             self.reader = SqliteReader(_make_reader_engine(url))
+        else:
+            self.read_engine = make_server_engine(url, pool_size, max_overflow, read_only=True)
+        # A server database's instances, each kept `instance_cache_ttl_s` (0: none kept).
+        self.shared_cache: SqlCache | None = None
+        if self.cache is None and instance_cache_ttl_s > 0:
+            self.shared_cache = SqlCache(ttl_s=instance_cache_ttl_s)
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         writer = self.writer
@@ -153,10 +165,16 @@ class SqlStorage:
             return SqlUnitOfWork(writer.unit, self.cache, True, self._box)
         if self.reader is not None:
             return SqlUnitOfWork(self.reader.unit, self.cache, False, self._box)
-        return SqlUnitOfWork(self._pooled, self.cache, writer is None, self._box)
+        if read_only and self.read_engine is not None:
+            return SqlUnitOfWork(self._pooled_read, self.shared_cache, False, self._box)
+        return SqlUnitOfWork(self._pooled, self.cache or self.shared_cache, True, self._box)
 
     def _pooled(self) -> PooledUnit:
         return PooledUnit(self.engine)
+
+    def _pooled_read(self) -> PooledUnit:
+        assert self.read_engine is not None
+        return PooledUnit(self.read_engine, read_only=True)
 
     async def migrate(self) -> None:
         from migrations import upgrade_connection
@@ -185,71 +203,8 @@ class SqlStorage:
         if self.reader is not None:
             await self.reader.close()
         await self.engine.dispose()
-
-
-class PooledUnit:
-    """A unit's transaction on a server database: a pooled AsyncConnection, checked out at
-    its first statement and begun there (no ORM Session: the repositories run Core
-    statements only, and the Session's bookkeeping cost more CPU than PostgreSQL's answer)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._hooks: list[AfterCommit] = []
-
-    @property
-    def bind(self) -> Any:
-        return self._engine
-
-    async def _connection(self) -> AsyncConnection:
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = await self._engine.connect()
-        return conn
-
-    async def execute(self, statement: Any, parameters: Parameters = None) -> Rows:
-        conn = await self._connection()
-        return await conn.execute(statement, parameters)  # type: ignore[no-any-return]
-
-    async def write(self, prepared: Prepared, values: dict[str, Any]) -> None:
-        conn = await self._connection()
-        await conn.execute(prepared.statement(self._engine.dialect.name), prepared.bind(values))
-
-    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-        conn = await self._connection()
-        statement = prepared.statement(self._engine.dialect.name)
-        rows = await conn.execute(statement, prepared.bind(values))
-        return [tuple(row) for row in rows]
-
-    async def hold(self) -> None:
-        return None  # no cache answers reads on a server database
-
-    def after_commit(self, applied: AfterCommit, committed: AfterCommit | None = None) -> None:
-        self._hooks.append(applied)
-        if committed is not None:
-            self._hooks.append(committed)
-
-    async def commit(self) -> None:
-        if self._conn is not None:
-            await self._conn.commit()
-        hooks, self._hooks = self._hooks, []
-        for hook in hooks:
-            hook()
-
-    async def rollback(self) -> None:
-        self._hooks.clear()
-        if self._conn is not None:
-            await self._conn.rollback()
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            if conn.in_transaction():  # nothing to undo after commit()
-                await conn.rollback()
-        finally:
-            await conn.close()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
 
 
 def _casefold(value: object) -> object:
@@ -346,12 +301,4 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    # A server database: every unit is a transaction on a connection of this pool; a unit
-    # waits for one at most `pool_timeout` seconds when all are in use.
-    return create_async_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_timeout=30,
-    )
+    return make_server_engine(url, pool_size, max_overflow)
