@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -289,6 +290,20 @@ def print_table(results: list[WrkResult], report: dict[str, Any]) -> None:
             f"receiver (this process, nothing else to do); at {c['webhooks_per_send']} webhooks "
             f"per send that caps sends at {c['sends_per_s']}/s, {c['ratio']:.2f}x the baseline"
         )
+        per = c["cpu_ms_per_webhook"]
+        if per:
+            print(
+                f"  CPU per webhook posted so: client {per['client']:.3f} ms, receiver "
+                f"{per['receiver']:.3f} ms; at 0.40x the baseline ({WEBHOOKS_PER_SEND} per send) "
+                f"the webhooks alone need {c['cores_for_webhooks_at_0_40x']} cores "
+                f"of this machine's {os.cpu_count()}"
+            )
+        if c["one_process_ratio"]:
+            print(
+                f"  one process that only answered as the baseline does "
+                f"({c['baseline_cpu_ms_per_request']:.3f} ms CPU per request) and posted its "
+                f"{WEBHOOKS_PER_SEND} webhooks: at most {c['one_process_ratio']:.2f}x the baseline"
+            )
     v = report["verification"]
     print(
         f"stored messages: {v['stored']} ({v['distinct_ids']} distinct ids) for {v['ok_200']} "
@@ -373,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     paced: WrkResult | None = None
     pace = (0, 0)
     direct_posts_per_s: float | None = None
+    posting_cpu_ms: dict[str, float] = {}  # CPU per webhook posted straight to the receiver
+    baseline_ms: float | None = None  # the baseline's CPU per request
     pg_url = pg.create(args.postgres_url) if args.provider == "postgresql" else None
     secantus: mdb.SecantusServer | None = None
     mongo_db: str | None = None
@@ -410,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             stored = receipts(wamux, api_key, instance_id)
             cpu_read = wamux.cpu_seconds()
             log("baseline ...")
+            baseline_cpu = baseline.cpu_seconds()
             b, b_out = run_wrk(wrk, "baseline", baseline, "/send", None, args)
+            baseline_after = baseline.cpu_seconds()
+            if baseline_cpu is not None and baseline_after is not None:
+                baseline_ms = 1000 * (baseline_after - baseline_cpu) / b.messages
             baseline_peak = baseline.proc_status("VmHWM")
             if args.paced_messages and w.rps:
                 pace = paced_settings(w.rps / 2)
@@ -438,9 +459,18 @@ def main(argv: list[str] | None = None) -> int:
                     wait_webhooks(receiver, "message_status", 2 * ok_total),  # delivered, read
                 ]
                 log("the webhook client alone against the same receiver ...")
+                receiver_cpu = receiver.cpu_seconds()
+                client_cpu = time.process_time()
                 direct_posts_per_s = asyncio.run(
                     baseline_aiohttp(f"{receiver.base_url}/hook", CEILING_POSTS, args.connections)
                 )
+                client_cpu = time.process_time() - client_cpu
+                receiver_after = receiver.cpu_seconds()
+                if receiver_cpu is not None and receiver_after is not None:
+                    posting_cpu_ms = {
+                        "client": 1000 * client_cpu / CEILING_POSTS,
+                        "receiver": 1000 * (receiver_after - receiver_cpu) / CEILING_POSTS,
+                    }
             if args.wrk_output:
                 log(w_out + "\n" + b_out)
             for s in servers:
@@ -519,6 +549,21 @@ def main(argv: list[str] | None = None) -> int:
             "webhooks_per_send": WEBHOOKS_PER_SEND,
             "sends_per_s": round(direct_posts_per_s / WEBHOOKS_PER_SEND),
             "ratio": round(direct_posts_per_s / WEBHOOKS_PER_SEND / b.rps, 4),
+            "cpu_ms_per_webhook": {k: round(v, 3) for k, v in posting_cpu_ms.items()},
+            # CPU the webhooks alone (client + receiver) would need at 0.40x the baseline
+            "cores_for_webhooks_at_0_40x": round(
+                0.40 * b.rps * WEBHOOKS_PER_SEND * sum(posting_cpu_ms.values()) / 1000, 2
+            )
+            if posting_cpu_ms
+            else None,
+            # One process (one core, the GIL) that only answered like the baseline and posted
+            # each send's webhooks like aiohttp alone: the most it could reach.
+            "one_process_ratio": round(
+                1000 / (baseline_ms + WEBHOOKS_PER_SEND * posting_cpu_ms["client"]) / b.rps, 4
+            )
+            if posting_cpu_ms and baseline_ms
+            else None,
+            "baseline_cpu_ms_per_request": None if baseline_ms is None else round(baseline_ms, 3),
         },
         "verification": verification,
         "cpu": cpu,
