@@ -108,6 +108,18 @@ def _doc(table: Table, record: dict[str, Any]) -> dict[str, Any]:
     return {"_id": _doc_id(table, doc), **doc}
 
 
+async def _pages(cursor: Any, table: Table, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """A cursor's documents as records, `batch` at a time."""
+    page: list[dict[str, Any]] = []
+    async for doc in cursor.batch_size(batch):
+        page.append(_record(table, doc))
+        if len(page) >= batch:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
 class MongoSnapshot:
     def __init__(self, storage: MongoStorage, session: AsyncClientSession) -> None:
         self._db = storage.collections
@@ -119,13 +131,7 @@ class MongoSnapshot:
     async def records(self, kind: str, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
         table = _table(kind)
         cursor = self._db.named(kind).find({}, session=self._s).sort(_sort(table))
-        page: list[dict[str, Any]] = []
-        async for doc in cursor.batch_size(batch):
-            page.append(_record(table, doc))
-            if len(page) >= batch:
-                yield page
-                page = []
-        if page:
+        async for page in _pages(cursor, table, batch):
             yield page
 
     async def since(
@@ -142,13 +148,7 @@ class MongoSnapshot:
             query["instance_id"] = {"$in": ids}
         # In no order: sorting by key would have the planner walk the key's index instead.
         cursor = self._db.named(kind).find(query, session=self._s)
-        page: list[dict[str, Any]] = []
-        async for doc in cursor.batch_size(batch):
-            page.append(_record(table, doc))
-            if len(page) >= batch:
-                yield page
-                page = []
-        if page:
+        async for page in _pages(cursor, table, batch):
             yield page
 
 
