@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/reads.py [--messages 1000000] [--chats 1000] [--duration 10] [--json]
                                     [--provider sqlite|postgresql|mongodb]
-                                    [--postgres-url URL] [--mongo-url URL]
+                                    [--postgres-url URL] [--mongo-url URL] [--connections 4]
 
 1. starts the real server (sandbox engine, SQLite in a temporary directory under /tmp),
    logs in, creates one instance, stops the server;
@@ -12,9 +12,9 @@
    server does: the chat summaries with the 0006 migration's own backfill statement, the
    per-day usage counters from the same rows, and a contact per chat;
 3. starts the server again and times one cold call of each read, then drives each with
-   `wrk -t1 -c4 --latency` for --duration seconds: GET /healthz (the baseline: the same
-   server's HTTP floor, this run), a chat-history page (limit=50, a random chat per
-   request), the conversation list (limit=50) and the instance stats (period=all);
+   `wrk -t1 -c4 --latency` (`--connections`) for --duration seconds: GET /healthz (the
+   baseline: the same server's HTTP floor, this run), a chat-history page (limit=50, a
+   random chat per request), the conversation list (limit=50) and the instance stats (period=all);
 4. checks the answers (totals, counts, no non-2xx) and prints p50/p99 against the targets
    of issue 12: history p99 < 10 ms, conversation list p99 < 20 ms, stats p99 < 20 ms (on
    MongoDB issue 13's: each under 20 ms);
@@ -82,6 +82,7 @@ TARGETS_MS = {"history": 10.0, "chats": 20.0, "stats": 20.0}
 # Issue 13's on MongoDB: every read's p99 under 20 ms.
 PROVIDER_TARGETS_MS = {"mongodb": {"history": 20.0, "chats": 20.0, "stats": 20.0}}
 STORAGE_CALLS = 500
+CONNECTIONS = 4  # wrk's connections (--connections): the requests in flight
 
 
 class BenchError(Exception):
@@ -262,7 +263,10 @@ def wrk(
     cpu_before = server.cpu_seconds() or 0.0
     db_before = database() if database else None
     out = subprocess.run(
-        ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "-s", str(LUA), server.base_url],
+        [
+            *("wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"),
+            *("-s", str(LUA), server.base_url),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -522,8 +526,18 @@ def main() -> int:
         "--mongo-url",
         help="MongoDB server to create the bench's database on (default: a SecantusDB of its own)",
     )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help="wrk's connections, the requests in flight (issue 12's figures: 4)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.connections < 1:
+        parser.error("--connections must be at least 1")
+    global CONNECTIONS
+    CONNECTIONS = args.connections
     if shutil.which("wrk") is None:
         print("bench/reads.py needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -553,8 +567,8 @@ def main() -> int:
         "first call after start: " + ", ".join(f"{k} {v} ms" for k, v in result["cold_ms"].items())
     )
     print(
-        f"{'wrk -t1 -c4':<20} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'CPU ms/req':>10} {'DB CPU':>7} {'load':>5}  target"
+        f"{f'wrk -t1 -c{CONNECTIONS}':<20} {'requests':>9} {'req/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'CPU ms/req':>10} {'DB CPU':>7} {'load':>5}  target"
     )
     for r in result["wrk"]:
         target = r["target_p99_ms"]
