@@ -507,6 +507,7 @@ def run(
 
 
 def main() -> int:
+    global CONNECTIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--chats", type=int, default=1000)
@@ -536,7 +537,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.connections < 1:
         parser.error("--connections must be at least 1")
-    global CONNECTIONS
     CONNECTIONS = args.connections
     if shutil.which("wrk") is None:
         print("bench/reads.py needs wrk (apt-get install wrk)", file=sys.stderr)
