@@ -40,7 +40,7 @@ async def test_writes_held_by_the_gate_land_on_the_backend_swapped_in() -> None:
     old, old_memory = _backend("old")
     new, new_memory = _backend("new")
     storage = SwitchableStorage(old)
-    async with storage.closed_for_writes(1.0):
+    async with storage.closed_for_writes(30.0):
         held = asyncio.create_task(_write(storage, "during"))
         await asyncio.sleep(0.01)
         assert not held.done()  # waiting at the gate
@@ -65,7 +65,7 @@ async def test_a_unit_open_when_the_gate_closes_finishes_on_the_old_backend() ->
 
     task = asyncio.create_task(slow())
     await entered.wait()
-    gate = storage.closed_for_writes(1.0)
+    gate = storage.closed_for_writes(30.0)
     closing = asyncio.create_task(gate.__aenter__())
     await asyncio.sleep(0.01)
     assert not closing.done()  # waits for the open unit
@@ -94,11 +94,11 @@ async def test_a_task_inside_a_unit_opens_another_while_the_gate_closes() -> Non
 
     task = asyncio.create_task(nested())
     await inside.wait()
-    gate = storage.closed_for_writes(1.0)
+    gate = storage.closed_for_writes(30.0)
     closing = asyncio.create_task(gate.__aenter__())
     await asyncio.sleep(0.01)
     go_on.set()
-    await asyncio.wait_for(task, 1.0)  # no deadlock on its own hold
+    await asyncio.wait_for(task, 30.0)  # no deadlock on its own hold
     await closing
     await gate.__aexit__(None, None, None)
     assert "outer" in memory.state.users
@@ -128,7 +128,7 @@ async def test_closing_gives_up_after_its_timeout_and_reopens() -> None:
 async def test_reads_are_never_held() -> None:
     backend, _ = _backend("only")
     storage = SwitchableStorage(backend)
-    async with storage.closed_for_writes(1.0):
+    async with storage.closed_for_writes(30.0):
         async with storage.unit_of_work(read_only=True) as uow:
             assert await uow.users.get("nobody") is None
 
